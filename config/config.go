@@ -1,0 +1,135 @@
+// Package config holds scorestream's one YAML configuration document.
+//
+// Load decodes strictly (unknown keys fail), applies defaults, applies environment
+// overrides (SCORESTREAM_BROKERS, and secrets named by *_env fields), then
+// Validate reports every problem with the field's YAML path:
+// "stream.commit_interval: must be > 0".
+package config
+
+import "time"
+
+// Config is the whole document.
+type Config struct {
+	Kafka    Kafka     `yaml:"kafka"`
+	Registry Registry  `yaml:"registry"`
+	Stream   Stream    `yaml:"stream"`
+	Output   Output    `yaml:"output"`
+	State    State     `yaml:"state"`
+	Features []Feature `yaml:"features"`
+	Model    Model     `yaml:"model"`
+	Metrics  Metrics   `yaml:"metrics"`
+	Log      Log       `yaml:"log"`
+}
+
+// Kafka is how to reach the cluster.
+type Kafka struct {
+	Brokers  []string `yaml:"brokers"` // env SCORESTREAM_BROKERS (comma-separated) overrides
+	ClientID string   `yaml:"client_id"`
+	TLS      TLS      `yaml:"tls"`
+	SASL     SASL     `yaml:"sasl"`
+}
+
+// TLS for the Kafka connection.
+type TLS struct {
+	Enabled            bool   `yaml:"enabled"`
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// SASL authentication. Mechanism "" disables it.
+type SASL struct {
+	Mechanism   string `yaml:"mechanism"` // PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+	Username    string `yaml:"username"`
+	PasswordEnv string `yaml:"password_env"` // name of the env var holding the password
+	Password    string `yaml:"-"`            // resolved from PasswordEnv by Load
+}
+
+// Registry is the Confluent-compatible schema registry.
+type Registry struct {
+	URLs        []string      `yaml:"urls"` // env SCORESTREAM_REGISTRY_URLS (comma-separated) overrides
+	Username    string        `yaml:"username"`
+	PasswordEnv string        `yaml:"password_env"`
+	Password    string        `yaml:"-"`
+	Timeout     time.Duration `yaml:"timeout"`    // per request; default 5s
+	CacheSize   int           `yaml:"cache_size"` // decoded writer schemas kept; default 1000
+	RetryMax    time.Duration `yaml:"retry_max"`  // max backoff while the registry is unreachable; default 10s
+}
+
+// Stream is the transactional consume loop.
+type Stream struct {
+	InputTopics           []string      `yaml:"input_topics"`
+	Group                 string        `yaml:"group"`
+	TransactionalIDPrefix string        `yaml:"transactional_id_prefix"` // default "scorestream"
+	InstanceID            string        `yaml:"instance_id"`             // default: hostname; env SCORESTREAM_INSTANCE_ID overrides
+	CommitInterval        time.Duration `yaml:"commit_interval"`         // default 100ms
+	MaxRecordsPerTxn      int           `yaml:"max_records_per_txn"`     // default 10000
+	TransactionTimeout    time.Duration `yaml:"transaction_timeout"`     // default 30s
+	SessionTimeout        time.Duration `yaml:"session_timeout"`         // default 45s
+	RebalanceTimeout      time.Duration `yaml:"rebalance_timeout"`       // default 60s
+	EventIDField          string        `yaml:"event_id_field"`          // default "event_id"
+	EventTimeField        string        `yaml:"event_time_field"`        // "" = record timestamp
+	ShutdownTimeout       time.Duration `yaml:"shutdown_timeout"`        // default 30s
+}
+
+// Output names the topics scorestream writes.
+type Output struct {
+	PredictionsTopic string `yaml:"predictions_topic"`
+	DeadLetterTopic  string `yaml:"dead_letter_topic"`
+	ChangelogTopic   string `yaml:"changelog_topic"`
+	ShadowTopic      string `yaml:"shadow_topic"` // challenger predictions; required when model.challenger is set
+	FeatureLogging   bool   `yaml:"feature_logging"`
+	CreateTopics     bool   `yaml:"create_topics"` // create missing output topics at startup
+}
+
+// State is the per-entity enrichment state.
+type State struct {
+	MaxEntities   int           `yaml:"max_entities"`   // per partition LRU bound; default 100000
+	TTL           time.Duration `yaml:"ttl"`            // event-time TTL; default 24h
+	MaxEvents     int           `yaml:"max_events"`     // events kept per entity; default 256
+	AmountField   string        `yaml:"amount_field"`   // event field summed by window features
+	DistinctField string        `yaml:"distinct_field"` // event field whose distinct values are counted
+}
+
+// Feature is one named model input.
+// Exactly one of Field or State is set.
+type Feature struct {
+	Name       string        `yaml:"name"`
+	Field      string        `yaml:"field"`      // dotted path into the event, e.g. "merchant.category"
+	Transform  string        `yaml:"transform"`  // "", "log1p", "hour_of_day", "day_of_week", "category", "bool"
+	Categories []string      `yaml:"categories"` // for transform category: value -> index; unknown -> missing
+	State      string        `yaml:"state"`      // "count", "sum", "mean", "time_since_last", "distinct"
+	Window     time.Duration `yaml:"window"`     // for count/sum/mean/distinct
+	Default    *float64      `yaml:"default"`    // used when the value is missing; nil = missing (NaN)
+}
+
+// Model is the champion and optional challenger.
+type Model struct {
+	Path       string      `yaml:"path"`
+	Format     string      `yaml:"format"` // "", "logistic", "xgboost", "lightgbm", "onnx"; "" = detect
+	Name       string      `yaml:"name"`
+	Version    string      `yaml:"version"`
+	Thresholds []Threshold `yaml:"thresholds"` // ascending by min_score; below the first: decision "allow"
+	Challenger *Model      `yaml:"challenger"`
+	Watch      bool        `yaml:"watch"` // reload on file change and SIGHUP
+}
+
+// Threshold maps a score range to a decision: score >= MinScore gives Decision
+// (the highest matching threshold wins).
+type Threshold struct {
+	Decision string  `yaml:"decision"`
+	MinScore float64 `yaml:"min_score"`
+}
+
+// Metrics is the Prometheus endpoint.
+type Metrics struct {
+	Listen string `yaml:"listen"` // default ":9464"; "" disables
+}
+
+// Log is the slog handler.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error; default info
+	Format string `yaml:"format"` // json or text; default json
+}
