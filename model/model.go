@@ -7,6 +7,11 @@
 // unless the feature spec supplies a default).
 package model
 
+import (
+	"crypto/sha256"
+	"encoding/hex"
+)
+
 // Model scores one row. Implementations are immutable after loading and safe for
 // concurrent use by many goroutines.
 type Model interface {
@@ -36,4 +41,10 @@ type Info struct {
 	Classes    int    // 1 unless multiclass
 	ScoreClass int    // class whose probability Score returns (multiclass only)
 	Hash       string // hex sha256 of the model file's bytes
+}
+
+// HashBytes is the content hash recorded in Info.Hash: hex sha256 of the model file.
+func HashBytes(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
