@@ -1,0 +1,252 @@
+// Package process is scorestream's scoring core: one input record and its
+// partition's state in, output records and a staged state change out.
+//
+// It knows nothing of transactions or consumer groups, so the live transactional
+// loop, a bounded replay, the benchmarks and the tests all drive this same code.
+// The caller decides when staged state is committed or dropped.
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/scorestream/scorestream/config"
+	"github.com/scorestream/scorestream/model"
+	"github.com/scorestream/scorestream/sink"
+	"github.com/scorestream/scorestream/state"
+	"github.com/scorestream/scorestream/stream/decode"
+	"github.com/scorestream/scorestream/stream/features"
+)
+
+// Dead-letter classes besides the decode ones (decode.Class*).
+const (
+	ClassMissingKey = "missing_key"
+	ClassFeature    = "feature"
+	ClassScore      = "score"
+)
+
+// Scorer is a model with its identity and decision thresholds, bound to a feature
+// spec.
+type Scorer struct {
+	Model      model.Model
+	Name       string
+	Version    string
+	Hash       string
+	Thresholds []config.Threshold
+	index      []int // model input i = spec feature index[i]
+	x          []float64
+}
+
+// NewScorer binds m to spec: every feature the model needs must be in the spec.
+func NewScorer(m model.Model, name, version string, thresholds []config.Threshold, spec *features.Spec) (*Scorer, error) {
+	pos := make(map[string]int, len(spec.Names()))
+	for i, n := range spec.Names() {
+		pos[n] = i
+	}
+	var missing []string
+	idx := make([]int, len(m.Features()))
+	for i, n := range m.Features() {
+		p, ok := pos[n]
+		if !ok {
+			missing = append(missing, n)
+		}
+		idx[i] = p
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("model %s: needs features not in the feature spec: %v", name, missing)
+	}
+	return &Scorer{Model: m, Name: name, Version: version, Hash: m.Info().Hash, Thresholds: thresholds, index: idx, x: make([]float64, len(idx))}, nil
+}
+
+// Label is "name/version/hash[:12]" for headers and logs.
+func (s *Scorer) Label() string {
+	h := s.Hash
+	if len(h) > 12 {
+		h = h[:12]
+	}
+	return s.Name + "/" + s.Version + "/" + h
+}
+
+type checker interface{ Check(x []float64) error }
+
+// score maps spec features to model inputs and scores them.
+func (s *Scorer) score(vec []float64) (float64, error) {
+	for i, j := range s.index {
+		s.x[i] = vec[j]
+	}
+	if c, ok := s.Model.(checker); ok {
+		if err := c.Check(s.x); err != nil {
+			return 0, err
+		}
+	}
+	v := s.Model.Score(s.x)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("model %s returned %v", s.Name, v)
+	}
+	return v, nil
+}
+
+// Decide maps a score to a decision: the highest threshold whose min_score the
+// score reaches, "allow" below all of them.
+func (s *Scorer) Decide(score float64) string {
+	d := "allow"
+	for _, t := range s.Thresholds {
+		if score >= t.MinScore {
+			d = t.Decision
+		}
+	}
+	return d
+}
+
+// Models is the champion and an optional challenger, swapped as one.
+type Models struct {
+	Champion   *Scorer
+	Challenger *Scorer
+}
+
+// Config for a Processor.
+type Config struct {
+	PredictionsTopic string
+	ShadowTopic      string
+	DeadLetterTopic  string
+	ChangelogTopic   string
+	PredictionSchema int // registry id of sink.PredictionSchema
+	FeatureLogging   bool
+	// Now is the wall clock for scoring_time; default time.Now.
+	Now func() time.Time
+}
+
+// Processor scores records. It is not safe for concurrent use: each loop owns one
+// (the decoder and spec it uses are shared and concurrency-safe).
+type Processor struct {
+	cfg    Config
+	dec    *decode.Decoder
+	spec   *features.Spec
+	models *Models
+	vec    []float64
+}
+
+// New returns a Processor.
+func New(cfg Config, dec *decode.Decoder, spec *features.Spec, models *Models) *Processor {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Processor{cfg: cfg, dec: dec, spec: spec, models: models, vec: make([]float64, len(spec.Names()))}
+}
+
+// SetModels swaps the models; the loop calls it between transactions.
+func (p *Processor) SetModels(m *Models) { p.models = m }
+
+// Models returns the models in use.
+func (p *Processor) Models() *Models { return p.models }
+
+// Result is what one input record produced.
+type Result struct {
+	// Records to produce in the same transaction: the prediction (and shadow
+	// prediction) and the changelog record, or the dead letter alone.
+	Records []*kgo.Record
+	// DeadLetter is the class when the record was dead-lettered, else "".
+	DeadLetter string
+	Err        error // why it was dead-lettered
+
+	EventTime        int64 // Unix ms; 0 for dead letters
+	Score            float64
+	Decision         string
+	ChallengerScore  float64
+	ChallengerDecide string
+}
+
+// ErrRetry wraps failures that may pass (the registry is unreachable): the caller
+// must not dead-letter the record but abort and retry it later.
+var ErrRetry = errors.New("retry later")
+
+// Process scores one record against its partition's state, staging the state
+// change in st. A returned error wraps ErrRetry; anything wrong with the record
+// itself is a dead-letter Result, never an error.
+func (p *Processor) Process(ctx context.Context, in *kgo.Record, st *state.Partition) (Result, error) {
+	rec, _, err := p.dec.Decode(ctx, in.Value)
+	if err != nil {
+		var de *decode.Error
+		if errors.As(err, &de) {
+			return p.deadLetter(in, de.Class, err), nil
+		}
+		return Result{}, fmt.Errorf("%w: %w", ErrRetry, err)
+	}
+	src := sink.Source{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
+	fallbackID := in.Topic + "-" + strconv.Itoa(int(in.Partition)) + "-" + strconv.FormatInt(in.Offset, 10)
+	ev, err := p.spec.Meta(rec, in.Timestamp.UnixMilli(), fallbackID)
+	if err != nil {
+		return p.deadLetter(in, ClassFeature, err), nil
+	}
+	if in.Key == nil {
+		return p.deadLetter(in, ClassMissingKey, errors.New("record has no key: the key is the entity for state features")), nil
+	}
+	key := string(in.Key)
+	// The watermark advances only for scored records, so that a restore (which sees
+	// only written state) reproduces it.
+	wm := max(st.Watermark(), ev.Time)
+	prior := st.Get(key, wm)
+	if err := p.spec.Extract(p.vec, rec, prior, ev.Time); err != nil {
+		return p.deadLetter(in, ClassFeature, err), nil
+	}
+	m := p.models
+	score, err := m.Champion.score(p.vec)
+	if err != nil {
+		return p.deadLetter(in, ClassScore, err), nil
+	}
+	res := Result{EventTime: ev.Time, Score: score, Decision: m.Champion.Decide(score)}
+	now := p.cfg.Now().UnixMilli()
+	pred := sink.Prediction{
+		EventID: ev.ID, EntityKey: in.Key, Score: score, Decision: res.Decision,
+		ModelName: m.Champion.Name, ModelVersion: m.Champion.Version, ModelHash: m.Champion.Hash,
+		EventTime: ev.Time, ScoringTime: now, Source: src,
+	}
+	if p.cfg.FeatureLogging {
+		pred.FeatureNames, pred.Features = p.spec.Names(), p.vec
+	}
+	hs := sink.AppendProvenance(make([]kgo.RecordHeader, 0, 4), src)
+	res.Records = append(make([]*kgo.Record, 0, 3), &kgo.Record{
+		Topic: p.cfg.PredictionsTopic, Key: in.Key,
+		Value:   sink.AppendPrediction(nil, p.cfg.PredictionSchema, &pred),
+		Headers: append(hs, kgo.RecordHeader{Key: sink.HeaderModel, Value: []byte(m.Champion.Label())}),
+	})
+	if c := m.Challenger; c != nil {
+		cs, err := c.score(p.vec)
+		if err != nil {
+			cs = math.NaN()
+		}
+		res.ChallengerScore, res.ChallengerDecide = cs, c.Decide(cs)
+		if err == nil {
+			shadow := pred
+			shadow.Score, shadow.Decision = cs, res.ChallengerDecide
+			shadow.ModelName, shadow.ModelVersion, shadow.ModelHash = c.Name, c.Version, c.Hash
+			shs := sink.AppendProvenance(make([]kgo.RecordHeader, 0, 4), src)
+			res.Records = append(res.Records, &kgo.Record{
+				Topic: p.cfg.ShadowTopic, Key: in.Key,
+				Value:   sink.AppendPrediction(nil, p.cfg.PredictionSchema, &shadow),
+				Headers: append(shs, kgo.RecordHeader{Key: sink.HeaderModel, Value: []byte(c.Label())}),
+			})
+		}
+	}
+	next := prior.Observe(ev.Time, ev.Amount, ev.Distinct, wm, p.spec.Limits())
+	st.Advance(ev.Time)
+	st.Stage(key, next)
+	res.Records = append(res.Records, &kgo.Record{
+		Topic: p.cfg.ChangelogTopic, Partition: in.Partition, Key: in.Key, Value: next.AppendBinary(nil),
+	})
+	return res, nil
+}
+
+func (p *Processor) deadLetter(in *kgo.Record, class string, err error) Result {
+	return Result{
+		Records:    []*kgo.Record{sink.DeadLetter(p.cfg.DeadLetterTopic, in, class, err.Error())},
+		DeadLetter: class,
+		Err:        err,
+	}
+}
