@@ -1,0 +1,514 @@
+// Package stream runs scorestream's transactional consume loop: poll, begin,
+// decode/enrich/score, produce, end — with the consumed offsets committed inside
+// the producer transaction.
+//
+// # Why one loop owns everything
+//
+// Exactly-once holds because one goroutine owns the open transaction, the staged
+// state and the processor: records are produced with promises, offsets commit in
+// the same transaction (franz-go GroupTransactSession), and staged state is applied
+// only after End reports a commit. A rebalance at any point before End aborts the
+// transaction (GroupTransactSession favours aborting over blocking the rebalance,
+// see its doc comment); the session then rewinds to the committed offsets and the
+// records come again. An abort is normal, never fatal.
+//
+// A transaction spans a commit interval or a record bound, not one poll, so the
+// per-transaction cost (AddOffsetsToTxn, TxnOffsetCommit, EndTxn, markers) is paid
+// once per interval rather than once per poll.
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/scorestream/scorestream/state"
+	"github.com/scorestream/scorestream/stream/process"
+)
+
+// Config for a Loop.
+type Config struct {
+	Conn               []kgo.Opt // seed brokers, TLS, SASL, client id
+	Topics             []string
+	Group              string
+	TransactionalID    string
+	ChangelogTopic     string
+	CommitInterval     time.Duration
+	MaxRecordsPerTxn   int
+	TransactionTimeout time.Duration
+	SessionTimeout     time.Duration
+	RebalanceTimeout   time.Duration
+	ShutdownTimeout    time.Duration
+	RetryMax           time.Duration // longest backoff while the registry is unreachable
+	State              state.Config
+	Hooks              []kgo.Hook
+	// NextModels is called at every transaction boundary; a non-nil result
+	// replaces the models (hot reload happens between transactions).
+	NextModels func() *process.Models
+	// OnCommit, if set, is called after every committed transaction with the
+	// number of input records it covered.
+	OnCommit func(records int)
+}
+
+// Stats are running totals, safe to read from any goroutine.
+type Stats struct {
+	Consumed    atomic.Int64 // records polled (again after an abort)
+	Predictions atomic.Int64 // committed
+	DeadLetters atomic.Int64 // committed
+	Committed   atomic.Int64 // transactions
+	Aborted     atomic.Int64 // transactions
+}
+
+// Loop is one scorestream instance's transactional loop.
+type Loop struct {
+	cfg   Config
+	log   *slog.Logger
+	m     *Metrics
+	proc  *process.Processor
+	sess  *kgo.GroupTransactSession
+	parts map[int32]*state.Partition
+
+	mu   sync.Mutex
+	drop map[int32]bool // partitions revoked or lost; guarded by mu
+
+	ready atomic.Bool
+	Stats Stats
+
+	// Per-transaction bookkeeping, owned by Run.
+	inTxn    bool
+	txnStart time.Time
+	pending  []pendingResult
+	touched  map[int32]*state.Partition
+	prodErr  atomic.Pointer[error]
+	backoff  time.Duration
+}
+
+type pendingResult struct {
+	res       process.Result
+	logAppend time.Time
+}
+
+// New builds a Loop and its Kafka session (which joins the group on first poll).
+func New(cfg Config, proc *process.Processor, log *slog.Logger, m *Metrics) (*Loop, error) {
+	l := &Loop{cfg: cfg, log: log, m: m, proc: proc, parts: make(map[int32]*state.Partition),
+		drop: make(map[int32]bool), touched: make(map[int32]*state.Partition)}
+	l.cfg.State.OnEarlyEvict = m.EarlyEvictions.Inc
+	opts := append([]kgo.Opt{}, cfg.Conn...)
+	opts = append(opts,
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.TransactionalID(cfg.TransactionalID),
+		kgo.TransactionTimeout(cfg.TransactionTimeout),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.SessionTimeout(cfg.SessionTimeout),
+		kgo.RebalanceTimeout(cfg.RebalanceTimeout),
+		kgo.RecordPartitioner(partitioner(cfg.ChangelogTopic)),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, rev map[string][]int32) { l.markDrop("revoked", rev) }),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) { l.markDrop("lost", lost) }),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, as map[string][]int32) {
+			l.log.Info("partitions assigned", "partitions", as)
+		}),
+	)
+	if len(cfg.Hooks) > 0 {
+		opts = append(opts, kgo.WithHooks(cfg.Hooks...))
+	}
+	sess, err := kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("stream: %w", err)
+	}
+	l.sess = sess
+	return l, nil
+}
+
+// partitioner sends changelog records to the partition the caller set (the input
+// partition: the changelog is co-partitioned with the input) and other records by
+// key hash like Kafka's default partitioner; keyless ones follow the input
+// partition.
+func partitioner(changelog string) kgo.Partitioner {
+	byKey := kgo.StickyKeyPartitioner(nil)
+	return kgo.BasicConsistentPartitioner(func(topic string) func(*kgo.Record, int) int {
+		if topic == changelog {
+			return func(r *kgo.Record, _ int) int { return int(r.Partition) }
+		}
+		tp := byKey.ForTopic(topic)
+		return func(r *kgo.Record, n int) int {
+			if r.Key == nil {
+				return int(r.Partition) % n
+			}
+			return tp.Partition(r, n)
+		}
+	})
+}
+
+func (l *Loop) markDrop(why string, tps map[string][]int32) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, ps := range tps {
+		for _, p := range ps {
+			l.drop[p] = true
+		}
+	}
+	if len(tps) > 0 {
+		l.log.Info("partitions "+why, "partitions", tps)
+	}
+}
+
+// applyDrops forgets the state of revoked or lost partitions. It runs only
+// between transactions; a partition assigned again is restored from the changelog.
+func (l *Loop) applyDrops() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for p := range l.drop {
+		delete(l.parts, p)
+		l.m.StateEntries.DeleteLabelValues(strconv.Itoa(int(p)))
+		delete(l.drop, p)
+	}
+}
+
+// Ready reports whether the loop has committed at least one transaction or is
+// polling with its partitions restored.
+func (l *Loop) Ready() bool { return l.ready.Load() }
+
+// Client is the session's client, for admin requests.
+func (l *Loop) Client() *kgo.Client { return l.sess.Client() }
+
+// Run polls and scores until ctx is done, then finishes the open transaction
+// (bounded by ShutdownTimeout), leaves the group and returns. It returns an error
+// only when the session cannot go on (e.g. the producer was fenced).
+func (l *Loop) Run(ctx context.Context) error {
+	// work is never cancelled by the signal: producing and ending the transaction
+	// must complete (or time out) even while shutting down.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	defer l.sess.Close()
+	l.ready.Store(true)
+	for ctx.Err() == nil {
+		if !l.inTxn {
+			l.applyDrops()
+			if next := l.nextModels(); next != nil {
+				l.proc.SetModels(next)
+			}
+		}
+		pollCtx, cancel := ctx, context.CancelFunc(func() {})
+		if l.inTxn {
+			pollCtx, cancel = context.WithDeadline(ctx, l.txnStart.Add(l.cfg.CommitInterval))
+		}
+		fetches := l.sess.PollRecords(pollCtx, max(1, l.cfg.MaxRecordsPerTxn-len(l.pending)))
+		cancel()
+		if fetches.IsClientClosed() {
+			return nil
+		}
+		fetches.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+				l.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
+			}
+		})
+		hold, err := l.process(work, fetches)
+		if err != nil {
+			return err
+		}
+		if hold != nil {
+			if err := l.end(work, false); err != nil {
+				return err
+			}
+			l.wait(ctx, hold)
+			continue
+		}
+		l.backoff = 0
+		if l.inTxn && (len(l.pending) >= l.cfg.MaxRecordsPerTxn || time.Since(l.txnStart) >= l.cfg.CommitInterval) {
+			if err := l.end(work, true); err != nil {
+				return err
+			}
+		}
+	}
+	// Soft shutdown: finish the open transaction within the deadline, then leave.
+	if l.inTxn {
+		sctx, cancel := context.WithTimeout(work, l.cfg.ShutdownTimeout)
+		err := l.end(sctx, true)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	l.log.Info("stopped", "committed_txns", l.Stats.Committed.Load(), "aborted_txns", l.Stats.Aborted.Load())
+	return nil
+}
+
+func (l *Loop) nextModels() *process.Models {
+	if l.cfg.NextModels == nil {
+		return nil
+	}
+	return l.cfg.NextModels()
+}
+
+// process scores the polled records inside the open transaction (beginning one if
+// needed). It returns a non-nil hold error when the input must be held and retried
+// (the registry or the changelog cannot be reached).
+func (l *Loop) process(ctx context.Context, fetches kgo.Fetches) (hold error, fatal error) {
+	records := fetches.Records()
+	if len(records) == 0 {
+		return nil, nil
+	}
+	if !l.inTxn {
+		if err := l.sess.Begin(); err != nil {
+			return nil, fmt.Errorf("stream: begin transaction: %w", err)
+		}
+		l.inTxn, l.txnStart = true, time.Now()
+		l.prodErr.Store(nil)
+	}
+	if err := l.ensureRestored(ctx, records); err != nil {
+		return fmt.Errorf("restore state: %w", err), nil
+	}
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if n := len(p.Records); n > 0 {
+			l.m.Consumed.WithLabelValues(p.Topic).Add(float64(n))
+			l.Stats.Consumed.Add(int64(n))
+			lag := p.HighWatermark - p.Records[n-1].Offset - 1
+			l.m.Lag.WithLabelValues(p.Topic, strconv.Itoa(int(p.Partition))).Set(float64(max(0, lag)))
+		}
+	})
+	for _, r := range records {
+		part := l.parts[r.Partition]
+		res, err := l.proc.Process(ctx, r, part)
+		if err != nil {
+			l.m.RegistryErrors.WithLabelValues("unavailable").Inc()
+			return err, nil
+		}
+		l.touched[r.Partition] = part
+		for _, out := range res.Records {
+			if out.Partition == 0 {
+				out.Partition = r.Partition // hint for keyless records; see partitioner
+			}
+			l.sess.Produce(ctx, out, l.promise)
+		}
+		l.pending = append(l.pending, pendingResult{res: res, logAppend: r.Timestamp})
+	}
+	return nil, nil
+}
+
+func (l *Loop) promise(_ *kgo.Record, err error) {
+	if err != nil {
+		l.prodErr.CompareAndSwap(nil, &err)
+	}
+}
+
+// ensureRestored restores, from the changelog, every partition in records whose
+// state this instance does not hold yet.
+func (l *Loop) ensureRestored(ctx context.Context, records []*kgo.Record) error {
+	var need []int32
+	seen := map[int32]bool{}
+	for _, r := range records {
+		if _, ok := l.parts[r.Partition]; !ok && !seen[r.Partition] {
+			seen[r.Partition] = true
+			need = append(need, r.Partition)
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	start := time.Now()
+	parts, n, err := Restore(ctx, l.cfg.Conn, l.sess.Client(), l.cfg.ChangelogTopic, need, l.cfg.State)
+	if err != nil {
+		return err
+	}
+	for p, st := range parts {
+		l.parts[p] = st
+		l.m.StateEntries.WithLabelValues(strconv.Itoa(int(p))).Set(float64(st.Len()))
+	}
+	l.m.RestoreSeconds.Observe(time.Since(start).Seconds())
+	l.m.RestoredEntries.Add(float64(n))
+	l.log.Info("restored state", "partitions", need, "changelog_records", n, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// end ends the open transaction: commit if asked and every produce succeeded,
+// else abort. Staged state follows the outcome.
+func (l *Loop) end(ctx context.Context, commit bool) error {
+	if !l.inTxn {
+		return nil
+	}
+	if commit {
+		if err := l.sess.Client().Flush(ctx); err != nil {
+			commit = false
+		}
+		if perr := l.prodErr.Load(); perr != nil {
+			l.log.Warn("aborting transaction: a produce failed", "err", *perr)
+			commit = false
+		}
+	}
+	committed, err := l.sess.End(ctx, kgo.TransactionEndTry(commit))
+	dur := time.Since(l.txnStart)
+	n := len(l.pending)
+	if committed && err == nil {
+		for _, st := range l.touched {
+			st.Commit()
+		}
+		l.record(n, dur)
+	} else {
+		for _, st := range l.touched {
+			st.Abort()
+		}
+		l.m.Transactions.WithLabelValues("aborted").Inc()
+		l.Stats.Aborted.Add(1)
+		l.log.Info("transaction aborted; its records will be polled again", "records", n, "wanted_commit", commit)
+	}
+	clear(l.touched)
+	l.pending = l.pending[:0]
+	l.inTxn = false
+	if err != nil {
+		return fmt.Errorf("stream: end transaction: %w", err)
+	}
+	return nil
+}
+
+// record updates metrics and stats for a committed transaction.
+func (l *Loop) record(n int, dur time.Duration) {
+	l.m.Transactions.WithLabelValues("committed").Inc()
+	l.m.TxnDuration.Observe(dur.Seconds())
+	l.m.TxnRecords.Observe(float64(n))
+	l.Stats.Committed.Add(1)
+	now := time.Now()
+	ms := l.proc.Models()
+	ch := ms.Champion
+	var preds, dead int64
+	for i := range l.pending {
+		pr := &l.pending[i]
+		r := &pr.res
+		l.m.Latency.WithLabelValues("log_append").Observe(now.Sub(pr.logAppend).Seconds())
+		if r.DeadLetter != "" {
+			dead++
+			l.m.DeadLetters.WithLabelValues(r.DeadLetter).Inc()
+			continue
+		}
+		preds++
+		l.m.Latency.WithLabelValues("event_time").Observe(now.Sub(time.UnixMilli(r.EventTime)).Seconds())
+		l.m.Predictions.WithLabelValues(ch.Name, ch.Version).Inc()
+		l.m.Score.WithLabelValues(ch.Name, ch.Version, "champion").Observe(r.Score)
+		l.m.Decisions.WithLabelValues(ch.Name, ch.Version, "champion", r.Decision).Inc()
+		if c := ms.Challenger; c != nil && r.ChallengerDecide != "" {
+			l.m.Score.WithLabelValues(c.Name, c.Version, "challenger").Observe(r.ChallengerScore)
+			l.m.Decisions.WithLabelValues(c.Name, c.Version, "challenger", r.ChallengerDecide).Inc()
+			if r.ChallengerDecide != r.Decision {
+				l.m.Disagreements.Inc()
+			}
+		}
+	}
+	l.Stats.Predictions.Add(preds)
+	l.Stats.DeadLetters.Add(dead)
+	for p, st := range l.touched {
+		l.m.StateEntries.WithLabelValues(strconv.Itoa(int(p))).Set(float64(st.Len()))
+	}
+	if l.cfg.OnCommit != nil {
+		l.cfg.OnCommit(n)
+	}
+}
+
+// wait holds the input after a retryable failure, backing off up to RetryMax.
+func (l *Loop) wait(ctx context.Context, why error) {
+	l.backoff = min(max(2*l.backoff, 100*time.Millisecond), l.cfg.RetryMax)
+	l.m.RegistryDown.Set(1)
+	l.log.Warn("holding input: dependency unavailable, records will be retried, not dead-lettered",
+		"err", why, "retry_in", l.backoff)
+	t := time.NewTimer(l.backoff)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	l.m.RegistryDown.Set(0)
+}
+
+// Restore reads the changelog partitions ps up to their last stable offset
+// (read_committed) and returns their state and the number of records applied.
+// admin is any client connected to the cluster; conn are connection options for
+// the reading client.
+func Restore(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic string, ps []int32, cfg state.Config) (map[int32]*state.Partition, int, error) {
+	adm := kadm.NewClient(admin)
+	ends, err := adm.ListCommittedOffsets(ctx, topic)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list changelog end offsets: %w", err)
+	}
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list changelog start offsets: %w", err)
+	}
+	out := make(map[int32]*state.Partition, len(ps))
+	want := map[int32]int64{}
+	from := map[int32]kgo.Offset{}
+	for _, p := range ps {
+		st, err := state.NewPartition(cfg)
+		if err != nil {
+			return nil, 0, err
+		}
+		out[p] = st
+		end, ok := ends.Lookup(topic, p)
+		if !ok || end.Err != nil {
+			return nil, 0, fmt.Errorf("changelog %s partition %d: no end offset (is it co-partitioned with the input?): %v", topic, p, end.Err)
+		}
+		begin, _ := starts.Lookup(topic, p)
+		if end.Offset > begin.Offset {
+			want[p] = end.Offset
+			from[p] = kgo.NewOffset().At(begin.Offset)
+		}
+	}
+	if len(want) == 0 {
+		return out, 0, nil
+	}
+	opts := append([]kgo.Opt{}, conn...)
+	opts = append(opts,
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Control records are the commit/abort markers; seeing them tells us when we
+		// have reached the end offset even if the last data records were aborted.
+		kgo.KeepControlRecords(),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("changelog reader: %w", err)
+	}
+	defer cl.Close()
+	n := 0
+	for len(want) > 0 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return nil, 0, err
+		}
+		var ferr error
+		fs.EachError(func(_ string, p int32, err error) { ferr = fmt.Errorf("partition %d: %w", p, err) })
+		if ferr != nil {
+			return nil, 0, fmt.Errorf("read changelog: %w", ferr)
+		}
+		var rerr error
+		fs.EachRecord(func(r *kgo.Record) {
+			end, ok := want[r.Partition]
+			if !ok || r.Offset >= end || rerr != nil {
+				return
+			}
+			if !r.Attrs.IsControl() {
+				if err := out[r.Partition].Restore(string(r.Key), r.Value); err != nil {
+					rerr = err
+					return
+				}
+				n++
+			}
+			if r.Offset+1 >= end {
+				delete(want, r.Partition)
+			}
+		})
+		if rerr != nil {
+			return nil, 0, rerr
+		}
+	}
+	return out, n, nil
+}

@@ -1,0 +1,73 @@
+package stream
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the pipeline's Prometheus metrics. One Metrics serves every loop in
+// a process (the demo runs several), so it is built once and passed in.
+type Metrics struct {
+	Consumed        *prometheus.CounterVec
+	Predictions     *prometheus.CounterVec
+	DeadLetters     *prometheus.CounterVec
+	Transactions    *prometheus.CounterVec
+	TxnDuration     prometheus.Histogram
+	TxnRecords      prometheus.Histogram
+	Latency         *prometheus.HistogramVec
+	Lag             *prometheus.GaugeVec
+	RegistryDown    prometheus.Gauge
+	RegistryErrors  *prometheus.CounterVec
+	Score           *prometheus.HistogramVec
+	Decisions       *prometheus.CounterVec
+	Disagreements   prometheus.Counter
+	StateEntries    *prometheus.GaugeVec
+	EarlyEvictions  prometheus.Counter
+	RestoreSeconds  prometheus.Histogram
+	RestoredEntries prometheus.Counter
+}
+
+// NewMetrics registers the pipeline metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	const ns = "scorestream"
+	m := &Metrics{
+		Consumed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "stream", Name: "records_consumed_total",
+			Help: "Input records polled, including ones polled again after an aborted transaction."}, []string{"topic"}),
+		Predictions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "stream", Name: "predictions_total",
+			Help: "Predictions in committed transactions."}, []string{"model", "version"}),
+		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "stream", Name: "dead_letters_total",
+			Help: "Dead letters in committed transactions, by reason."}, []string{"reason"}),
+		Transactions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "stream", Name: "transactions_total",
+			Help: "Transactions ended, by result (committed, aborted)."}, []string{"result"}),
+		TxnDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: "stream", Name: "transaction_duration_seconds",
+			Help: "From Begin to the end of End.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}),
+		TxnRecords: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: "stream", Name: "records_per_transaction",
+			Help: "Input records per transaction.", Buckets: prometheus.ExponentialBuckets(1, 4, 9)}),
+		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: "stream", Name: "event_latency_seconds",
+			Help:    "At commit: time since the event's event time (from=event_time) or the input record's timestamp (from=log_append).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}, []string{"from"}),
+		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: "stream", Name: "lag_records",
+			Help: "High watermark minus the next offset to process, per input partition."}, []string{"topic", "partition"}),
+		RegistryDown: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: "registry", Name: "unavailable",
+			Help: "1 while the schema registry cannot be reached and input is held."}),
+		RegistryErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "registry", Name: "errors_total",
+			Help: "Registry lookups that failed, by kind."}, []string{"kind"}),
+		Score: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: "model", Name: "score",
+			Help: "Scores in committed transactions.", Buckets: prometheus.LinearBuckets(0.05, 0.05, 20)}, []string{"model", "version", "role"}),
+		Decisions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "model", Name: "decisions_total",
+			Help: "Decisions in committed transactions."}, []string{"model", "version", "role", "decision"}),
+		Disagreements: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "model", Name: "decision_disagreements_total",
+			Help: "Committed events where champion and challenger decided differently."}),
+		StateEntries: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: "state", Name: "entries",
+			Help: "Entities held in memory, per partition."}, []string{"partition"}),
+		EarlyEvictions: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "state", Name: "early_evictions_total",
+			Help: "Entities evicted by the LRU bound before their TTL: raise state.max_entities if this grows."}),
+		RestoreSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: "state", Name: "restore_seconds",
+			Help: "Time to restore newly assigned partitions from the changelog.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)}),
+		RestoredEntries: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "state", Name: "restored_entities_total",
+			Help: "Changelog records applied while restoring."}),
+	}
+	reg.MustRegister(m.Consumed, m.Predictions, m.DeadLetters, m.Transactions, m.TxnDuration, m.TxnRecords,
+		m.Latency, m.Lag, m.RegistryDown, m.RegistryErrors, m.Score, m.Decisions, m.Disagreements,
+		m.StateEntries, m.EarlyEvictions, m.RestoreSeconds, m.RestoredEntries)
+	return m
+}

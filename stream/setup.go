@@ -1,0 +1,209 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/plugin/kprom"
+
+	"github.com/scorestream/scorestream/config"
+	"github.com/scorestream/scorestream/model"
+	"github.com/scorestream/scorestream/sink"
+	"github.com/scorestream/scorestream/state"
+	"github.com/scorestream/scorestream/stream/decode"
+	"github.com/scorestream/scorestream/stream/features"
+	"github.com/scorestream/scorestream/stream/process"
+)
+
+// Shared is what every loop in one process shares: the registry and decoder, the
+// compiled feature spec, the loaded models, the prediction schema id and the
+// metrics. Build it once with Prepare, then NewLoop per instance.
+type Shared struct {
+	Cfg      *config.Config
+	Conn     []kgo.Opt
+	Registry *sr.Client
+	Decoder  *decode.Decoder
+	Spec     *features.Spec
+	Models   *process.Models
+	SchemaID int
+	Metrics  *Metrics
+	Reg      prometheus.Registerer
+}
+
+// Prepare loads the models, compiles the feature spec, connects to the registry
+// and registers the prediction schema. Errors name what is wrong.
+func Prepare(ctx context.Context, cfg *config.Config, reg prometheus.Registerer) (*Shared, error) {
+	conn, err := cfg.KafkaOpts()
+	if err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	if stateful(cfg.Features) && len(cfg.Stream.InputTopics) != 1 {
+		return nil, errors.New("stream.input_topics: state features need exactly one input topic (the changelog is co-partitioned with it)")
+	}
+	spec, err := features.Compile(cfg.Features, cfg.State, cfg.Stream)
+	if err != nil {
+		return nil, err
+	}
+	models, err := LoadModels(cfg.Model, spec)
+	if err != nil {
+		return nil, err
+	}
+	rcl, err := sr.NewClient(cfg.RegistryOpts()...)
+	if err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	dec, err := decode.New(decode.SRRegistry{Client: rcl}, decode.Config{CacheSize: cfg.Registry.CacheSize})
+	if err != nil {
+		return nil, err
+	}
+	id, err := RegisterPredictionSchema(ctx, rcl, cfg.Output.PredictionsTopic)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Output.ShadowTopic != "" {
+		if _, err := RegisterPredictionSchema(ctx, rcl, cfg.Output.ShadowTopic); err != nil {
+			return nil, err
+		}
+	}
+	return &Shared{Cfg: cfg, Conn: conn, Registry: rcl, Decoder: dec, Spec: spec, Models: models,
+		SchemaID: id, Metrics: NewMetrics(reg), Reg: reg}, nil
+}
+
+func stateful(fs []config.Feature) bool {
+	for _, f := range fs {
+		if f.State != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// LoadModels loads and binds the champion and the optional challenger.
+func LoadModels(mc config.Model, spec *features.Spec) (*process.Models, error) {
+	champ, err := loadScorer(mc, spec)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	ms := &process.Models{Champion: champ}
+	if mc.Challenger != nil {
+		if ms.Challenger, err = loadScorer(*mc.Challenger, spec); err != nil {
+			return nil, fmt.Errorf("model.challenger: %w", err)
+		}
+	}
+	return ms, nil
+}
+
+func loadScorer(mc config.Model, spec *features.Spec) (*process.Scorer, error) {
+	m, err := model.Load(mc.Path, mc.Format)
+	if err != nil {
+		return nil, err
+	}
+	return process.NewScorer(m, mc.Name, mc.Version, mc.Thresholds, spec)
+}
+
+// RegisterPredictionSchema registers sink.PredictionSchema under "<topic>-value"
+// and returns its id (the same id if it is already registered).
+func RegisterPredictionSchema(ctx context.Context, cl *sr.Client, topic string) (int, error) {
+	ss, err := cl.CreateSchema(ctx, topic+"-value", sr.Schema{Schema: sink.PredictionSchema, Type: sr.TypeAvro})
+	if err != nil {
+		return 0, fmt.Errorf("registry: register prediction schema for %s: %w", topic, err)
+	}
+	return ss.ID, nil
+}
+
+// NewLoop builds one instance's loop with its own transactional id.
+func (s *Shared) NewLoop(instanceID string, log *slog.Logger) (*Loop, error) {
+	c := s.Cfg
+	txnID := c.Stream.TransactionalIDPrefix + "-" + instanceID
+	km := kprom.NewMetrics("scorestream_kafka", kprom.Registerer(s.Reg), kprom.WithClientLabel())
+	conn := append([]kgo.Opt{}, s.Conn...)
+	conn = append(conn, kgo.ClientID(c.Kafka.ClientID+"-"+instanceID))
+	proc := process.New(process.Config{
+		PredictionsTopic: c.Output.PredictionsTopic,
+		ShadowTopic:      c.Output.ShadowTopic,
+		DeadLetterTopic:  c.Output.DeadLetterTopic,
+		ChangelogTopic:   c.Output.ChangelogTopic,
+		PredictionSchema: s.SchemaID,
+		FeatureLogging:   c.Output.FeatureLogging,
+	}, s.Decoder, s.Spec, s.Models)
+	return New(Config{
+		Conn:               conn,
+		Topics:             c.Stream.InputTopics,
+		Group:              c.Stream.Group,
+		TransactionalID:    txnID,
+		ChangelogTopic:     c.Output.ChangelogTopic,
+		CommitInterval:     c.Stream.CommitInterval,
+		MaxRecordsPerTxn:   c.Stream.MaxRecordsPerTxn,
+		TransactionTimeout: c.Stream.TransactionTimeout,
+		SessionTimeout:     c.Stream.SessionTimeout,
+		RebalanceTimeout:   c.Stream.RebalanceTimeout,
+		ShutdownTimeout:    c.Stream.ShutdownTimeout,
+		RetryMax:           c.Registry.RetryMax,
+		State: state.Config{
+			Limits:      s.Spec.Limits(),
+			MaxEntities: c.State.MaxEntities,
+		},
+		Hooks: []kgo.Hook{km},
+	}, proc, log.With("instance", instanceID, "transactional_id", txnID), s.Metrics)
+}
+
+// EnsureTopics checks that the input and output topics exist and that the
+// changelog has as many partitions as the input (co-partitioning). With create,
+// missing output topics are created (changelog compacted) with the input's
+// partition count and replication factor rf (-1: broker default).
+func EnsureTopics(ctx context.Context, adm *kadm.Client, cfg *config.Config, create bool, rf int16) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	details, err := adm.ListTopics(ctx)
+	if err != nil {
+		return fmt.Errorf("list topics: %w", err)
+	}
+	in := cfg.Stream.InputTopics[0]
+	it, ok := details[in]
+	if !ok {
+		return fmt.Errorf("stream.input_topics: topic %q does not exist", in)
+	}
+	parts := int32(len(it.Partitions))
+	outputs := []struct {
+		field, name string
+		compact     bool
+	}{
+		{"output.predictions_topic", cfg.Output.PredictionsTopic, false},
+		{"output.dead_letter_topic", cfg.Output.DeadLetterTopic, false},
+		{"output.changelog_topic", cfg.Output.ChangelogTopic, true},
+		{"output.shadow_topic", cfg.Output.ShadowTopic, false},
+	}
+	for _, o := range outputs {
+		if o.name == "" {
+			continue
+		}
+		d, exists := details[o.name]
+		if !exists {
+			if !create {
+				return fmt.Errorf("%s: topic %q does not exist (create it, or set output.create_topics)", o.field, o.name)
+			}
+			var topicCfg map[string]*string
+			if o.compact {
+				compact := "compact"
+				topicCfg = map[string]*string{"cleanup.policy": &compact}
+			}
+			resp, err := adm.CreateTopic(ctx, parts, rf, topicCfg, o.name)
+			if err != nil || resp.Err != nil {
+				return fmt.Errorf("%s: create topic %q: %w", o.field, o.name, errors.Join(err, resp.Err))
+			}
+			continue
+		}
+		if o.compact && int32(len(d.Partitions)) != parts {
+			return fmt.Errorf("%s: topic %q has %d partitions, the input %q has %d: the changelog must be co-partitioned with the input",
+				o.field, o.name, len(d.Partitions), in, parts)
+		}
+	}
+	return nil
+}
