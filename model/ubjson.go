@@ -240,15 +240,11 @@ func (d *ubjDecoder) array(depth int) (any, error) {
 		return nil, err
 	}
 	if count >= 0 {
-		sz := ubjSize(typ)
-		if typ == 0 {
-			sz = 1
-		}
-		if sz > 0 && count > (len(d.buf)-d.off)/sz {
+		// Even elements without a payload (null, true, false) count one byte each
+		// here, so a count can never ask for more than the file's size in values.
+		sz := max(ubjSize(typ), 1)
+		if count > (len(d.buf)-d.off)/sz {
 			return nil, fmt.Errorf("array of %d elements longer than the data left", count)
-		}
-		if sz == 0 && count > 1<<24 {
-			return nil, fmt.Errorf("array of %d empty elements", count)
 		}
 	}
 	switch {

@@ -168,7 +168,7 @@ func xgbFromDoc(doc any) (*XGBoost, error) {
 	if numFeature < 0 {
 		numFeature = int64(len(features))
 	}
-	if numFeature > 1<<24 {
+	if numFeature > xgbMaxFeatures {
 		return nil, fmt.Errorf("learner_model_param: num_feature %d out of range", numFeature)
 	}
 	if len(features) == 0 {
@@ -533,6 +533,10 @@ func (m *XGBoost) addTree(i int, t map[string]any) error {
 	}
 	return nil
 }
+
+// xgbMaxFeatures bounds num_feature so that a corrupt file cannot make the loader
+// (or every Score call's input row) enormous.
+const xgbMaxFeatures = 1 << 20
 
 // xgbMaxCat bounds a categorical split's largest category (xgboost itself stores
 // categories as float32, exact up to 2^24).
