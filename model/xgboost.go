@@ -29,10 +29,17 @@ import (
 //
 // Trees are flattened into one array of 16-byte nodes with the right child stored
 // next to the left one, so Score walks memory without pointers and never allocates.
+// A leaf is a node that leads to itself (its condition is NaN, so every input goes
+// "right", to left+1 == itself): each tree is then walked for exactly its depth
+// without a leaf test, with branch-free steps, four trees at a time so that the
+// CPU overlaps their memory loads.
 type XGBoost struct {
 	features []string
 	nodes    []xgbNode
 	roots    []int32   // root node index of each used tree
+	depth    []uint8   // depth of each used tree
+	blockDep []uint8   // max depth of trees 4k..4k+3
+	leafVal  []float32 // leaf value by node index (0 for internal nodes)
 	groups   []int32   // class of each tree (multiclass), nil otherwise
 	weights  []float32 // dart tree weights, nil for gbtree
 	cats     []uint64  // bitsets of categorical splits
@@ -45,9 +52,9 @@ type XGBoost struct {
 }
 
 type xgbNode struct {
-	cond  float32 // split threshold, or the leaf value when feat < 0
-	feat  int32   // feature index; -1 marks a leaf
-	left  int32   // index of the left child in nodes; the right child is left+1
+	cond  float32 // split threshold; NaN for a leaf
+	feat  int32   // feature index (0 for a leaf)
+	left  int32   // index of the left child in nodes; the right child is left+1 (a leaf: its own index − 1)
 	flags uint32  // bit 0: missing goes left; bit 1: categorical; bits 2-31: cat set
 }
 
@@ -178,6 +185,9 @@ func xgbFromDoc(doc any) (*XGBoost, error) {
 			features[i] = fmt.Sprintf("f%d", i)
 		}
 	}
+	if numFeature == 0 {
+		return nil, errors.New("learner_model_param: num_feature 0")
+	}
 	if int64(len(features)) != numFeature {
 		return nil, fmt.Errorf("%d feature_names for num_feature %d", len(features), numFeature)
 	}
@@ -270,13 +280,22 @@ func xgbFromDoc(doc any) (*XGBoost, error) {
 			return nil, fmt.Errorf("tree %d: tree_info class %d out of range [0,%d)", i, treeInfo[i], classes)
 		}
 		root := int32(len(m.nodes))
-		if err := m.addTree(i, t); err != nil {
+		treeDepth, err := m.addTree(i, t)
+		if err != nil {
 			return nil, err
 		}
 		m.roots = append(m.roots, root)
+		m.depth = append(m.depth, treeDepth)
 		if m.groups != nil {
 			m.groups = append(m.groups, int32(treeInfo[i]))
 		}
+	}
+	for t := 0; t < len(m.depth); t += 4 {
+		d := uint8(0)
+		for _, x := range m.depth[t:min(t+4, len(m.depth))] {
+			d = max(d, x)
+		}
+		m.blockDep = append(m.blockDep, d)
 	}
 	m.info = Info{
 		Format:     "xgboost",
@@ -380,56 +399,57 @@ func xgbBaseScore(v any, classes int, link xgbLink) ([]float32, error) {
 
 // addTree validates tree i and appends its nodes in breadth-first order, each
 // internal node's children adjacent.
-func (m *XGBoost) addTree(i int, t map[string]any) error {
+func (m *XGBoost) addTree(i int, t map[string]any) (depth uint8, err error) {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("tree %d: "+format, append([]any{i}, args...)...)
 	}
 	if tp, ok := t["tree_param"].(map[string]any); ok {
 		if lv, err := intParam(tp, "size_leaf_vector", 1); err != nil {
-			return fail("tree_param: %w", err)
+			return 0, fail("tree_param: %w", err)
 		} else if lv > 1 {
-			return fail("vector leaves (size_leaf_vector %d, multi_strategy=multi_output_tree) are not supported", lv)
+			return 0, fail("vector leaves (size_leaf_vector %d, multi_strategy=multi_output_tree) are not supported", lv)
 		}
 	}
-	left, err := int64s(t["left_children"], "left_children")
+	var left []int64
+	left, err = int64s(t["left_children"], "left_children")
 	if err != nil {
-		return fail("%w", err)
+		return 0, fail("%w", err)
 	}
 	right, err := int64s(t["right_children"], "right_children")
 	if err != nil {
-		return fail("%w", err)
+		return 0, fail("%w", err)
 	}
 	feat, err := int64s(t["split_indices"], "split_indices")
 	if err != nil {
-		return fail("%w", err)
+		return 0, fail("%w", err)
 	}
 	cond, err := float32s(t["split_conditions"], "split_conditions")
 	if err != nil {
-		return fail("%w", err)
+		return 0, fail("%w", err)
 	}
 	defLeft, err := int64s(t["default_left"], "default_left")
 	if err != nil {
-		return fail("%w", err)
+		return 0, fail("%w", err)
 	}
 	n := len(left)
 	if n == 0 {
-		return fail("no nodes")
+		return 0, fail("no nodes")
 	}
 	for _, a := range []struct {
 		name string
 		n    int
 	}{{"right_children", len(right)}, {"split_indices", len(feat)}, {"split_conditions", len(cond)}, {"default_left", len(defLeft)}} {
 		if a.n != n {
-			return fail("%s has %d entries, left_children has %d", a.name, a.n, n)
+			return 0, fail("%s has %d entries, left_children has %d", a.name, a.n, n)
 		}
 	}
 	var splitType []int64
 	if v, ok := t["split_type"]; ok {
 		if splitType, err = int64s(v, "split_type"); err != nil {
-			return fail("%w", err)
+			return 0, fail("%w", err)
 		}
 		if len(splitType) != 0 && len(splitType) != n {
-			return fail("split_type has %d entries, left_children has %d", len(splitType), n)
+			return 0, fail("split_type has %d entries, left_children has %d", len(splitType), n)
 		}
 	}
 	// Categorical splits: node categories_nodes[k] holds
@@ -438,31 +458,31 @@ func (m *XGBoost) addTree(i int, t map[string]any) error {
 	if len(splitType) != 0 {
 		cats, err := int64s(t["categories"], "categories")
 		if err != nil {
-			return fail("%w", err)
+			return 0, fail("%w", err)
 		}
 		cnodes, err := int64s(t["categories_nodes"], "categories_nodes")
 		if err != nil {
-			return fail("%w", err)
+			return 0, fail("%w", err)
 		}
 		csegs, err := int64s(t["categories_segments"], "categories_segments")
 		if err != nil {
-			return fail("%w", err)
+			return 0, fail("%w", err)
 		}
 		csizes, err := int64s(t["categories_sizes"], "categories_sizes")
 		if err != nil {
-			return fail("%w", err)
+			return 0, fail("%w", err)
 		}
 		if len(csegs) != len(cnodes) || len(csizes) != len(cnodes) {
-			return fail("categories_nodes, categories_segments and categories_sizes differ in length (%d, %d, %d)", len(cnodes), len(csegs), len(csizes))
+			return 0, fail("categories_nodes, categories_segments and categories_sizes differ in length (%d, %d, %d)", len(cnodes), len(csegs), len(csizes))
 		}
 		catOf = make(map[int64][]int64, len(cnodes))
 		for k, nid := range cnodes {
 			if nid < 0 || nid >= int64(n) {
-				return fail("categories_nodes[%d]: node %d out of range", k, nid)
+				return 0, fail("categories_nodes[%d]: node %d out of range", k, nid)
 			}
 			seg, size := csegs[k], csizes[k]
 			if seg < 0 || size < 0 || seg > int64(len(cats)) || size > int64(len(cats))-seg {
-				return fail("node %d: categories segment [%d,+%d) out of range", nid, seg, size)
+				return 0, fail("node %d: categories segment [%d,+%d) out of range", nid, seg, size)
 			}
 			catOf[nid] = cats[seg : seg+size]
 		}
@@ -471,7 +491,7 @@ func (m *XGBoost) addTree(i int, t map[string]any) error {
 	isLeaf := func(o int64) bool { return left[o] == -1 }
 	base := int32(len(m.nodes))
 	if int64(len(m.nodes))+int64(n) > math.MaxInt32 {
-		return fail("too many nodes")
+		return 0, fail("too many nodes")
 	}
 	order := make([]int64, 1, n)
 	newIdx := make([]int32, n)
@@ -479,11 +499,13 @@ func (m *XGBoost) addTree(i int, t map[string]any) error {
 		newIdx[k] = -1
 	}
 	newIdx[0] = 0
+	level := make([]uint8, n) // depth of each node, by new index
 	for p := 0; p < len(order); p++ {
 		o := order[p]
+		depth = max(depth, level[p])
 		if isLeaf(o) {
 			if right[o] != -1 {
-				return fail("node %d: left child -1 but right child %d", o, right[o])
+				return 0, fail("node %d: left child -1 but right child %d", o, right[o])
 			}
 			continue
 		}
@@ -493,22 +515,31 @@ func (m *XGBoost) addTree(i int, t map[string]any) error {
 				if c == right[o] {
 					side = "right"
 				}
-				return fail("node %d: %s child %d out of range", o, side, c)
+				return 0, fail("node %d: %s child %d out of range", o, side, c)
 			}
 			if newIdx[c] >= 0 {
-				return fail("node %d: child %d is reached twice", o, c)
+				return 0, fail("node %d: child %d is reached twice", o, c)
+			}
+			if level[p] >= 250 {
+				return 0, fail("node %d: deeper than 250 levels", c)
 			}
 			newIdx[c] = int32(len(order))
+			level[len(order)] = level[p] + 1
 			order = append(order, c)
 		}
 	}
-	for _, o := range order {
-		nd := xgbNode{cond: cond[o], feat: -1}
-		if !isLeaf(o) {
+	for p, o := range order {
+		leafVal := float32(0)
+		// A leaf leads to itself: NaN condition → always right → left+1 = itself.
+		nd := xgbNode{cond: float32(math.NaN()), left: base + int32(p) - 1}
+		if isLeaf(o) {
+			leafVal = cond[o]
+		} else {
 			if feat[o] < 0 || feat[o] >= int64(len(m.features)) {
-				return fail("node %d: split feature %d out of range [0,%d)", o, feat[o], len(m.features))
+				return 0, fail("node %d: split feature %d out of range [0,%d)", o, feat[o], len(m.features))
 			}
 			nd.feat = int32(feat[o])
+			nd.cond = cond[o]
 			nd.left = base + newIdx[left[o]]
 			if defLeft[o] != 0 {
 				nd.flags |= xgbDefaultLeft
@@ -516,22 +547,23 @@ func (m *XGBoost) addTree(i int, t map[string]any) error {
 			if len(splitType) != 0 && splitType[o] == 1 {
 				set, ok := catOf[o]
 				if !ok {
-					return fail("node %d: categorical split without categories", o)
+					return 0, fail("node %d: categorical split without categories", o)
 				}
 				idx, err := m.addCatSet(set)
 				if err != nil {
-					return fail("node %d: %w", o, err)
+					return 0, fail("node %d: %w", o, err)
 				}
 				nd.flags |= xgbCategorical | idx<<2
 			} else if len(splitType) != 0 && splitType[o] != 0 {
-				return fail("node %d: unknown split_type %d", o, splitType[o])
+				return 0, fail("node %d: unknown split_type %d", o, splitType[o])
 			} else if math.IsNaN(float64(nd.cond)) {
-				return fail("node %d: split condition is NaN", o)
+				return 0, fail("node %d: split condition is NaN", o)
 			}
 		}
 		m.nodes = append(m.nodes, nd)
+		m.leafVal = append(m.leafVal, leafVal)
 	}
-	return nil
+	return depth, nil
 }
 
 // xgbMaxFeatures bounds num_feature so that a corrupt file cannot make the loader
@@ -569,33 +601,55 @@ func (m *XGBoost) Features() []string { return m.features }
 // Info implements Model.
 func (m *XGBoost) Info() Info { return m.info }
 
-// leaf walks the tree rooted at i and returns its leaf value for x.
-func (m *XGBoost) leaf(i int32, x []float64) float32 {
-	nodes := m.nodes
-	for {
-		n := &nodes[i]
-		if n.feat < 0 {
-			return n.cond
-		}
-		v := x[n.feat]
-		switch {
-		case v != v: // NaN: missing
-			i = n.left
-			if n.flags&xgbDefaultLeft == 0 {
-				i++
-			}
-		case n.flags&xgbCategorical != 0:
-			i = n.left
-			if m.inCatSet(n.flags>>2, float32(v)) {
-				i++
-			}
-		default:
-			i = n.left
-			if !(float32(v) < n.cond) {
-				i++
-			}
-		}
+// step moves from node i one level down for x. Leaves lead to themselves.
+func (m *XGBoost) step(i int32, x []float64) int32 {
+	n := &m.nodes[i]
+	v := x[n.feat]
+	if n.flags&xgbCategorical != 0 {
+		return m.catStep(n, v)
 	}
+	var r int32
+	if !(float32(v) < n.cond) { // NaN goes right here...
+		r = 1
+	}
+	if v != v { // ...unless missing goes left
+		r ^= int32(n.flags & xgbDefaultLeft)
+	}
+	return n.left + r
+}
+
+// numStep is step for a tree without categorical splits; small enough to inline.
+func numStep(nodes []xgbNode, i int32, x []float64) int32 {
+	n := &nodes[i]
+	v := x[n.feat]
+	var r int32
+	if !(float32(v) < n.cond) {
+		r = 1
+	}
+	if v != v {
+		r ^= int32(n.flags & xgbDefaultLeft)
+	}
+	return n.left + r
+}
+
+// catStep is step for a categorical split: listed categories go right.
+func (m *XGBoost) catStep(n *xgbNode, v float64) int32 {
+	if v != v {
+		return n.left + 1 - int32(n.flags&xgbDefaultLeft)
+	}
+	if m.inCatSet(n.flags>>2, float32(v)) {
+		return n.left + 1
+	}
+	return n.left
+}
+
+// leaf walks tree t and returns its leaf value for x.
+func (m *XGBoost) leaf(t int, x []float64) float32 {
+	i := m.roots[t]
+	for d := m.depth[t]; d > 0; d-- {
+		i = m.step(i, x)
+	}
+	return m.leafVal[i]
 }
 
 func (m *XGBoost) inCatSet(set uint32, v float32) bool {
@@ -611,29 +665,68 @@ func (m *XGBoost) inCatSet(set uint32, v float32) bool {
 	return m.cats[s.off+w]&(1<<(c%64)) != 0
 }
 
-// margins adds each tree's leaf for x into sums, one per class.
+// margins adds each tree's leaf for x into sums, one per class, in tree order (the
+// float32 sum must add in the library's order to match it).
 func (m *XGBoost) margins(sums []float32, x []float64) {
 	copy(sums, m.base)
-	switch {
-	case m.groups == nil && m.weights == nil:
-		s := sums[0]
-		for _, r := range m.roots {
-			s += m.leaf(r, x)
-		}
-		sums[0] = s
-	case m.weights == nil:
-		for t, r := range m.roots {
-			sums[m.groups[t]] += m.leaf(r, x)
-		}
-	default:
-		for t, r := range m.roots {
-			g := int32(0)
-			if m.groups != nil {
-				g = m.groups[t]
+	roots, leafVal, nodes := m.roots, m.leafVal, m.nodes
+	t := 0
+	if len(m.catSets) == 0 {
+		for ; t+4 <= len(roots); t += 4 {
+			i0, i1, i2, i3 := roots[t], roots[t+1], roots[t+2], roots[t+3]
+			for d := m.blockDep[t/4]; d > 0; d-- {
+				i0 = numStep(nodes, i0, x)
+				i1 = numStep(nodes, i1, x)
+				i2 = numStep(nodes, i2, x)
+				i3 = numStep(nodes, i3, x)
 			}
-			sums[g] += m.leaf(r, x) * m.weights[t]
+			if m.groups == nil && m.weights == nil {
+				sums[0] += leafVal[i0]
+				sums[0] += leafVal[i1]
+				sums[0] += leafVal[i2]
+				sums[0] += leafVal[i3]
+				continue
+			}
+			m.add(sums, t, leafVal[i0])
+			m.add(sums, t+1, leafVal[i1])
+			m.add(sums, t+2, leafVal[i2])
+			m.add(sums, t+3, leafVal[i3])
 		}
 	}
+	for ; t+4 <= len(roots); t += 4 {
+		i0, i1, i2, i3 := roots[t], roots[t+1], roots[t+2], roots[t+3]
+		for d := m.blockDep[t/4]; d > 0; d-- {
+			i0 = m.step(i0, x)
+			i1 = m.step(i1, x)
+			i2 = m.step(i2, x)
+			i3 = m.step(i3, x)
+		}
+		if m.groups == nil && m.weights == nil {
+			sums[0] += leafVal[i0]
+			sums[0] += leafVal[i1]
+			sums[0] += leafVal[i2]
+			sums[0] += leafVal[i3]
+			continue
+		}
+		m.add(sums, t, leafVal[i0])
+		m.add(sums, t+1, leafVal[i1])
+		m.add(sums, t+2, leafVal[i2])
+		m.add(sums, t+3, leafVal[i3])
+	}
+	for ; t < len(roots); t++ {
+		m.add(sums, t, m.leaf(t, x))
+	}
+}
+
+func (m *XGBoost) add(sums []float32, t int, v float32) {
+	if m.weights != nil {
+		v *= m.weights[t]
+	}
+	g := int32(0)
+	if m.groups != nil {
+		g = m.groups[t]
+	}
+	sums[g] += v
 }
 
 // Score implements Model: the probability for binary and multiclass objectives
