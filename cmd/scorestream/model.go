@@ -100,16 +100,18 @@ func modelCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // modelParseFlags parses fs, treating -h/--help as success (printed to stdout).
 func modelParseFlags(fs *flag.FlagSet, args []string, usage string, stdout, stderr io.Writer) (ok bool, code int) {
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usage)
+	fs.Usage = func() {} // printed below, to stdout for --help
+	printUsage := func(w io.Writer) {
+		fs.SetOutput(w)
+		fmt.Fprint(w, usage)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
+			printUsage(stdout)
 			return false, exitOK
 		}
+		printUsage(stderr)
 		return false, exitUsage
 	}
 	return true, exitOK
@@ -120,7 +122,7 @@ func modelPredict(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	path := fs.String("model", "", "model `file` (required)")
 	format := fs.String("format", "", "model format: logistic, xgboost, xgboost-ubj or lightgbm (default: detect)")
 	rows := fs.String("features", "", "CSV `file` of rows to score, with a header of feature names; - reads stdin (required)")
-	class := fs.Int("class", -1, "multiclass models: the class whose probability to print (default 1)")
+	class := fs.Int("class", -1, "multiclass models: the class whose probability to print; -1 keeps the model's default, class 1")
 	all := fs.Bool("all-classes", false, "multiclass models: print every class's probability, space-separated")
 	if ok, code := modelParseFlags(fs, args, modelPredictUsageText, stdout, stderr); !ok {
 		return code
