@@ -1,0 +1,292 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"golang.org/x/sync/errgroup"
+)
+
+// span is one partition to read, from next up to (not including) end.
+type span struct {
+	topic     string
+	partition int32
+	next, end int64
+	stalls    int // consecutive responses that carried data but moved nothing
+}
+
+// rangeReader reads fixed offset ranges with read_committed isolation.
+//
+// It issues Fetch requests itself instead of using a kgo consumer, because a
+// consumer only hands out records: when the last offsets before end are a
+// transaction marker or aborted records, a consumer never shows anything at
+// end-1 and a reader waiting for it cannot tell "done" from "not yet". Decoding
+// a fetch response with kgo.ProcessFetchPartition returns the next offset to
+// fetch, which moves past control records and aborted batches, so "next >= end"
+// is an exact stop condition. The price is routing: requests go to each
+// partition's leader, and leadership errors trigger a metadata refresh.
+type rangeReader struct {
+	cl  *kgo.Client
+	adm *kadm.Client
+	dec kgo.Decompressor
+}
+
+const (
+	fetchMaxWait      = 500 * time.Millisecond
+	fetchMaxBytes     = 32 << 20
+	fetchPartMaxBytes = 1 << 20
+	retryBackoff      = 250 * time.Millisecond
+	maxStalls         = 20
+)
+
+// read fetches every span to its end, calling onRecord for each committed data
+// record (control records and aborted records are skipped) with offset below
+// the span's end, and onAdvance with how many offsets were passed. Both are
+// called from read's goroutine only.
+func (rr *rangeReader) read(ctx context.Context, spans []*span, onRecord func(s *span, r *kgo.Record), onAdvance func(n int64)) error {
+	pending := make([]*span, 0, len(spans))
+	for _, s := range spans {
+		if s.next < s.end {
+			pending = append(pending, s)
+		}
+	}
+	var (
+		leaders map[string]map[int32]int32 // topic → partition → leader
+		ids     map[string][16]byte
+		names   map[[16]byte]string
+		refresh = true
+	)
+	for len(pending) > 0 {
+		if refresh {
+			var err error
+			if leaders, ids, names, err = rr.metadata(ctx, pending); err != nil {
+				return err
+			}
+			refresh = false
+		}
+
+		byLeader := make(map[int32][]*span)
+		for _, s := range pending {
+			l, ok := leaders[s.topic][s.partition]
+			if !ok || l < 0 {
+				refresh = true
+				continue
+			}
+			byLeader[l] = append(byLeader[l], s)
+		}
+		if refresh && len(byLeader) == 0 {
+			if err := sleep(ctx, retryBackoff); err != nil {
+				return err
+			}
+			continue
+		}
+
+		brokers := make([]int32, 0, len(byLeader))
+		for b := range byLeader {
+			brokers = append(brokers, b)
+		}
+		sort.Slice(brokers, func(i, j int) bool { return brokers[i] < brokers[j] })
+
+		resps := make([]*kmsg.FetchResponse, len(brokers))
+		errs := make([]error, len(brokers))
+		var g errgroup.Group
+		for i, b := range brokers {
+			req := fetchRequest(byLeader[b], ids)
+			g.Go(func() error {
+				kresp, err := rr.cl.Broker(int(b)).Request(ctx, req)
+				if err != nil {
+					errs[i] = err
+					return nil
+				}
+				resps[i] = kresp.(*kmsg.FetchResponse)
+				return nil
+			})
+		}
+		_ = g.Wait()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+
+		for i, b := range brokers {
+			if errs[i] != nil {
+				// A broker that cannot be reached may have lost leadership;
+				// look again rather than fail an audit that can take hours.
+				refresh = true
+				continue
+			}
+			if err := kerr.ErrorForCode(resps[i].ErrorCode); err != nil {
+				if !kerr.IsRetriable(err) {
+					return fmt.Errorf("fetch from broker %d: %w", b, err)
+				}
+				refresh = true
+				continue
+			}
+			stale, err := rr.handle(resps[i], byLeader[b], names, onRecord, onAdvance)
+			if err != nil {
+				return err
+			}
+			refresh = refresh || stale
+		}
+
+		kept := pending[:0]
+		for _, s := range pending {
+			if s.next < s.end {
+				kept = append(kept, s)
+			}
+		}
+		pending = kept
+		if refresh && len(pending) > 0 {
+			if err := sleep(ctx, retryBackoff); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func fetchRequest(spans []*span, ids map[string][16]byte) *kmsg.FetchRequest {
+	req := kmsg.NewPtrFetchRequest()
+	req.MaxWaitMillis = int32(fetchMaxWait / time.Millisecond)
+	req.MinBytes = 1
+	req.MaxBytes = fetchMaxBytes
+	req.IsolationLevel = 1 // read_committed
+	req.SessionID = 0
+	req.SessionEpoch = -1 // full fetch, no session
+	idx := make(map[string]int)
+	for _, s := range spans {
+		i, ok := idx[s.topic]
+		if !ok {
+			t := kmsg.NewFetchRequestTopic()
+			t.Topic = s.topic
+			t.TopicID = ids[s.topic]
+			req.Topics = append(req.Topics, t)
+			i = len(req.Topics) - 1
+			idx[s.topic] = i
+		}
+		p := kmsg.NewFetchRequestTopicPartition()
+		p.Partition = s.partition
+		p.FetchOffset = s.next
+		p.PartitionMaxBytes = fetchPartMaxBytes
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, p)
+	}
+	return req
+}
+
+// handle decodes one fetch response. It reports stale when some partition
+// needs a metadata refresh before it can be fetched again.
+func (rr *rangeReader) handle(resp *kmsg.FetchResponse, asked []*span, names map[[16]byte]string, onRecord func(*span, *kgo.Record), onAdvance func(int64)) (stale bool, err error) {
+	find := make(map[string]map[int32]*span)
+	for _, s := range asked {
+		if find[s.topic] == nil {
+			find[s.topic] = make(map[int32]*span)
+		}
+		find[s.topic][s.partition] = s
+	}
+	for i := range resp.Topics {
+		rt := &resp.Topics[i]
+		topic := rt.Topic
+		if topic == "" {
+			topic = names[rt.TopicID]
+		}
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			s := find[topic][rp.Partition]
+			if s == nil || s.next >= s.end {
+				continue
+			}
+			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
+				if errors.Is(err, kerr.OffsetOutOfRange) {
+					return false, fmt.Errorf("fetch %s/%d at offset %d: %w (log start %d: did retention delete records during the audit?)",
+						topic, rp.Partition, s.next, err, rp.LogStartOffset)
+				}
+				if !kerr.IsRetriable(err) {
+					return false, fmt.Errorf("fetch %s/%d at offset %d: %w", topic, rp.Partition, s.next, err)
+				}
+				stale = true
+				continue
+			}
+			fp, next := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{
+				Offset:         s.next,
+				IsolationLevel: kgo.ReadCommitted(),
+				Topic:          topic,
+				Partition:      rp.Partition,
+			}, rp, rr.dec, nil)
+			if fp.Err != nil {
+				return false, fmt.Errorf("fetch %s/%d at offset %d: %w", topic, rp.Partition, s.next, fp.Err)
+			}
+			for _, r := range fp.Records {
+				if r.Offset >= s.end {
+					break
+				}
+				onRecord(s, r)
+			}
+			if next <= s.next {
+				if len(rp.RecordBatches) > 0 {
+					if s.stalls++; s.stalls > maxStalls {
+						return false, fmt.Errorf("fetch %s/%d: no progress at offset %d after %d responses with data", topic, rp.Partition, s.next, s.stalls)
+					}
+				}
+				continue
+			}
+			s.stalls = 0
+			moved := min(next, s.end) - s.next
+			s.next = next
+			onAdvance(moved)
+		}
+	}
+	return stale, nil
+}
+
+// metadata looks up the leader and topic id of every pending partition.
+func (rr *rangeReader) metadata(ctx context.Context, pending []*span) (map[string]map[int32]int32, map[string][16]byte, map[[16]byte]string, error) {
+	seen := make(map[string]bool)
+	var topics []string
+	for _, s := range pending {
+		if !seen[s.topic] {
+			seen[s.topic] = true
+			topics = append(topics, s.topic)
+		}
+	}
+	tds, err := rr.adm.ListTopics(ctx, topics...)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("metadata: %w", err)
+	}
+	leaders := make(map[string]map[int32]int32)
+	ids := make(map[string][16]byte)
+	names := make(map[[16]byte]string)
+	for _, t := range topics {
+		td, ok := tds[t]
+		if !ok || td.Err != nil {
+			continue // retried after a backoff: leaderless until it shows up
+		}
+		ids[t] = [16]byte(td.ID)
+		names[[16]byte(td.ID)] = t
+		leaders[t] = make(map[int32]int32)
+		for p, pd := range td.Partitions {
+			if pd.Err != nil {
+				leaders[t][p] = -1
+				continue
+			}
+			leaders[t][p] = pd.Leader
+		}
+	}
+	return leaders, ids, names, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
