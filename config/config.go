@@ -1,9 +1,13 @@
 // Package config holds scorestream's one YAML configuration document.
 //
-// Load decodes strictly (unknown keys fail), applies defaults, applies environment
-// overrides (SCORESTREAM_BROKERS, and secrets named by *_env fields), then
-// Validate reports every problem with the field's YAML path:
-// "stream.commit_interval: must be > 0".
+// Load (a file) and Parse (bytes) start from Default, decode exactly one document
+// strictly (unknown keys fail, named by YAML path and line), apply environment
+// overrides (SCORESTREAM_BROKERS, SCORESTREAM_REGISTRY_URLS, SCORESTREAM_INSTANCE_ID,
+// and the passwords named by password_env fields), then Validate reports every
+// problem with the field's YAML path: "stream.commit_interval: must be > 0".
+//
+// KafkaOpts and RegistryOpts turn the connection settings into franz-go client
+// options. example.yaml is the commented reference document.
 package config
 
 import "time"
