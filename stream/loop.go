@@ -512,3 +512,6 @@ func Restore(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic strin
 	}
 	return out, n, nil
 }
+
+// SetOnCommit sets the OnCommit callback; call before Run.
+func (l *Loop) SetOnCommit(fn func(records int)) { l.cfg.OnCommit = fn }

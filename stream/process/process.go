@@ -40,7 +40,6 @@ type Scorer struct {
 	Hash       string
 	Thresholds []config.Threshold
 	index      []int // model input i = spec feature index[i]
-	x          []float64
 }
 
 // NewScorer binds m to spec: every feature the model needs must be in the spec.
@@ -61,7 +60,7 @@ func NewScorer(m model.Model, name, version string, thresholds []config.Threshol
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("model %s: needs features not in the feature spec: %v", name, missing)
 	}
-	return &Scorer{Model: m, Name: name, Version: version, Hash: m.Info().Hash, Thresholds: thresholds, index: idx, x: make([]float64, len(idx))}, nil
+	return &Scorer{Model: m, Name: name, Version: version, Hash: m.Info().Hash, Thresholds: thresholds, index: idx}, nil
 }
 
 // Label is "name/version/hash[:12]" for headers and logs.
@@ -75,17 +74,22 @@ func (s *Scorer) Label() string {
 
 type checker interface{ Check(x []float64) error }
 
-// score maps spec features to model inputs and scores them.
-func (s *Scorer) score(vec []float64) (float64, error) {
+// score maps spec features to model inputs (in scratch x, reused) and scores
+// them. Scorers are shared by all loops; the scratch belongs to the caller.
+func (s *Scorer) score(vec []float64, x *[]float64) (float64, error) {
+	if cap(*x) < len(s.index) {
+		*x = make([]float64, len(s.index))
+	}
+	in := (*x)[:len(s.index)]
 	for i, j := range s.index {
-		s.x[i] = vec[j]
+		in[i] = vec[j]
 	}
 	if c, ok := s.Model.(checker); ok {
-		if err := c.Check(s.x); err != nil {
+		if err := c.Check(in); err != nil {
 			return 0, err
 		}
 	}
-	v := s.Model.Score(s.x)
+	v := s.Model.Score(in)
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return 0, fmt.Errorf("model %s returned %v", s.Name, v)
 	}
@@ -129,7 +133,8 @@ type Processor struct {
 	dec    *decode.Decoder
 	spec   *features.Spec
 	models *Models
-	vec    []float64
+	vec    []float64 // feature vector, spec order
+	x      []float64 // model input scratch
 }
 
 // New returns a Processor.
@@ -196,7 +201,7 @@ func (p *Processor) Process(ctx context.Context, in *kgo.Record, st *state.Parti
 		return p.deadLetter(in, ClassFeature, err), nil
 	}
 	m := p.models
-	score, err := m.Champion.score(p.vec)
+	score, err := m.Champion.score(p.vec, &p.x)
 	if err != nil {
 		return p.deadLetter(in, ClassScore, err), nil
 	}
@@ -217,7 +222,7 @@ func (p *Processor) Process(ctx context.Context, in *kgo.Record, st *state.Parti
 		Headers: append(hs, kgo.RecordHeader{Key: sink.HeaderModel, Value: []byte(m.Champion.Label())}),
 	})
 	if c := m.Challenger; c != nil {
-		cs, err := c.score(p.vec)
+		cs, err := c.score(p.vec, &p.x)
 		if err != nil {
 			cs = math.NaN()
 		}

@@ -1,0 +1,189 @@
+// Package demo runs scorestream with nothing to install: an embedded Kafka
+// (franz-go kfake) and schema registry (srfake, served over HTTP), synthetic card
+// payments from package gen, and the fraud pipeline of examples/fraud.
+package demo
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
+
+	"github.com/scorestream/scorestream/config"
+	"github.com/scorestream/scorestream/gen"
+)
+
+//go:embed config.yaml model.json
+var files embed.FS
+
+// Config returns the demo pipeline config pointing at brokers and registryURL,
+// with the demo model written into dir.
+func Config(brokers []string, registryURL, dir string) (*config.Config, error) {
+	raw, err := files.ReadFile("config.yaml")
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("demo config: %w", err)
+	}
+	m, err := files.ReadFile("model.json")
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "model.json")
+	if err := os.WriteFile(path, m, 0o644); err != nil {
+		return nil, fmt.Errorf("demo model: %w", err)
+	}
+	cfg.Kafka.Brokers = brokers
+	cfg.Registry.URLs = []string{registryURL}
+	cfg.Model.Path = path
+	return cfg, cfg.Validate()
+}
+
+// Env is an embedded broker and registry.
+type Env struct {
+	Cluster     *kfake.Cluster
+	Registry    *srfake.Registry
+	Brokers     []string
+	RegistryURL string
+	srv         *http.Server
+}
+
+// Topics are the demo's topics and their partition counts.
+func Topics(partitions int32) map[string]int32 {
+	return map[string]int32{"payments": partitions, "predictions": partitions, "payments-dlq": 1, "scorestream-state-changelog": partitions}
+}
+
+// Start starts kfake with the demo topics and srfake on registryAddr
+// ("127.0.0.1:0" picks a free port).
+func Start(partitions int32, registryAddr string) (*Env, error) {
+	opts := []kfake.Opt{kfake.NumBrokers(1)}
+	for t, n := range Topics(partitions) {
+		opts = append(opts, kfake.SeedTopics(n, t))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("embedded kafka: %w", err)
+	}
+	reg := srfake.NewRegistry()
+	ln, err := net.Listen("tcp", registryAddr)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("embedded registry: %w", err)
+	}
+	srv := &http.Server{Handler: reg.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }() // ends with srv.Close in Env.Close
+	return &Env{Cluster: c, Registry: reg, Brokers: c.ListenAddrs(), RegistryURL: "http://" + ln.Addr().String(), srv: srv}, nil
+}
+
+// Close stops the registry and the broker.
+func (e *Env) Close() {
+	_ = e.srv.Close()
+	e.Cluster.Close()
+}
+
+// Producer writes generated events to the input topic.
+type Producer struct {
+	cl  *kgo.Client
+	gen *gen.Generator
+	// Malformed counts the deliberately malformed records produced, by kind.
+	Malformed map[string]int
+	Produced  int
+}
+
+// NewProducer registers the event schema and returns a producer of generated
+// records. cfg.SchemaID is set from the registry.
+func NewProducer(ctx context.Context, brokers []string, registryURL, topic string, cfg gen.Config) (*Producer, error) {
+	rcl, err := sr.NewClient(sr.URLs(registryURL))
+	if err != nil {
+		return nil, err
+	}
+	schema := gen.Schema
+	if cfg.SchemaVersion == 2 {
+		schema = gen.SchemaV2
+	}
+	ss, err := rcl.CreateSchema(ctx, topic+"-value", sr.Schema{Schema: schema, Type: sr.TypeAvro})
+	if err != nil {
+		return nil, fmt.Errorf("register event schema: %w", err)
+	}
+	cfg.SchemaID = ss.ID
+	g, err := gen.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic),
+		kgo.ProducerLinger(2*time.Millisecond), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
+	if err != nil {
+		return nil, err
+	}
+	return &Producer{cl: cl, gen: g, Malformed: map[string]int{}}, nil
+}
+
+// Produce writes n records (synchronously at the end: all are acknowledged when it
+// returns). rate > 0 paces them per wall-clock second.
+func (p *Producer) Produce(ctx context.Context, n int, rate float64) error {
+	var (
+		mu       sync.Mutex
+		firstErr error
+	)
+	done := make(chan struct{}, 1)
+	promise := func(_ *kgo.Record, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil && firstErr == nil {
+			firstErr = err
+			select {
+			case done <- struct{}{}:
+			default:
+			}
+		}
+	}
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if rate > 0 {
+			due := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+			if d := time.Until(due); d > 0 {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(d): // pacing the generator, not synchronisation
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r := p.gen.NextRecord()
+		if r.Malformed != "" {
+			p.Malformed[r.Malformed]++
+		}
+		p.cl.Produce(ctx, &kgo.Record{Key: r.Key, Value: r.Value}, promise)
+		p.Produced++
+	}
+	if err := p.cl.Flush(ctx); err != nil {
+		return err
+	}
+	if firstErr != nil {
+		return fmt.Errorf("produce: %w", firstErr)
+	}
+	return nil
+}
+
+// Close closes the producer's client.
+func (p *Producer) Close() { p.cl.Close() }
+
+// ErrNotClean is returned when the verified summary shows duplicates or missing
+// records.
+var ErrNotClean = errors.New("demo: output is not exactly-once")

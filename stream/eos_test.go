@@ -1,0 +1,330 @@
+package stream_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/scorestream/scorestream/audit"
+	"github.com/scorestream/scorestream/config"
+	"github.com/scorestream/scorestream/demo"
+	"github.com/scorestream/scorestream/gen"
+	"github.com/scorestream/scorestream/state"
+	"github.com/scorestream/scorestream/stream"
+	"github.com/scorestream/scorestream/stream/process"
+)
+
+// harness is an embedded broker and registry with the demo topics and config.
+type harness struct {
+	t      *testing.T
+	env    *demo.Env
+	cfg    *config.Config
+	shared *stream.Shared
+	log    *slog.Logger
+}
+
+func newHarness(t *testing.T, partitions int32) *harness {
+	t.Helper()
+	env, err := demo.Start(partitions, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(env.Close)
+	cfg, err := demo.Config(env.Brokers, env.RegistryURL, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Stream.MaxRecordsPerTxn = 100 // many transactions, so faults hit many of them
+	cfg.Stream.TransactionTimeout = 10 * time.Second
+	cfg.Stream.SessionTimeout = 6 * time.Second
+	cfg.Stream.RebalanceTimeout = 6 * time.Second
+	cfg.Registry.RetryMax = 200 * time.Millisecond
+	shared, err := stream.Prepare(context.Background(), cfg, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{t: t, env: env, cfg: cfg, shared: shared, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+}
+
+func (h *harness) produce(n int, malformed float64) *demo.Producer {
+	h.t.Helper()
+	p, err := demo.NewProducer(context.Background(), h.env.Brokers, h.env.RegistryURL, "payments",
+		gen.Config{Seed: 7, Cards: 200, MalformedRate: malformed})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Produce(context.Background(), n, 0); err != nil {
+		h.t.Fatal(err)
+	}
+	return p
+}
+
+// instance runs one loop until stop is called.
+type instance struct {
+	loop *stream.Loop
+	stop context.CancelFunc
+	done chan error
+	once sync.Once
+}
+
+func (h *harness) start(id string, commits chan<- int) *instance {
+	h.t.Helper()
+	l, err := h.shared.NewLoop(id, h.log)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	in := &instance{loop: l, stop: cancel, done: make(chan error, 1)}
+	l.SetOnCommit(func(n int) {
+		select {
+		case commits <- n:
+		default: // the waiter re-reads the totals on its next wake-up
+		}
+	})
+	go func() { in.done <- l.Run(ctx) }()
+	h.t.Cleanup(func() { in.close(h.t) })
+	return in
+}
+
+func (in *instance) close(t *testing.T) {
+	in.once.Do(func() {
+		in.stop()
+		if err := <-in.done; err != nil {
+			t.Errorf("loop: %v", err)
+		}
+	})
+}
+
+// waitScored reads commit notifications until the committed records across all
+// instances reach n or the deadline passes.
+func waitScored(t *testing.T, commits <-chan int, n int, loops ...*stream.Loop) {
+	t.Helper()
+	deadline := time.After(60 * time.Second)
+	for {
+		total := int64(0)
+		for _, l := range loops {
+			total += l.Stats.Predictions.Load() + l.Stats.DeadLetters.Load()
+		}
+		if total >= int64(n) {
+			return
+		}
+		select {
+		case <-commits:
+		case <-deadline:
+			t.Fatalf("timed out: %d of %d records committed", total, n)
+		}
+	}
+}
+
+func (h *harness) audit() audit.Report {
+	h.t.Helper()
+	rep, err := audit.Run(context.Background(), []kgo.Opt{kgo.SeedBrokers(h.env.Brokers...)}, audit.Config{
+		InputTopics: []string{"payments"}, PredictionsTopic: "predictions", DeadLetterTopic: "payments-dlq",
+	}, nil)
+	if err != nil {
+		h.t.Fatalf("audit: %v", err)
+	}
+	return rep
+}
+
+// TestExactlyOnceUnderAbortsAndRebalance runs one instance, forces aborted
+// transactions through the broker, adds a second instance mid-stream (a
+// rebalance), and checks the committed output and the state changelog.
+func TestExactlyOnceUnderAbortsAndRebalance(t *testing.T) {
+	const n = 4000
+	h := newHarness(t, 6)
+	prod := h.produce(n, 0.02)
+	if len(prod.Malformed) == 0 {
+		t.Fatal("generator produced no malformed records; the dead-letter path is untested")
+	}
+
+	// Every third transaction commit is answered TRANSACTION_ABORTABLE: the
+	// client must abort, rewind and score those records again.
+	var endTxns, forced atomic.Int32
+	h.env.Cluster.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		h.env.Cluster.KeepControl()
+		r := req.(*kmsg.EndTxnRequest)
+		if !r.Commit || endTxns.Add(1)%3 != 0 {
+			return nil, nil, false
+		}
+		forced.Add(1)
+		resp := r.ResponseKind().(*kmsg.EndTxnResponse)
+		resp.ErrorCode = kerr.TransactionAbortable.Code
+		return resp, nil, true
+	})
+
+	commits := make(chan int, 1024)
+	a := h.start("a", commits)
+	waitScored(t, commits, n/4, a.loop)
+	b := h.start("b", commits) // rebalance mid-stream
+	waitScored(t, commits, n, a.loop, b.loop)
+	a.close(t)
+	b.close(t)
+	h.env.Cluster.DropControl()
+
+	if forced.Load() == 0 {
+		t.Fatal("no transaction was forced to abort")
+	}
+	aborted := a.loop.Stats.Aborted.Load() + b.loop.Stats.Aborted.Load()
+	if aborted < int64(forced.Load()) {
+		t.Fatalf("%d forced aborts but the loops saw %d aborted transactions", forced.Load(), aborted)
+	}
+	rep := h.audit()
+	if !rep.Clean || rep.Inputs != n || rep.Duplicates != 0 || rep.Missing != 0 {
+		t.Fatalf("audit not clean: %+v", rep)
+	}
+	dead := 0
+	for _, c := range prod.Malformed {
+		dead += c
+	}
+	if rep.DeadLetters != int64(dead) || rep.Predictions != int64(n-dead) {
+		t.Fatalf("dead letters %d predictions %d, want %d and %d", rep.DeadLetters, rep.Predictions, dead, n-dead)
+	}
+	h.checkState(6)
+}
+
+// checkState compares the changelog's state with the state computed in one
+// fault-free pass over the input, in offset order per partition.
+func (h *harness) checkState(partitions int32) {
+	t := h.t
+	t.Helper()
+	ctx := context.Background()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(h.env.Brokers...), kgo.ConsumeTopics("payments"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	stCfg := state.Config{Limits: h.shared.Spec.Limits(), MaxEntities: h.cfg.State.MaxEntities}
+	want := map[int32]*state.Partition{}
+	proc := process.New(process.Config{PredictionsTopic: "p", DeadLetterTopic: "d", ChangelogTopic: "c"},
+		h.shared.Decoder, h.shared.Spec, h.shared.Models)
+	ends, err := kgoEnds(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remaining := 0
+	for _, e := range ends {
+		remaining += int(e)
+	}
+	for remaining > 0 {
+		fs := cl.PollFetches(ctx)
+		fs.EachRecord(func(r *kgo.Record) {
+			remaining--
+			st := want[r.Partition]
+			if st == nil {
+				st, _ = state.NewPartition(stCfg)
+				want[r.Partition] = st
+			}
+			if _, err := proc.Process(ctx, r, st); err != nil {
+				t.Fatal(err)
+			}
+			st.Commit()
+		})
+	}
+	ps := make([]int32, partitions)
+	for i := range ps {
+		ps[i] = int32(i)
+	}
+	got, _, err := stream.Restore(ctx, []kgo.Opt{kgo.SeedBrokers(h.env.Brokers...)}, cl, "scorestream-state-changelog", ps, stCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entities := 0
+	for p, w := range want {
+		wm := map[string]string{}
+		w.Each(func(k string, e *state.Entity) { wm[k] = string(e.AppendBinary(nil)) })
+		gm := map[string]string{}
+		got[p].Each(func(k string, e *state.Entity) { gm[k] = string(e.AppendBinary(nil)) })
+		if len(wm) != len(gm) {
+			t.Fatalf("partition %d: %d entities restored, %d in a fault-free pass", p, len(gm), len(wm))
+		}
+		for k, v := range wm {
+			if gm[k] != v {
+				t.Fatalf("partition %d entity %q: restored state differs from a fault-free pass", p, k)
+			}
+		}
+		entities += len(wm)
+	}
+	if entities == 0 {
+		t.Fatal("no entity state at all")
+	}
+}
+
+func kgoEnds(ctx context.Context, cl *kgo.Client) (map[int32]int64, error) {
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.IsolationLevel = 1
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = "payments"
+	for p := int32(0); p < 64; p++ {
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Partition = p
+		rp.Timestamp = -1
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	shards := cl.RequestSharded(ctx, req)
+	out := map[int32]int64{}
+	for _, s := range shards {
+		if s.Err != nil {
+			continue
+		}
+		for _, t := range s.Resp.(*kmsg.ListOffsetsResponse).Topics {
+			for _, p := range t.Partitions {
+				if p.ErrorCode == 0 {
+					out[p.Partition] = p.Offset
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// TestRegistryUnavailableHolds makes the registry fail with 503: the loop must
+// hold the input (no prediction, no dead letter) and score everything once the
+// registry is back.
+func TestRegistryUnavailableHolds(t *testing.T) {
+	const n = 500
+	h := newHarness(t, 3)
+	h.produce(n, 0)
+	var down atomic.Bool
+	down.Store(true)
+	failed := make(chan struct{}, 64)
+	h.env.Registry.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if !down.Load() || r.Method != http.MethodGet {
+			return false
+		}
+		select {
+		case failed <- struct{}{}:
+		default:
+		}
+		http.Error(w, `{"error_code":50301,"message":"unavailable"}`, http.StatusServiceUnavailable)
+		return true
+	})
+	commits := make(chan int, 1024)
+	a := h.start("a", commits)
+	for i := 0; i < 3; i++ { // three failed lookups: the loop retried, holding
+		<-failed
+	}
+	if got := a.loop.Stats.Predictions.Load() + a.loop.Stats.DeadLetters.Load(); got != 0 {
+		t.Fatalf("%d records committed while the registry was down", got)
+	}
+	down.Store(false)
+	waitScored(t, commits, n, a.loop)
+	a.close(t)
+	rep := h.audit()
+	if !rep.Clean || rep.DeadLetters != 0 || rep.Predictions != n {
+		t.Fatalf("after the outage: %+v", rep)
+	}
+}
