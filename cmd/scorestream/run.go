@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/scorestream/scorestream/config"
+	"github.com/scorestream/scorestream/stream"
+)
+
+const runUsage = `Usage: scorestream run -c config.yaml [--check]
+
+Consume the input topic(s) in a consumer group, score every event with the
+configured model and produce one prediction (or one dead letter) per input
+record, exactly once: outputs, state changes and consumed offsets commit in one
+Kafka transaction.
+
+Run one instance per core-set; more instances with the same stream.group share
+the partitions. Give each a unique, stable instance id (SCORESTREAM_INSTANCE_ID
+or stream.instance_id; a StatefulSet pod name is ideal): a restarted instance
+then fences its own zombie at once.
+
+On SIGINT/SIGTERM the open transaction is finished (within
+stream.shutdown_timeout), the group is left, and the exit code is 0.
+
+Flags:
+  -c, --config FILE   the YAML config (see config/example.yaml)
+      --check         load and validate the config and the model, check the
+                      topics, then exit (0 if all is well)
+
+Endpoints (metrics.listen, default :9464): /metrics, /healthz, /readyz.
+
+Examples:
+  scorestream run -c config/example.yaml
+  SCORESTREAM_INSTANCE_ID=scorer-1 scorestream run -c prod.yaml
+  scorestream run -c prod.yaml --check
+`
+
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var path string
+	var check bool
+	fs.StringVar(&path, "c", "", "")
+	fs.StringVar(&path, "config", "", "")
+	fs.BoolVar(&check, "check", false, "")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			fmt.Fprint(stdout, runUsage)
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "scorestream run: %v\n\n%s", err, runUsage)
+		return exitUsage
+	}
+	if path == "" || fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "scorestream run: -c config.yaml is required\n\n%s", runUsage)
+		return exitUsage
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "scorestream run: %v\n", err)
+		return exitUsage
+	}
+	log := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	reg := newRegistry()
+	shared, err := stream.Prepare(ctx, cfg, reg)
+	if err != nil {
+		log.Error("startup failed", "err", err)
+		return exitUsage
+	}
+	admCl, err := kgo.NewClient(shared.Conn...)
+	if err != nil {
+		log.Error("kafka client", "err", err)
+		return exitUsage
+	}
+	err = stream.EnsureTopics(ctx, kadm.NewClient(admCl), cfg, cfg.Output.CreateTopics, -1)
+	admCl.Close()
+	if err != nil {
+		log.Error("topics", "err", err)
+		return exitFailure
+	}
+	if check {
+		fmt.Fprintf(stdout, "config ok: %s; model %s; topics ok\n", path, shared.Models.Champion.Label())
+		return exitOK
+	}
+	loop, err := shared.NewLoop(cfg.Stream.InstanceID, log)
+	if err != nil {
+		log.Error("startup failed", "err", err)
+		return exitFailure
+	}
+	if cfg.Metrics.Listen != "" {
+		addr, err := serveHTTP(ctx, cfg.Metrics.Listen, reg, loop.Ready, log)
+		if err != nil {
+			log.Error("startup failed", "err", err)
+			return exitUsage
+		}
+		log.Info("serving metrics", "addr", addr)
+	}
+	log.Info("scorestream running", "instance", cfg.Stream.InstanceID, "group", cfg.Stream.Group,
+		"inputs", cfg.Stream.InputTopics, "model", shared.Models.Champion.Label(), "pid", os.Getpid())
+	if err := loop.Run(ctx); err != nil {
+		log.Error("stopped with an error", "err", err)
+		return exitFailure
+	}
+	return exitOK
+}
