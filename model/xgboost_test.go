@@ -238,3 +238,47 @@ func TestLoadErrors(t *testing.T) {
 		}
 	}
 }
+
+// xgboost 1.x wrote the same trees without split_type/categories, num_target or
+// iteration_indptr, with default_left as booleans. Rewriting the golden files into
+// that shape must not change the library's predictions.
+func TestXGBoostLegacyShape(t *testing.T) {
+	for _, name := range []string{"xgb_binary_scalar_base", "xgb_early_stop", "xgb_forest", "xgb_multi_softprob"} {
+		t.Run(name, func(t *testing.T) {
+			stem := "testdata/parity/" + name
+			data := mutate(t, stem+".json", func(l map[string]any) {
+				delete(l["learner_model_param"].(map[string]any), "num_target")
+				gm := l["gradient_booster"].(map[string]any)["model"].(map[string]any)
+				delete(gm, "iteration_indptr")
+				delete(gm, "cats")
+				for _, tr := range gm["trees"].([]any) {
+					tr := tr.(map[string]any)
+					for _, k := range []string{"split_type", "categories", "categories_nodes", "categories_segments", "categories_sizes"} {
+						delete(tr, k)
+					}
+					dl := tr["default_left"].([]any)
+					for i, v := range dl {
+						dl[i] = v.(float64) != 0
+					}
+				}
+			})
+			m, err := Parse(data, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			header, rows := readRows(t, stem+".rows.csv")
+			want := readExpected(t, stem+".expected.txt")
+			for r, x := range align(t, m, header, rows) {
+				got := []float64{m.Score(x)}
+				if m.Info().Classes > 1 {
+					got = m.(Multi).ScoreAll(nil, x)
+				}
+				for k := range got {
+					if d := math.Abs(got[k] - want[r][k]); !(d <= parityTol) {
+						t.Errorf("row %d output %d: go %.17g python %.17g", r, k, got[k], want[r][k])
+					}
+				}
+			}
+		})
+	}
+}
