@@ -148,7 +148,7 @@ node_launch() {
     -Dkafka.logs.dir="$dir/logs" \
     -Dlog4j2.configurationFile="$conf/log4j2.properties" \
     -cp "$libs/*" kafka.Kafka "$dir/server.properties" \
-    >>"$dir/logs/kafka.out" 2>&1 </dev/null &
+    >>"$dir/logs/kafka.out" 2>&1 </dev/null 8>&- &
   echo $! >"$dir/kafka.pid"
 }
 
@@ -164,8 +164,9 @@ node_wait() {
       tail -n 30 "$dir/logs/kafka.out" "$dir/logs/server.log" >&2 2>/dev/null || true
       die "node in $dir exited during startup (logs: $dir/logs)"
     fi
-    if tail -c +"$((off + 1))" "$dir/logs/server.log" 2>/dev/null | grep -q 'Kafka Server started' &&
-       (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    # grep -c, not -q: with pipefail, -q's early exit fails tail with SIGPIPE.
+    if [ "$(tail -c +"$((off + 1))" "$dir/logs/server.log" 2>/dev/null | grep -c 'Kafka Server started')" -gt 0 ] &&
+       port_busy "$p"; then
       return 0
     fi
     if [ $(($(date +%s) - t0)) -ge "$start_timeout" ]; then
@@ -202,6 +203,14 @@ node_kill() {
 elapsed() {
   local ms=$((($(date +%s%N) - $1) / 1000000))
   printf '%d.%d' $((ms / 1000)) $((ms % 1000 / 100))
+}
+
+# lock NAME serialises start/stop of one node or cluster across concurrent
+# callers (fd 8; node_launch closes it so the JVM doesn't hold the lock).
+lock() {
+  mkdir -p "$cache/run"
+  exec 8>"$cache/run/.$1.lock"
+  flock 8
 }
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -254,11 +263,11 @@ cluster_configure() {
   [ -f "$cluster_dir/cluster.id" ] || new_cluster_id >"$cluster_dir/cluster.id"
 }
 
-# cluster_launch_node N starts node N if it isn't running (no wait).
+# cluster_launch_node N starts node N (no wait); returns 1 if it was running.
 cluster_launch_node() {
   local dir
   dir=$(cluster_node_dir "$1")
-  node_pid "$dir" >/dev/null && return 0
+  node_pid "$dir" >/dev/null && return 1
   for p in "$((cbase + $1 - 1))" "$((cbase + 100 + $1 - 1))"; do
     port_busy "$p" && die "port $p is in use by another process"
   done
@@ -274,8 +283,15 @@ cluster_start() {
   cluster_configure
   # All three first: a node's broker only starts once the controller quorum
   # (2 of 3) has elected a leader.
-  for i in 1 2 3; do cluster_launch_node "$i"; done
-  for i in 1 2 3; do node_wait "$(cluster_node_dir "$i")"; done
+  local launched=()
+  for i in 1 2 3; do
+    if cluster_launch_node "$i"; then launched+=("$i"); fi
+  done
+  if [ ${#launched[@]} -eq 0 ]; then
+    log "cluster already running on $(cluster_bootstrap)"
+    return 0
+  fi
+  for i in "${launched[@]}"; do node_wait "$(cluster_node_dir "$i")"; done
   log "cluster up on 127.0.0.1:$cbase,127.0.0.1:$((cbase + 1)),127.0.0.1:$((cbase + 2)) ($(elapsed "$t0")s); logs: $cluster_dir/node-N/logs/server.log"
 }
 
@@ -283,7 +299,10 @@ cluster_start_node() {
   cluster_check_n "${1:-}"
   fetch
   cluster_configure
-  cluster_launch_node "$1"
+  if ! cluster_launch_node "$1"; then
+    log "node $1 already running on 127.0.0.1:$((cbase + $1 - 1))"
+    return 0
+  fi
   node_wait "$(cluster_node_dir "$1")"
   log "node $1 up on 127.0.0.1:$((cbase + $1 - 1))"
 }
@@ -321,22 +340,22 @@ cmd=${1:-}
 shift || true
 case "$cmd" in
   fetch) fetch; echo "$libs" ;;
-  start) single_start "${1:-}" ;;
-  stop) node_stop "$single_dir" ;;
-  kill) node_kill "$single_dir" ;;
+  start) lock "kafka-$port"; single_start "${1:-}" ;;
+  stop) lock "kafka-$port"; node_stop "$single_dir" ;;
+  kill) lock "kafka-$port"; node_kill "$single_dir" ;;
   status)
     if pid=$(node_pid "$single_dir"); then echo "running (pid $pid) on 127.0.0.1:$port"; else echo "stopped"; exit 1; fi ;;
   logs) single_logs "${1:-}" ;;
-  wipe) node_stop "$single_dir"; rm -rf "$single_dir" ;;
+  wipe) lock "kafka-$port"; node_stop "$single_dir"; rm -rf "$single_dir" ;;
   topics) tool org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$port" "$@" ;;
   run) [ $# -ge 1 ] || die "usage: run MAIN_CLASS [ARGS...]"; tool "$@" ;;
-  cluster-start) cluster_start "${1:-}" ;;
-  cluster-stop) cluster_stop ;;
+  cluster-start) lock "kafka-cluster-$cbase"; cluster_start "${1:-}" ;;
+  cluster-stop) lock "kafka-cluster-$cbase"; cluster_stop ;;
   cluster-status) cluster_status ;;
-  cluster-wipe) cluster_stop; rm -rf "$cluster_dir" ;;
-  cluster-kill) cluster_check_n "${1:-}"; node_kill "$(cluster_node_dir "$1")" ;;
-  cluster-stop-node) cluster_check_n "${1:-}"; node_stop "$(cluster_node_dir "$1")" ;;
-  cluster-start-node) cluster_start_node "${1:-}" ;;
+  cluster-wipe) lock "kafka-cluster-$cbase"; cluster_stop; rm -rf "$cluster_dir" ;;
+  cluster-kill) lock "kafka-cluster-$cbase"; cluster_check_n "${1:-}"; node_kill "$(cluster_node_dir "$1")" ;;
+  cluster-stop-node) lock "kafka-cluster-$cbase"; cluster_check_n "${1:-}"; node_stop "$(cluster_node_dir "$1")" ;;
+  cluster-start-node) lock "kafka-cluster-$cbase"; cluster_start_node "${1:-}" ;;
   cluster-topics) tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$(cluster_bootstrap)" "$@" ;;
   cluster-logs)
     cluster_check_n "${1:-}"
