@@ -671,6 +671,32 @@ func (m *XGBoost) margins(sums []float32, x []float64) {
 	copy(sums, m.base)
 	roots, leafVal, nodes := m.roots, m.leafVal, m.nodes
 	t := 0
+	if len(m.catSets) == 0 && m.groups == nil && m.weights == nil {
+		for ; t+8 <= len(roots); t += 8 {
+			i0, i1, i2, i3 := roots[t], roots[t+1], roots[t+2], roots[t+3]
+			i4, i5, i6, i7 := roots[t+4], roots[t+5], roots[t+6], roots[t+7]
+			for d := max(m.blockDep[t/4], m.blockDep[t/4+1]); d > 0; d-- {
+				i0 = numStep(nodes, i0, x)
+				i1 = numStep(nodes, i1, x)
+				i2 = numStep(nodes, i2, x)
+				i3 = numStep(nodes, i3, x)
+				i4 = numStep(nodes, i4, x)
+				i5 = numStep(nodes, i5, x)
+				i6 = numStep(nodes, i6, x)
+				i7 = numStep(nodes, i7, x)
+			}
+			s := sums[0]
+			s += leafVal[i0]
+			s += leafVal[i1]
+			s += leafVal[i2]
+			s += leafVal[i3]
+			s += leafVal[i4]
+			s += leafVal[i5]
+			s += leafVal[i6]
+			s += leafVal[i7]
+			sums[0] = s
+		}
+	}
 	if len(m.catSets) == 0 {
 		for ; t+4 <= len(roots); t += 4 {
 			i0, i1, i2, i3 := roots[t], roots[t+1], roots[t+2], roots[t+3]
