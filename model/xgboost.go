@@ -31,7 +31,7 @@ import (
 // next to the left one, so Score walks memory without pointers and never allocates.
 // A leaf is a node that leads to itself (its condition is NaN, so every input goes
 // "right", to left+1 == itself): each tree is then walked for exactly its depth
-// without a leaf test, with branch-free steps, four trees at a time so that the
+// without a leaf test, with branch-free steps, eight (or four) trees at a time so that the
 // CPU overlaps their memory loads.
 type XGBoost struct {
 	features []string
