@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls this):
+#   1. installs what the tests need (apt: kcat, promtool; Kafka jars via Maven;
+#      the Python venv) — idempotent, cached in ~/.cache/scorestream
+#   2. gofmt and go vet
+#   3. go test ./... (fast: embedded kfake broker and srfake registry)
+#   4. a short run of every fuzz target
+#   5. deploy checks (promtool rule tests, manifests)
+#   6. the integration suite against a real Apache Kafka broker
+#
+# Flags: --fast (steps 2-4 only), --no-integration (skip step 6).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fast=0; integration=1
+for a in "$@"; do
+  case "$a" in
+    --fast) fast=1; integration=0 ;;
+    --no-integration) integration=0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "test.sh: unknown flag $a" >&2; exit 2 ;;
+  esac
+done
+step() { printf '\n=== %s\n' "$*"; }
+
+if [ "$fast" = 0 ]; then
+  step "dependencies"
+  scripts/deps.sh
+fi
+
+step "gofmt and go vet"
+unformatted=$(gofmt -l $(git ls-files '*.go') 2>/dev/null || true)
+if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; fi
+go vet ./...
+
+step "unit tests (kfake + srfake)"
+go test -count=1 ./... 2>&1 | tee /tmp/scorestream-unit.log
+grep -q '^FAIL' /tmp/scorestream-unit.log && exit 1
+
+step "fuzz targets (10s each)"
+for pkg in $(go list ./...); do
+  dir=$(go list -f '{{.Dir}}' "$pkg")
+  for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/func //' | sort -u); do
+    echo "fuzz $pkg $target"
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime 10s "$pkg" >/tmp/scorestream-fuzz.log 2>&1 || { cat /tmp/scorestream-fuzz.log; exit 1; }
+  done
+done
+
+if [ "$fast" = 0 ] && [ -x deploy/test.sh ]; then
+  step "deploy checks"
+  deploy/test.sh
+fi
+
+if [ "$integration" = 1 ] && [ -x scripts/integration.sh ]; then
+  step "integration suite (real Apache Kafka)"
+  scripts/integration.sh
+fi
+step "all tests passed"
