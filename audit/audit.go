@@ -165,6 +165,11 @@ func (c *Config) inTime(ts time.Time) bool {
 // The error is about the audit itself (a topic that does not exist, an
 // unreachable cluster); a contract violation is a Report with Clean false.
 func Run(ctx context.Context, opts []kgo.Opt, cfg Config, progress func(Progress)) (Report, error) {
+	return run(ctx, opts, cfg, progress, defaultLimits)
+}
+
+// run is Run with the fetch sizes passed in, so tests can force many fetches.
+func run(ctx context.Context, opts []kgo.Opt, cfg Config, progress func(Progress), limits fetchLimits) (Report, error) {
 	if err := cfg.validate(); err != nil {
 		return Report{}, err
 	}
@@ -245,7 +250,7 @@ func Run(ctx context.Context, opts []kgo.Opt, cfg Config, progress func(Progress
 		}
 	}
 
-	rr := &rangeReader{cl: cl, adm: adm, dec: kgo.DefaultDecompressor()}
+	rr := &rangeReader{cl: cl, adm: adm, dec: kgo.DefaultDecompressor(), limits: limits}
 
 	var read int64
 	progress(Progress{Phase: PhaseInputs, Total: inTotal})

@@ -7,12 +7,15 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/scorestream/scorestream/sink"
 )
@@ -25,6 +28,7 @@ import (
 var t0 = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 
 type fixture struct {
+	cluster   *kfake.Cluster
 	opts      []kgo.Opt
 	prod      *kgo.Client   // transactional producer for outputs
 	committed []*kgo.Record // committed input records, in produce order
@@ -48,7 +52,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatalf("kfake: %v", err)
 	}
 	t.Cleanup(c.Close)
-	f := &fixture{opts: []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}}
+	f := &fixture{cluster: c, opts: []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}}
 
 	in := f.producer(t, "inputs")
 	rec := func(p int32, i int) *kgo.Record {
@@ -160,6 +164,11 @@ func (f *fixture) writeClean(t *testing.T, skip func(*kgo.Record) bool) {
 
 func (f *fixture) run(t *testing.T, cfg Config) (Report, []Progress) {
 	t.Helper()
+	return f.runWith(t, cfg, defaultLimits)
+}
+
+func (f *fixture) runWith(t *testing.T, cfg Config, limits fetchLimits) (Report, []Progress) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if cfg.InputTopics == nil {
@@ -169,7 +178,7 @@ func (f *fixture) run(t *testing.T, cfg Config) (Report, []Progress) {
 		cfg.PredictionsTopic, cfg.DeadLetterTopic = "pred", "dlq"
 	}
 	var prog []Progress
-	rep, err := Run(ctx, f.opts, cfg, func(p Progress) { prog = append(prog, p) })
+	rep, err := run(ctx, f.opts, cfg, func(p Progress) { prog = append(prog, p) }, limits)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -217,26 +226,91 @@ func splitOutputs(outs []*kgo.Record) (preds, dlqs int64) {
 func TestClean(t *testing.T) {
 	f := newFixture(t)
 	f.writeClean(t, nil)
-	rep, prog := f.run(t, Config{})
+	var fetches atomic.Int64
+	f.cluster.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
+		fetches.Add(1)
+		return nil, nil, false // observe only
+	})
 
+	for _, tc := range []struct {
+		name       string
+		limits     fetchLimits
+		minFetches int64
+	}{
+		{"default limits", defaultLimits, 2},
+		// One batch per partition per fetch: 18 input batches and 10
+		// output batches, spread over 2 brokers, take many rounds.
+		// (The request-level maxBytes stays large: when kfake truncates a
+		// response at the request's MaxBytes in the middle of a partition,
+		// it leaves out that partition's AbortedTransactions, and aborted
+		// records then look committed. Real Kafka does not do that.)
+		{"one batch per fetch", fetchLimits{maxWait: 100 * time.Millisecond, maxBytes: 1 << 20, partMaxBytes: 1}, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fetches.Store(0)
+			rep, prog := f.runWith(t, Config{}, tc.limits)
+
+			preds, dlqs := splitOutputs(f.outputsExcept(nil))
+			checkCounts(t, rep, [8]int64{int64(len(f.committed)), preds, dlqs, 0, 0, 0, 0, 0})
+			if !rep.Clean {
+				t.Errorf("Clean = false, want true: %+v", rep)
+			}
+			if rep.Partitions != 3 {
+				t.Errorf("Partitions = %d, want 3", rep.Partitions)
+			}
+			if n := fetches.Load(); n < tc.minFetches {
+				t.Errorf("%d fetch requests, want at least %d", n, tc.minFetches)
+			}
+			// Progress ends with each phase fully read.
+			last := map[string]Progress{}
+			for _, p := range prog {
+				last[p.Phase] = p
+			}
+			for _, ph := range []string{PhaseInputs, PhaseOutputs} {
+				if p := last[ph]; p.Total == 0 || p.Read != p.Total {
+					t.Errorf("last %s progress = %+v, want Read == Total > 0", ph, p)
+				}
+			}
+		})
+	}
+}
+
+// TestFetchRetries: the first fetch answers NOT_LEADER_OR_FOLLOWER for every
+// partition, the second drops the connection. The audit refreshes metadata,
+// retries and still reads everything exactly once.
+func TestFetchRetries(t *testing.T) {
+	f := newFixture(t)
+	f.writeClean(t, nil)
+	var notLeader, dropped atomic.Bool
+	f.cluster.ControlKey(int16(kmsg.Fetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		req := kreq.(*kmsg.FetchRequest)
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		resp.Version = req.Version
+		for _, rt := range req.Topics {
+			st := kmsg.NewFetchResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewFetchResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.NotLeaderForPartition.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		notLeader.Store(true)
+		return resp, nil, true
+	})
+	f.cluster.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
+		dropped.Store(true)
+		return nil, errors.New("injected: close the connection"), true
+	})
+
+	rep, _ := f.run(t, Config{})
+	if !notLeader.Load() || !dropped.Load() {
+		t.Fatalf("faults fired: not leader %v, dropped %v; want both", notLeader.Load(), dropped.Load())
+	}
 	preds, dlqs := splitOutputs(f.outputsExcept(nil))
 	checkCounts(t, rep, [8]int64{int64(len(f.committed)), preds, dlqs, 0, 0, 0, 0, 0})
-	if !rep.Clean {
-		t.Errorf("Clean = false, want true: %+v", rep)
-	}
-	if rep.Partitions != 3 {
-		t.Errorf("Partitions = %d, want 3", rep.Partitions)
-	}
-	// Progress ends with each phase fully read.
-	last := map[string]Progress{}
-	for _, p := range prog {
-		last[p.Phase] = p
-	}
-	for _, ph := range []string{PhaseInputs, PhaseOutputs} {
-		if p := last[ph]; p.Total == 0 || p.Read != p.Total {
-			t.Errorf("last %s progress = %+v, want Read == Total > 0", ph, p)
-		}
-	}
 }
 
 func TestDuplicates(t *testing.T) {

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"golang.org/x/sync/errgroup"
 )
 
 // span is one partition to read, from next up to (not including) end.
@@ -33,17 +33,25 @@ type span struct {
 // is an exact stop condition. The price is routing: requests go to each
 // partition's leader, and leadership errors trigger a metadata refresh.
 type rangeReader struct {
-	cl  *kgo.Client
-	adm *kadm.Client
-	dec kgo.Decompressor
+	cl     *kgo.Client
+	adm    *kadm.Client
+	dec    kgo.Decompressor
+	limits fetchLimits
 }
 
+// fetchLimits size the Fetch requests. A broker returns at least one batch per
+// partition whatever the limits, so tiny limits still make progress.
+type fetchLimits struct {
+	maxWait                time.Duration
+	maxBytes, partMaxBytes int32
+}
+
+var defaultLimits = fetchLimits{maxWait: 500 * time.Millisecond, maxBytes: 32 << 20, partMaxBytes: 1 << 20}
+
 const (
-	fetchMaxWait      = 500 * time.Millisecond
-	fetchMaxBytes     = 32 << 20
-	fetchPartMaxBytes = 1 << 20
-	retryBackoff      = 250 * time.Millisecond
-	maxStalls         = 20
+	retryBackoff    = 250 * time.Millisecond
+	maxStalls       = 20
+	maxFailedRounds = 40 // ~10s of retryBackoff without any progress
 )
 
 // read fetches every span to its end, calling onRecord for each committed data
@@ -62,6 +70,8 @@ func (rr *rangeReader) read(ctx context.Context, spans []*span, onRecord func(s 
 		ids     map[string][16]byte
 		names   map[[16]byte]string
 		refresh = true
+		failed  int   // consecutive rounds with a request error and no progress
+		lastErr error // the newest request error
 	)
 	for len(pending) > 0 {
 		if refresh {
@@ -82,6 +92,10 @@ func (rr *rangeReader) read(ctx context.Context, spans []*span, onRecord func(s 
 			byLeader[l] = append(byLeader[l], s)
 		}
 		if refresh && len(byLeader) == 0 {
+			if failed++; failed > maxFailedRounds {
+				s := pending[0]
+				return fmt.Errorf("%s/%d: no leader (was the topic deleted?)", s.topic, s.partition)
+			}
 			if err := sleep(ctx, retryBackoff); err != nil {
 				return err
 			}
@@ -96,29 +110,34 @@ func (rr *rangeReader) read(ctx context.Context, spans []*span, onRecord func(s 
 
 		resps := make([]*kmsg.FetchResponse, len(brokers))
 		errs := make([]error, len(brokers))
-		var g errgroup.Group
+		var wg sync.WaitGroup
 		for i, b := range brokers {
-			req := fetchRequest(byLeader[b], ids)
-			g.Go(func() error {
+			req := rr.limits.request(byLeader[b], ids)
+			wg.Go(func() {
 				kresp, err := rr.cl.Broker(int(b)).Request(ctx, req)
 				if err != nil {
 					errs[i] = err
-					return nil
+					return
 				}
 				resps[i] = kresp.(*kmsg.FetchResponse)
-				return nil
 			})
 		}
-		_ = g.Wait()
+		wg.Wait()
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 
+		progressed := false
+		advance := func(n int64) {
+			progressed = true
+			onAdvance(n)
+		}
 		for i, b := range brokers {
 			if errs[i] != nil {
 				// A broker that cannot be reached may have lost leadership;
 				// look again rather than fail an audit that can take hours.
 				refresh = true
+				lastErr = fmt.Errorf("fetch from broker %d: %w", b, errs[i])
 				continue
 			}
 			if err := kerr.ErrorForCode(resps[i].ErrorCode); err != nil {
@@ -128,12 +147,22 @@ func (rr *rangeReader) read(ctx context.Context, spans []*span, onRecord func(s 
 				refresh = true
 				continue
 			}
-			stale, err := rr.handle(resps[i], byLeader[b], names, onRecord, onAdvance)
+			stale, err := rr.handle(resps[i], byLeader[b], names, onRecord, advance)
 			if err != nil {
 				return err
 			}
 			refresh = refresh || stale
 		}
+
+		switch {
+		case progressed:
+			failed = 0
+		case lastErr != nil:
+			if failed++; failed > maxFailedRounds {
+				return lastErr
+			}
+		}
+		lastErr = nil
 
 		kept := pending[:0]
 		for _, s := range pending {
@@ -151,11 +180,11 @@ func (rr *rangeReader) read(ctx context.Context, spans []*span, onRecord func(s 
 	return nil
 }
 
-func fetchRequest(spans []*span, ids map[string][16]byte) *kmsg.FetchRequest {
+func (fl fetchLimits) request(spans []*span, ids map[string][16]byte) *kmsg.FetchRequest {
 	req := kmsg.NewPtrFetchRequest()
-	req.MaxWaitMillis = int32(fetchMaxWait / time.Millisecond)
+	req.MaxWaitMillis = int32(fl.maxWait / time.Millisecond)
 	req.MinBytes = 1
-	req.MaxBytes = fetchMaxBytes
+	req.MaxBytes = fl.maxBytes
 	req.IsolationLevel = 1 // read_committed
 	req.SessionID = 0
 	req.SessionEpoch = -1 // full fetch, no session
@@ -173,7 +202,7 @@ func fetchRequest(spans []*span, ids map[string][16]byte) *kmsg.FetchRequest {
 		p := kmsg.NewFetchRequestTopicPartition()
 		p.Partition = s.partition
 		p.FetchOffset = s.next
-		p.PartitionMaxBytes = fetchPartMaxBytes
+		p.PartitionMaxBytes = fl.partMaxBytes
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, p)
 	}
 	return req
