@@ -31,10 +31,9 @@ const (
 // lgbNode is one internal node of a flattened tree. Children >= 0 index nodes,
 // children < 0 are ^(index into leaves). All trees share the same slices.
 type lgbNode struct {
-	threshold   float64 // numerical: left iff x <= threshold
+	threshold   float64 // numerical: left iff x <= threshold; lgbCat: index into cats
 	left, right int32
 	feature     int32
-	cat         int32 // lgbCat: index into cats
 	kind        uint8
 	defaultLeft bool
 }
@@ -201,7 +200,7 @@ func (m *lgbModel) leaf(r int32, x []float64) float64 {
 				left = v <= nd.threshold
 			}
 		default:
-			left = m.catLeft(nd.cat, v)
+			left = m.catLeft(int(nd.threshold), v)
 		}
 		if left {
 			n = nd.left
@@ -214,7 +213,7 @@ func (m *lgbModel) leaf(r int32, x []float64) float64 {
 
 // catLeft is Tree::CategoricalDecision: NaN and negative codes go right, the code
 // is truncated to int, and it goes left iff its bit is set.
-func (m *lgbModel) catLeft(c int32, v float64) bool {
+func (m *lgbModel) catLeft(c int, v float64) bool {
 	// !(v > -1) is true for NaN and for values whose int cast is negative. Values
 	// at or above 2^31 overflow LightGBM's int cast to a negative (x86) or to a
 	// code beyond any bitset (saturating targets): right either way.
@@ -696,7 +695,7 @@ func (m *lgbModel) addTree(kv map[string]string, nfeat int) error {
 				return fmt.Errorf("node %d: categorical threshold %v out of range [0,%d)", n, thr, numCat)
 			}
 			nd.kind = lgbCat
-			nd.cat = int32(catBase + ci)
+			nd.threshold = float64(catBase + ci)
 		} else {
 			// LightGBM's predict first replaces |x| <= kZeroThreshold by 0. Only a
 			// threshold inside that band can tell the two apart; moving it to the
