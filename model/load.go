@@ -135,4 +135,3 @@ func WithScoreClass(m Model, k int) (Model, error) {
 	}
 	return nil, fmt.Errorf("model: score class %d: the model has one output", k)
 }
-
