@@ -9,6 +9,8 @@ package deploy
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -121,7 +123,7 @@ func readObjects(t *testing.T) map[string]object {
 		for {
 			var o object
 			if err := dec.Decode(&o); err != nil {
-				if err.Error() == "EOF" {
+				if errors.Is(err, io.EOF) {
 					break
 				}
 				t.Fatalf("%s: %v", r, err)
