@@ -31,7 +31,7 @@ const (
 // lgbNode is one internal node of a flattened tree. Children >= 0 index nodes,
 // children < 0 are ^(index into leaves). All trees share the same slices.
 type lgbNode struct {
-	threshold   float64 // numerical: left iff x <= threshold; lgbCat: index into cats
+	threshold   float64  // numerical: left iff x <= threshold; lgbCat: index into cats
 	child       [2]int32 // left, right
 	feature     int32
 	kind        uint8
