@@ -1,0 +1,97 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/scorestream/scorestream/audit"
+)
+
+// TestCrash runs three instances on a 12-partition input while events flow at a
+// steady rate, SIGKILLs a random instance every few seconds and restarts it under
+// the same id. The committed output must be exactly once and the changelog's
+// per-entity state must equal one fault-free pass.
+func TestCrash(t *testing.T) {
+	s := newScenario(t, "crash", suite.brokers, -1)
+	n := 200_000 * suite.scale
+	const rate = 4000.0 // events/s: ~50 s of traffic at CI size
+	const minKills = 10
+	var rep audit.Report
+	res := result{"instances": 3, "partitions": s.partitions, "rate": rate, "session_timeout": "6s"}
+	defer func() { s.report(res, rep) }()
+
+	ids := []string{"0", "1", "2"}
+	for _, id := range ids {
+		s.start(id)
+	}
+	g := s.gen(n, rate, 11)
+
+	begin := time.Now()
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	var (
+		mu        sync.Mutex
+		recovered durations
+		notRecov  int
+		wg        sync.WaitGroup
+	)
+	kills := 0
+	for kills < minKills || !g.finished() {
+		time.Sleep(randDuration(rng, 4*time.Second, 8*time.Second)) // chaos workload timing
+		id := ids[rng.IntN(len(ids))]
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		base, err := s.committed(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("committed offsets before kill: %v", err)
+		}
+		at := time.Now()
+		_ = s.instances[id].signal(syscall.SIGKILL) // exit error is "signal: killed"
+		kills++
+		t.Logf("kill %d: instance %s (%.1fs into the run)", kills, id, at.Sub(begin).Seconds())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, err := s.waitAdvanced(base, at, 3*time.Minute)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				notRecov++
+				t.Logf("kill of instance %s at %s: %v", id, at.Format(time.TimeOnly), err)
+				return
+			}
+			recovered = append(recovered, d)
+		}()
+		s.start(id)
+	}
+	sum := g.wait(t, n)
+	caught := s.waitCaughtUp(5 * time.Minute)
+	wg.Wait()
+	s.stopGracefully()
+
+	rep = s.audit()
+	s.requireClean(rep, sum.Events)
+	if rep.DeadLetters == 0 {
+		t.Errorf("no dead letters: the malformed-record path was not exercised")
+	}
+	entities := s.checkState(s.instances["0"].cfgPath)
+
+	res["kills"] = kills
+	res["gen_seconds"] = sum.Seconds
+	res["catch_up_after_gen_s"] = ms(caught) / 1000
+	res["entities"] = entities
+	res["recovery_samples"] = len(recovered)
+	res["recovery_not_observed"] = notRecov
+	res["recovery_median_s"] = ms(recovered.median()) / 1000
+	res["recovery_max_s"] = ms(recovered.max()) / 1000
+	t.Logf("%d kills; kill → all partitions committing again: median %s, max %s (%d samples, %d not observed)",
+		kills, recovered.median().Round(time.Millisecond), recovered.max().Round(time.Millisecond), len(recovered), notRecov)
+	if notRecov > 0 {
+		t.Errorf("%d kills never saw every partition commit again within 3 minutes", notRecov)
+	}
+}
