@@ -8,6 +8,7 @@
 #   (package prometheus), java and mvn (to assemble Kafka). `apt-get update`
 #   runs at most once per call, and only if something has to be installed.
 # - the Kafka jars: scripts/kafka.sh fetch (Maven, cached)
+# - Apicurio Registry: scripts/registry-apicurio.sh fetch (Maven, ~110 MB, cached)
 # - the Python venv: scripts/pyenv.sh (cached)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,6 +22,7 @@ want promtool prometheus
 want java openjdk-17-jre-headless
 want mvn maven
 want python3 python3
+want curl curl
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 
 if [ ${#need[@]} -gt 0 ]; then
@@ -43,4 +45,5 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 "$here/kafka.sh" fetch >/dev/null
+"$here/registry-apicurio.sh" fetch >/dev/null
 "$here/pyenv.sh" >/dev/null
