@@ -6,6 +6,7 @@ package sink
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -66,6 +67,12 @@ type Prediction struct {
 // AppendPrediction appends the Confluent-framed Avro encoding of p (schema
 // PredictionSchema registered as schemaID) to b.
 func AppendPrediction(b []byte, schemaID int, p *Prediction) []byte {
+	size := 80 + len(p.EventID) + len(p.EntityKey) + len(p.Decision) + len(p.ModelName) +
+		len(p.ModelVersion) + len(p.ModelHash) + len(p.Source.Topic)
+	for _, n := range p.FeatureNames {
+		size += len(n) + 12
+	}
+	b = slices.Grow(b, size)
 	b = append(b, 0)
 	b = binary.BigEndian.AppendUint32(b, uint32(schemaID))
 	b = appendString(b, p.EventID)

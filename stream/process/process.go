@@ -148,6 +148,9 @@ func New(cfg Config, dec *decode.Decoder, spec *features.Spec, models *Models) *
 // SetModels swaps the models; the loop calls it between transactions.
 func (p *Processor) SetModels(m *Models) { p.models = m }
 
+// Spec is the feature spec the processor computes.
+func (p *Processor) Spec() *features.Spec { return p.spec }
+
 // Models returns the models in use.
 func (p *Processor) Models() *Models { return p.models }
 
@@ -193,11 +196,8 @@ func (p *Processor) Process(ctx context.Context, in *kgo.Record, st *state.Parti
 		return p.deadLetter(in, ClassMissingKey, errors.New("record has no key: the key is the entity for state features")), nil
 	}
 	key := string(in.Key)
-	// The watermark advances only for scored records, so that a restore (which sees
-	// only written state) reproduces it.
-	wm := max(st.Watermark(), ev.Time)
-	prior := st.Get(key, wm)
-	if err := p.spec.Extract(p.vec, rec, prior, ev.Time); err != nil {
+	next, err := Enrich(p.spec, st, key, rec, ev, p.vec)
+	if err != nil {
 		return p.deadLetter(in, ClassFeature, err), nil
 	}
 	m := p.models
@@ -239,13 +239,28 @@ func (p *Processor) Process(ctx context.Context, in *kgo.Record, st *state.Parti
 			})
 		}
 	}
-	next := prior.Observe(ev.Time, ev.Amount, ev.Distinct, wm, p.spec.Limits())
 	st.Advance(ev.Time)
 	st.Stage(key, next)
 	res.Records = append(res.Records, &kgo.Record{
 		Topic: p.cfg.ChangelogTopic, Partition: in.Partition, Key: in.Key, Value: next.AppendBinary(nil),
 	})
 	return res, nil
+}
+
+// Enrich computes the event's features into vec from its entity's state before
+// the event, and returns the entity's state after it. It changes nothing: the
+// caller stages the new state (st.Advance(ev.Time); st.Stage(key, next)) only if
+// the record is scored. The live loop and offline tools (training-set export,
+// replay) share this step, so features are computed the same way in both.
+func Enrich(spec *features.Spec, st *state.Partition, key string, rec map[string]any, ev features.Event, vec []float64) (*state.Entity, error) {
+	// The watermark advances only for scored records, so that a restore (which sees
+	// only written state) reproduces it.
+	wm := max(st.Watermark(), ev.Time)
+	prior := st.Get(key, wm)
+	if err := spec.Extract(vec, rec, prior, ev.Time); err != nil {
+		return nil, err
+	}
+	return prior.Observe(ev.Time, ev.Amount, ev.Distinct, wm, spec.Limits()), nil
 }
 
 func (p *Processor) deadLetter(in *kgo.Record, class string, err error) Result {

@@ -1,0 +1,297 @@
+package process_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/linkedin/goavro/v2"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
+
+	"github.com/scorestream/scorestream/demo"
+	"github.com/scorestream/scorestream/gen"
+	"github.com/scorestream/scorestream/model"
+	"github.com/scorestream/scorestream/sink"
+	"github.com/scorestream/scorestream/state"
+	"github.com/scorestream/scorestream/stream/decode"
+	"github.com/scorestream/scorestream/stream/features"
+	"github.com/scorestream/scorestream/stream/process"
+)
+
+// fixture is a processor over an in-memory registry with the demo's feature spec.
+type fixture struct {
+	reg      *srfake.Registry
+	proc     *process.Processor
+	st       *state.Partition
+	schemaID int
+	gen      *gen.Generator
+}
+
+// logisticNeedsMean is scored only when mean_24h is present: an entity's first
+// event has no mean, so its record is dead-lettered with class "score".
+const logisticNeedsMean = `{"format":"logistic","version":1,"features":["log_amount","mean_24h"],
+ "intercept":-3,"coefficients":{"log_amount":0.3,"mean_24h":0.001}}`
+
+func newFixture(t testing.TB, modelJSON string) *fixture { return newFixtureCards(t, modelJSON, 50) }
+
+func newFixtureCards(t testing.TB, modelJSON string, cards int) *fixture {
+	t.Helper()
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	cfg, err := demo.Config([]string{"127.0.0.1:9092"}, reg.URL(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if modelJSON != "" {
+		cfg.Model.Path = filepath.Join(t.TempDir(), "m.json")
+		if err := os.WriteFile(cfg.Model.Path, []byte(modelJSON), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spec, err := features.Compile(cfg.Features, cfg.State, cfg.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.Load(cfg.Model.Path, cfg.Model.Format)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := process.NewScorer(m, "fraud", "1", cfg.Model.Thresholds, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcl, err := sr.NewClient(sr.URLs(reg.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := decode.New(decode.SRRegistry{Client: rcl}, decode.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _, err := reg.RegisterSchema("payments-value", sr.Schema{Schema: gen.Schema, Type: sr.TypeAvro})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _, err := reg.RegisterSchema("predictions-value", sr.Schema{Schema: sink.PredictionSchema, Type: sr.TypeAvro})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := state.NewPartition(state.Config{Limits: spec.Limits(), MaxEntities: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gen.New(gen.Config{Seed: 3, Cards: cards, SchemaID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc := process.New(process.Config{PredictionsTopic: "predictions", DeadLetterTopic: "dlq",
+		ChangelogTopic: "changelog", PredictionSchema: pid, FeatureLogging: true,
+		Now: func() time.Time { return time.UnixMilli(1_800_000_000_000) }}, dec, spec, &process.Models{Champion: sc})
+	return &fixture{reg: reg, proc: proc, st: st, schemaID: id, gen: g}
+}
+
+func (f *fixture) record(key, value []byte, offset int64) *kgo.Record {
+	return &kgo.Record{Topic: "payments", Partition: 2, Offset: offset, Key: key, Value: value,
+		Headers: []kgo.RecordHeader{{Key: "trace", Value: []byte("abc")}}, Timestamp: time.UnixMilli(1_767_225_600_000)}
+}
+
+func frame(id int, body []byte) []byte {
+	return append([]byte{0, byte(id >> 24), byte(id >> 16), byte(id >> 8), byte(id)}, body...)
+}
+
+// TestDeadLetterClasses sends one record of each undecodable or unscorable kind
+// and checks the dead letter: class, original bytes and headers, provenance.
+func TestDeadLetterClasses(t *testing.T) {
+	f := newFixture(t, "")
+	good := f.gen.NextRecord()
+	if good.Malformed != "" {
+		t.Fatal("fixture: first record is malformed")
+	}
+	_, body, err := decode.SplitFrame(good.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A schema whose event_time is a string: decodable, but no event time.
+	badTime := `{"type":"record","name":"P","fields":[{"name":"event_id","type":"string"},{"name":"event_time","type":"string"},{"name":"amount","type":"double"}]}`
+	btID, _, err := f.reg.RegisterSchema("other-value", sr.Schema{Schema: badTime, Type: sr.TypeAvro})
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, err := goavro.NewCodec(badTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	btBody, err := codec.BinaryFromNative(nil, map[string]any{"event_id": "x", "event_time": "yesterday", "amount": 1.0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, class string
+		key, value  []byte
+	}{
+		{"bad magic byte", decode.ClassBadMagic, []byte("k"), append([]byte{1}, good.Value[1:]...)},
+		{"empty value", decode.ClassTruncated, []byte("k"), nil},
+		{"short header", decode.ClassTruncated, []byte("k"), []byte{0, 0, 1}},
+		{"avro body cut short", decode.ClassTruncated, []byte("k"), frame(f.schemaID, body[:len(body)/2])},
+		{"trailing bytes", decode.ClassAvro, []byte("k"), frame(f.schemaID, append(append([]byte{}, body...), 7))},
+		{"unknown schema id", decode.ClassSchemaNotFound, []byte("k"), frame(424242, body)},
+		{"no key", process.ClassMissingKey, nil, good.Value},
+		{"event time not a timestamp", process.ClassFeature, []byte("k"), frame(btID, btBody)},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in := f.record(c.key, c.value, int64(100+i))
+			res, err := f.proc.Process(context.Background(), in, f.st)
+			if err != nil {
+				t.Fatalf("error instead of a dead letter: %v", err)
+			}
+			if res.DeadLetter != c.class {
+				t.Fatalf("class %q (%v), want %q", res.DeadLetter, res.Err, c.class)
+			}
+			if len(res.Records) != 1 {
+				t.Fatalf("%d output records, want the dead letter alone", len(res.Records))
+			}
+			dl := res.Records[0]
+			if dl.Topic != "dlq" || string(dl.Key) != string(c.key) || string(dl.Value) != string(c.value) {
+				t.Fatalf("dead letter %s key %q value %x: not the original record", dl.Topic, dl.Key, dl.Value)
+			}
+			h := headers(dl)
+			want := map[string]string{"trace": "abc", sink.HeaderSourceTopic: "payments", sink.HeaderSourcePartition: "2",
+				sink.HeaderSourceOffset: strconv.Itoa(100 + i), sink.HeaderErrorClass: c.class}
+			for k, v := range want {
+				if h[k] != v {
+					t.Fatalf("header %s = %q, want %q", k, h[k], v)
+				}
+			}
+			if h[sink.HeaderErrorMessage] == "" {
+				t.Fatal("no error message header")
+			}
+			if f.st.Staged() != 0 {
+				t.Fatal("a dead-lettered record staged state")
+			}
+		})
+	}
+}
+
+func headers(r *kgo.Record) map[string]string {
+	m := map[string]string{}
+	for _, h := range r.Headers {
+		m[h.Key] = string(h.Value)
+	}
+	return m
+}
+
+// TestScoreFailureDeadLetters: a logistic model cannot score a missing input.
+func TestScoreFailureDeadLetters(t *testing.T) {
+	f := newFixture(t, logisticNeedsMean)
+	r := f.gen.NextRecord()
+	res, err := f.proc.Process(context.Background(), f.record(r.Key, r.Value, 1), f.st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.DeadLetter != process.ClassScore || !errors.Is(res.Err, model.ErrMissingInput) {
+		t.Fatalf("class %q err %v, want score / missing input", res.DeadLetter, res.Err)
+	}
+}
+
+// TestRegistryUnavailableIsRetry: a registry answering 503 must not produce a
+// dead letter.
+func TestRegistryUnavailableIsRetry(t *testing.T) {
+	f := newFixture(t, "")
+	f.reg.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return true
+	})
+	r := f.gen.NextRecord()
+	_, err := f.proc.Process(context.Background(), f.record(r.Key, r.Value, 1), f.st)
+	if !errors.Is(err, process.ErrRetry) || !errors.Is(err, decode.ErrRegistryUnavailable) {
+		t.Fatalf("err %v, want a retry (registry unavailable)", err)
+	}
+}
+
+// TestPredictionDecodes: the hand-written prediction encoding is read by goavro
+// with the registered schema, and the state change is staged and encoded.
+func TestPredictionDecodes(t *testing.T) {
+	f := newFixture(t, "")
+	codec, err := goavro.NewCodec(sink.PredictionSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 50; i++ {
+		r := f.gen.NextRecord()
+		res, err := f.proc.Process(context.Background(), f.record(r.Key, r.Value, int64(i)), f.st)
+		if err != nil || res.DeadLetter != "" {
+			t.Fatalf("record %d: %v %v", i, err, res.Err)
+		}
+		pred, changelog := res.Records[0], res.Records[1]
+		_, body, err := decode.SplitFrame(pred.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		native, rest, err := codec.NativeFromBinary(body)
+		if err != nil || len(rest) != 0 {
+			t.Fatalf("prediction does not decode: %v (%d bytes left)", err, len(rest))
+		}
+		p := native.(map[string]any)
+		if p["event_id"] != r.Event.EventID || p["entity_key"] != string(r.Key) || p["score"] != res.Score ||
+			p["source_offset"] != int64(i) || p["source_partition"] != int32(2) || p["decision"] != res.Decision {
+			t.Fatalf("prediction %v does not match the result %+v", p, res)
+		}
+		if p["event_time"].(time.Time).UnixMilli() != r.Event.EventTime.UnixMilli() {
+			t.Fatalf("event time %v, want %v", p["event_time"], r.Event.EventTime)
+		}
+		feats := p["features"].(map[string]any)["map"].(map[string]any)
+		if len(feats) != 12 {
+			t.Fatalf("%d logged features, want 12", len(feats))
+		}
+		if changelog.Topic != "changelog" || changelog.Partition != 2 || string(changelog.Key) != string(r.Key) {
+			t.Fatalf("changelog record %s/%d key %q", changelog.Topic, changelog.Partition, changelog.Key)
+		}
+		e, err := state.Decode(changelog.Value)
+		if err != nil || e.Last != r.Event.EventTime.UnixMilli() {
+			t.Fatalf("changelog state %+v %v", e, err)
+		}
+		f.st.Commit()
+	}
+}
+
+// BenchmarkProcess is the whole per-event path: decode (codec cached), features
+// and state, score, encode the prediction and the changelog record.
+//
+//	go test ./stream/process -run '^$' -bench . -benchmem -cpu 1
+func BenchmarkProcess(b *testing.B) {
+	for _, c := range []struct{ name, model string }{
+		{"logistic", `{"format":"logistic","version":1,"features":["log_amount","count_10m","merchants_24h","sum_1h"],"intercept":-4,"coefficients":{"log_amount":0.35,"count_10m":0.45,"merchants_24h":0.25,"sum_1h":0.0005}}`},
+		{"xgboost-demo-120-trees", ""},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			f := newFixtureCards(b, c.model, 1000) // the demo's card count
+			recs := make([]*kgo.Record, 50000)
+			for i := range recs {
+				r := f.gen.NextRecord()
+				recs[i] = f.record(r.Key, r.Value, int64(i))
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if i%len(recs) == 0 { // replaying from the start: fresh state, as for a new partition
+					f.st, _ = state.NewPartition(state.Config{Limits: f.proc.Spec().Limits(), MaxEntities: 100000})
+				}
+				if _, err := f.proc.Process(ctx, recs[i%len(recs)], f.st); err != nil {
+					b.Fatal(err)
+				}
+				if i%100 == 99 {
+					f.st.Commit()
+				}
+			}
+		})
+	}
+}
