@@ -31,8 +31,8 @@ const (
 // lgbNode is one internal node of a flattened tree. Children >= 0 index nodes,
 // children < 0 are ^(index into leaves). All trees share the same slices.
 type lgbNode struct {
-	threshold   float64  // numerical: left iff x <= threshold; lgbCat: index into cats
-	child       [2]int32 // left, right
+	threshold   float64 // numerical: left iff x <= threshold; lgbCat: index into cats
+	left, right int32
 	feature     int32
 	kind        uint8
 	defaultLeft bool
@@ -180,38 +180,35 @@ func (m *lgbModel) rawMulti(out, x []float64) {
 }
 
 // leaf walks one tree from root r and returns its leaf value (Tree::GetLeaf).
-// The common case, a numerical split on a present value, picks the child by
-// index rather than by a branch, which the compiler can do without a jump.
 func (m *lgbModel) leaf(r int32, x []float64) float64 {
 	n := r
 	for n >= 0 {
 		nd := &m.nodes[n]
 		v := x[nd.feature]
-		var dir int // 0 left, 1 right
-		if nd.kind == lgbNaN && v == v {
-			if !(v <= nd.threshold) {
-				dir = 1
+		var left bool
+		switch nd.kind {
+		case lgbNaN:
+			if v != v {
+				left = nd.defaultLeft
+			} else {
+				left = v <= nd.threshold
 			}
-		} else if !m.slowLeft(nd, v) {
-			dir = 1
+		case lgbZero:
+			if v != v || (v >= -lgbZeroThreshold && v <= lgbZeroThreshold) {
+				left = nd.defaultLeft
+			} else {
+				left = v <= nd.threshold
+			}
+		default:
+			left = m.catLeft(int(nd.threshold), v)
 		}
-		n = nd.child[dir]
+		if left {
+			n = nd.left
+		} else {
+			n = nd.right
+		}
 	}
 	return m.leaves[^n]
-}
-
-// slowLeft decides the remaining cases: NaN at a lgbNaN node, lgbZero and lgbCat.
-func (m *lgbModel) slowLeft(nd *lgbNode, v float64) bool {
-	switch nd.kind {
-	case lgbNaN:
-		return nd.defaultLeft // v is NaN
-	case lgbZero:
-		if v != v || (v >= -lgbZeroThreshold && v <= lgbZeroThreshold) {
-			return nd.defaultLeft
-		}
-		return v <= nd.threshold
-	}
-	return m.catLeft(int(nd.threshold), v)
 }
 
 // catLeft is Tree::CategoricalDecision: NaN and negative codes go right, the code
@@ -679,7 +676,8 @@ func (m *lgbModel) addTree(kv map[string]string, nfeat int) error {
 			return fmt.Errorf("node %d: decision_type %d out of range [0,15]", n, dt)
 		}
 		nd := lgbNode{
-			child:       [2]int32{child(lefts[n]), child(rights[n])},
+			left:        child(lefts[n]),
+			right:       child(rights[n]),
 			feature:     int32(f),
 			defaultLeft: dt&2 != 0,
 		}
