@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 #
-# scorestream image: a static Go binary on distroless, running as nonroot (65532).
+# scorestream image: a static Go binary on scratch (plus CA certificates for TLS),
+# running as the unprivileged uid 65532.
 #
 #   docker build -t scorestream/scorestream:dev .
 #   docker run --rm scorestream/scorestream:dev --help
@@ -19,7 +20,8 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w" \
       -o /out/scorestream ./cmd/scorestream
 
-FROM gcr.io/distroless/static-debian12:nonroot
+FROM scratch
+COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=build /out/scorestream /usr/local/bin/scorestream
 USER 65532:65532
 EXPOSE 9464

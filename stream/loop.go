@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -172,6 +173,7 @@ func (l *Loop) applyDrops() {
 	for p := range l.drop {
 		delete(l.parts, p)
 		l.m.StateEntries.DeleteLabelValues(strconv.Itoa(int(p)))
+		l.m.Lag.DeletePartialMatch(prometheus.Labels{"partition": strconv.Itoa(int(p))})
 		delete(l.drop, p)
 	}
 }

@@ -52,7 +52,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		RegistryErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "registry", Name: "errors_total",
 			Help: "Registry lookups that failed, by kind."}, []string{"kind"}),
 		Score: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: "model", Name: "score",
-			Help: "Scores in committed transactions.", Buckets: prometheus.LinearBuckets(0.05, 0.05, 20)}, []string{"model", "version", "role"}),
+			Help: "Scores in committed transactions.", Buckets: scoreBuckets()}, []string{"model", "version", "role"}),
 		Decisions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "model", Name: "decisions_total",
 			Help: "Decisions in committed transactions."}, []string{"model", "version", "role", "decision"}),
 		Disagreements: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "model", Name: "decision_disagreements_total",
@@ -70,4 +70,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.Latency, m.Lag, m.RegistryDown, m.RegistryErrors, m.Score, m.Decisions, m.Disagreements,
 		m.StateEntries, m.EarlyEvictions, m.RestoreSeconds, m.RestoredEntries)
 	return m
+}
+
+// scoreBuckets are 0.05, 0.10, ..., 1.0, computed as i/20 so the labels read
+// cleanly (le="0.5", not le="0.49999999999999994").
+func scoreBuckets() []float64 {
+	b := make([]float64, 20)
+	for i := range b {
+		b[i] = float64(i+1) / 20
+	}
+	return b
 }
