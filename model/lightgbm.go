@@ -83,7 +83,8 @@ type lgbMulti struct {
 // missing type (None, Zero, NaN), and categorical features carry the integer
 // category codes (pandas_categorical mappings are not applied). Multiclass models
 // (multiclass, multiclassova) also implement Multi, and their Score is the
-// probability of class 1 (see withScoreClass).
+// probability of class 1 (see withScoreClass). Score allocates nothing, except for
+// multiclass models of more than 16 classes.
 //
 // Linear trees (linear_tree=true) are refused.
 func ParseLightGBM(data []byte) (Model, error) {
@@ -99,6 +100,7 @@ func ParseLightGBM(data []byte) (Model, error) {
 }
 
 // Features returns the model's feature names, in the order Score expects them.
+// The slice is shared; callers must not modify it.
 func (m *lgbModel) Features() []string { return m.features }
 
 // Info describes the model.
@@ -106,10 +108,11 @@ func (m *lgbModel) Info() Info { return m.info }
 
 // Score returns the converted prediction for x (a probability for binary, the
 // probability of Info().ScoreClass for multiclass, the raw or transformed value
-// otherwise). x must hold len(Features()) values; NaN is missing.
+// otherwise). x holds len(Features()) values, NaN for missing; a shorter x scores
+// NaN, like the other formats.
 func (m *lgbModel) Score(x []float64) float64 {
 	if len(x) < len(m.features) {
-		panic(fmt.Sprintf("lightgbm: Score: %d values for %d features", len(x), len(m.features)))
+		return math.NaN()
 	}
 	if m.perIter == 1 {
 		var s float64
@@ -133,15 +136,18 @@ func (m *lgbModel) Score(x []float64) float64 {
 	return out[m.class]
 }
 
-// ScoreAll appends the probability of every class to dst and returns it. It
-// allocates only when dst lacks the capacity.
+// ScoreAll appends the probability of every class to dst and returns it (NaNs if
+// x is shorter than Features()). It allocates only when dst lacks the capacity.
 func (m *lgbMulti) ScoreAll(dst, x []float64) []float64 {
-	if len(x) < len(m.features) {
-		panic(fmt.Sprintf("lightgbm: ScoreAll: %d values for %d features", len(x), len(m.features)))
-	}
 	n := len(dst)
 	dst = slices.Grow(dst, m.perIter)[:n+m.perIter]
 	out := dst[n:]
+	if len(x) < len(m.features) {
+		for i := range out {
+			out[i] = math.NaN()
+		}
+		return dst
+	}
 	clear(out)
 	m.rawMulti(out, x)
 	m.convertMulti(out)

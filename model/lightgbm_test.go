@@ -282,6 +282,14 @@ func TestLightGBMObjectives(t *testing.T) {
 			t.Fatalf("class %d: %v, want 0.25", k, p)
 		}
 	}
+	// More classes than Score's stack buffer holds.
+	m, err = ParseLightGBM([]byte(model("multiclassova num_class:20 sigmoid:1", 20, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Score([]float64{0}); math.Abs(got-sig(1, raw)) > 1e-15 {
+		t.Fatalf("20-class ova Score = %v, want %v", got, sig(1, raw))
+	}
 }
 
 func TestLightGBMErrors(t *testing.T) {
@@ -362,6 +370,28 @@ func TestLightGBMErrors(t *testing.T) {
 				t.Fatalf("error %q, want it to contain %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+func TestLightGBMShortRow(t *testing.T) {
+	m, err := ParseLightGBM([]byte(lgbOneSplit("1.5", 8, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Score([]float64{1}); !math.IsNaN(got) {
+		t.Fatalf("Score of 1 value for 2 features = %v, want NaN", got)
+	}
+	data, err := os.ReadFile(filepath.Join("testdata", "lightgbm", "multiclass.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc, err := ParseLightGBM(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := mc.(Multi).ScoreAll([]float64{7}, []float64{1, 2})
+	if len(got) != 4 || got[0] != 7 || !math.IsNaN(got[1]) || !math.IsNaN(got[3]) {
+		t.Fatalf("ScoreAll of a short row = %v, want [7 NaN NaN NaN]", got)
 	}
 }
 
