@@ -82,7 +82,7 @@ fetch() {
     rm -rf "$libs"
     mv "$libs.tmp" "$libs"
     echo "$want" >"$home/.stamp"
-    log "$(ls "$libs" | wc -l) jars, $(du -sh "$libs" | cut -f1)"
+    log "$(find "$libs" -name "*.jar" | wc -l) jars, $(du -sh "$libs" | cut -f1)"
   ) 9>"$home/.lock"
 }
 
