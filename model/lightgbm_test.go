@@ -27,6 +27,7 @@ var lgbParityCases = []struct {
 	{"binary_sigmoid", "binary", 25, 1},
 	{"regression_zero", "regression", 40, 1},
 	{"regression_nomissing", "regression_l1", 20, 1},
+	{"zero_band", "regression", 5, 1},
 	{"poisson", "poisson", 25, 1},
 	{"lambdarank", "lambdarank", 30, 1},
 	{"multiclass", "multiclass", 60, 3},

@@ -205,6 +205,17 @@ def main():
     b = train({"objective": "regression_l1", "use_missing": False}, x, y, 20, categorical=False)
     write_case("regression_nomissing", b, np.vstack([xt, edge_rows(rng, b, xt)]))
 
+    # A split between the negatives and zero of a feature gets the threshold
+    # -kZeroThreshold; at x = -kZeroThreshold the library reads 0 and goes right.
+    xz = make_x(rng, 2000, nan_rate=0.0)
+    xz[rng.random(len(xz)) < 0.3, 5] = 0.0
+    yz = 5.0 * (xz[:, 5] >= 0) + 0.1 * rng.normal(size=len(xz))
+    b = train({"objective": "regression", "use_missing": False}, xz, yz, 5, categorical=False)
+    assert "-1.0000000180025095e-35" in b.model_to_string(), "no -kZeroThreshold split"
+    xzt = make_x(rng, 100, nan_rate=0.0)
+    xzt[rng.random(len(xzt)) < 0.3, 5] = 0.0
+    write_case("zero_band", b, np.vstack([xzt, edge_rows(rng, b, xzt)]))
+
     # poisson: exp of the raw score.
     yp = rng.poisson(np.exp(np.clip(0.3 * signal(x), -3, 3))).astype(float)
     b = train({"objective": "poisson"}, x, yp, 25)
