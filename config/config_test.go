@@ -258,7 +258,7 @@ func TestExample(t *testing.T) {
 		{"thresholds", len(c.Model.Thresholds), 2},
 		{"review", c.Model.Thresholds[0], Threshold{Decision: "review", MinScore: 0.5}},
 		{"block", c.Model.Thresholds[1], Threshold{Decision: "block", MinScore: 0.9}},
-		{"channel categories", strings.Join(c.Features[3].Categories, ","), "pos,contactless,ecom,moto"}, // the generator channels,
+		{"channel categories", strings.Join(c.Features[3].Categories, ","), "pos,contactless,ecom,moto"}, // the generator's channels
 		{"hour transform", c.Features[2].Transform, "hour_of_day"},
 		{"count_10m window", c.Features[5].Window, 10 * time.Minute},
 		{"secs_since_last", c.Features[11].State, "time_since_last"},

@@ -1,0 +1,107 @@
+package decode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/scorestream/scorestream/gen"
+)
+
+// staticRegistry knows the generator's two schemas as ids 1 and 2.
+type staticRegistry struct{ calls int }
+
+func (r *staticRegistry) SchemaByID(_ context.Context, id int) (string, error) {
+	r.calls++
+	switch id {
+	case 1:
+		return gen.Schema, nil
+	case 2:
+		return gen.SchemaV2, nil
+	}
+	return "", fmt.Errorf("schema %d: %w", id, ErrSchemaNotFound)
+}
+
+func records(t testing.TB, version, n int) [][]byte {
+	g, err := gen.New(gen.Config{Seed: 9, SchemaID: version, SchemaVersion: version, MalformedRate: 0.2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = g.NextRecord().Value
+	}
+	return out
+}
+
+// TestEvolution decodes v1 and v2 records, each with its own writer schema, and
+// fetches each schema once.
+func TestEvolution(t *testing.T) {
+	reg := &staticRegistry{}
+	d, err := New(reg, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []int{1, 2} {
+		g, _ := gen.New(gen.Config{Seed: 1, SchemaID: v, SchemaVersion: v})
+		for i := 0; i < 100; i++ {
+			r := g.NextRecord()
+			m, id, err := d.Decode(context.Background(), r.Value)
+			if err != nil || id != v {
+				t.Fatalf("v%d record %d: id %d err %v", v, i, id, err)
+			}
+			if m["event_id"] != r.Event.EventID || m["amount"] != r.Event.Amount {
+				t.Fatalf("v%d: decoded %v, want event %s amount %v", v, m, r.Event.EventID, r.Event.Amount)
+			}
+			_, hasCurrency := m["currency"]
+			if hasCurrency != (v == 1) {
+				t.Fatalf("v%d: currency present=%v", v, hasCurrency)
+			}
+		}
+	}
+	if reg.calls != 2 {
+		t.Fatalf("%d registry calls, want 2 (codecs cached)", reg.calls)
+	}
+}
+
+// FuzzDecode: no input panics; every failure is a classified *Error.
+//
+//	go test ./stream/decode -run '^$' -fuzz FuzzDecode -fuzztime 30s
+func FuzzDecode(f *testing.F) {
+	for _, v := range []int{1, 2} {
+		for _, r := range records(f, v, 40) {
+			f.Add(r)
+		}
+	}
+	d, err := New(&staticRegistry{}, Config{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, v []byte) {
+		_, _, err := d.Decode(context.Background(), v)
+		var de *Error
+		if err != nil && !errors.As(err, &de) {
+			t.Fatalf("unclassified error %v", err)
+		}
+	})
+}
+
+// BenchmarkDecode: a cached-codec decode of one generated payment.
+//
+//	go test ./stream/decode -run '^$' -bench . -benchmem
+func BenchmarkDecode(b *testing.B) {
+	g, _ := gen.New(gen.Config{Seed: 1, SchemaID: 1})
+	recs := make([][]byte, 1024)
+	for i := range recs {
+		recs[i] = g.NextRecord().Value
+	}
+	d, _ := New(&staticRegistry{}, Config{})
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := d.Decode(ctx, recs[i%len(recs)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
