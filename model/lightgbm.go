@@ -39,7 +39,7 @@ type lgbNode struct {
 }
 
 // lgbCatSet is the bitset of categories that go left at a categorical node:
-// bits[start:start+n] of LightGBMModel.bits.
+// bits[start:start+n] of lgbModel.bits.
 type lgbCatSet struct {
 	start, n int32
 }
