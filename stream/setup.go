@@ -120,6 +120,16 @@ func RegisterPredictionSchema(ctx context.Context, cl *sr.Client, topic string) 
 
 // NewLoop builds one instance's loop with its own transactional id.
 func (s *Shared) NewLoop(instanceID string, log *slog.Logger) (*Loop, error) {
+	return s.newLoop(instanceID, log, false)
+}
+
+// NewCopierLoop builds a loop that copies input to the predictions topic without
+// decoding or scoring: the baseline for `scorestream bench`.
+func (s *Shared) NewCopierLoop(instanceID string, log *slog.Logger) (*Loop, error) {
+	return s.newLoop(instanceID, log, true)
+}
+
+func (s *Shared) newLoop(instanceID string, log *slog.Logger, noop bool) (*Loop, error) {
 	c := s.Cfg
 	txnID := c.Stream.TransactionalIDPrefix + "-" + instanceID
 	km := kprom.NewMetrics("scorestream_kafka", kprom.Registerer(s.Reg), kprom.WithClientLabel())
@@ -132,6 +142,7 @@ func (s *Shared) NewLoop(instanceID string, log *slog.Logger) (*Loop, error) {
 		ChangelogTopic:   c.Output.ChangelogTopic,
 		PredictionSchema: s.SchemaID,
 		FeatureLogging:   c.Output.FeatureLogging,
+		NoOp:             noop,
 	}, s.Decoder, s.Spec, s.Models)
 	return New(Config{
 		Conn:               conn,

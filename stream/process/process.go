@@ -122,6 +122,11 @@ type Config struct {
 	ChangelogTopic   string
 	PredictionSchema int // registry id of sink.PredictionSchema
 	FeatureLogging   bool
+	// NoOp makes the processor a plain copier: each input record goes to the
+	// predictions topic unchanged (with provenance headers), with no decoding,
+	// state or scoring. `scorestream bench` runs it on the same loop as the
+	// baseline that scoring throughput is reported against.
+	NoOp bool
 	// Now is the wall clock for scoring_time; default time.Now.
 	Now func() time.Time
 }
@@ -178,6 +183,11 @@ var ErrRetry = errors.New("retry later")
 // change in st. A returned error wraps ErrRetry; anything wrong with the record
 // itself is a dead-letter Result, never an error.
 func (p *Processor) Process(ctx context.Context, in *kgo.Record, st *state.Partition) (Result, error) {
+	if p.cfg.NoOp {
+		src := sink.Source{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
+		return Result{Records: []*kgo.Record{{Topic: p.cfg.PredictionsTopic, Key: in.Key, Value: in.Value,
+			Headers: sink.AppendProvenance(make([]kgo.RecordHeader, 0, 3), src)}}, EventTime: in.Timestamp.UnixMilli()}, nil
+	}
 	rec, _, err := p.dec.Decode(ctx, in.Value)
 	if err != nil {
 		var de *decode.Error
