@@ -112,7 +112,8 @@ type Feature struct {
 // Model is the champion and optional challenger.
 type Model struct {
 	Path       string      `yaml:"path"`
-	Format     string      `yaml:"format"` // "", "logistic", "xgboost", "lightgbm", "onnx"; "" = detect
+	Manifest   string      `yaml:"manifest"` // optional model manifest (model.LoadManifest): name, version, features, golden rows
+	Format     string      `yaml:"format"`   // "", "logistic", "xgboost", "lightgbm", "onnx"; "" = detect
 	Name       string      `yaml:"name"`
 	Version    string      `yaml:"version"`
 	Thresholds []Threshold `yaml:"thresholds"` // ascending by min_score; below the first: decision "allow"
