@@ -31,6 +31,9 @@ func Load(path string, format string) (Model, error) {
 	if format == "" && strings.EqualFold(filepath.Ext(path), ".ubj") {
 		format = FormatXGBoostUBJ
 	}
+	if format == "" && strings.EqualFold(filepath.Ext(path), ".onnx") {
+		format = FormatONNX
+	}
 	m, err := Parse(data, format)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", path, err)
@@ -71,6 +74,8 @@ func Parse(data []byte, format string) (Model, error) {
 		return m, nil
 	case FormatLightGBM:
 		return ParseLightGBM(data)
+	case FormatONNX:
+		return ParseONNX(data)
 	}
 	return nil, fmt.Errorf("unknown model format %q (want logistic, xgboost, xgboost-ubj or lightgbm)", format)
 }

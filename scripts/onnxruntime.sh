@@ -6,8 +6,9 @@
 #
 # The version must match the C API headers vendored by the onnxruntime_go release in
 # go.mod (v1.27.0 ships onnxruntime 1.24.1's onnxruntime_c_api.h, ORT_API_VERSION 24);
-# a newer or older library fails at session creation. Override with ORT_VERSION=...
-# only together with an onnxruntime_go release that matches.
+# an older library refuses that API version when the environment is created (a newer
+# one should accept it but is untested). Override with ORT_VERSION=... only together
+# with an onnxruntime_go release that matches.
 #
 # Source: the official `onnxruntime` wheel from the Python package index, which ships
 # the plain C library as onnxruntime/capi/libonnxruntime.so.<ver> beside the Python
