@@ -1,0 +1,286 @@
+// Package bench measures the pipeline's throughput and latency against a real
+// broker, as a ratio to a no-op copier that runs on the same transactional loop,
+// the same broker and the same input in the same run. The ratio is what scoring
+// (decode, state, features, model, encode, changelog) costs on top of
+// exactly-once consume-transform-produce itself.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/scorestream/scorestream/config"
+	"github.com/scorestream/scorestream/demo"
+	"github.com/scorestream/scorestream/gen"
+	"github.com/scorestream/scorestream/stream"
+)
+
+// Config of a benchmark run.
+type Config struct {
+	Brokers     []string
+	RegistryURL string
+	Events      int     // backlog drained for throughput
+	Partitions  int32   // input partitions
+	Instances   int     // loops per phase
+	Rate        float64 // events/s for the latency phase
+	Seconds     float64 // length of the latency phase
+	Progress    io.Writer
+}
+
+// Phase is one pipeline's figures.
+type Phase struct {
+	EventsPerSec float64 `json:"events_per_second"`
+	LatencyP50ms float64 `json:"latency_p50_ms"`
+	LatencyP99ms float64 `json:"latency_p99_ms"`
+	Committed    int64   `json:"transactions_committed"`
+	Aborted      int64   `json:"transactions_aborted"`
+}
+
+// Result compares the scorer with the copier.
+type Result struct {
+	Events          int     `json:"events"`
+	Partitions      int32   `json:"partitions"`
+	Instances       int     `json:"instances"`
+	Copier          Phase   `json:"copier"`
+	Scorer          Phase   `json:"scorer"`
+	ThroughputRatio float64 `json:"throughput_ratio"` // scorer / copier
+	LatencyRate     float64 `json:"latency_phase_rate"`
+}
+
+// Run creates fresh topics, produces the backlog, drains it with the copier and
+// then with the scorer, then runs both at a fixed rate for the latency figures.
+func Run(ctx context.Context, c Config) (Result, error) {
+	res := Result{Events: c.Events, Partitions: c.Partitions, Instances: c.Instances, LatencyRate: c.Rate}
+	run := fmt.Sprintf("bench-%d", time.Now().UnixNano())
+	dir, err := os.MkdirTemp("", "scorestream-bench")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	base, err := demo.Config(c.Brokers, c.RegistryURL, dir)
+	if err != nil {
+		return res, err
+	}
+	base.Stream.InputTopics = []string{run + "-payments"}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...))
+	if err != nil {
+		return res, err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, c.Partitions, -1, nil, base.Stream.InputTopics[0]); err != nil {
+		return res, fmt.Errorf("create input topic: %w", err)
+	}
+	prod, err := demo.NewProducer(ctx, c.Brokers, c.RegistryURL, base.Stream.InputTopics[0], gen.Config{Seed: 5, MalformedRate: 0.001})
+	if err != nil {
+		return res, err
+	}
+	defer prod.Close()
+	fmt.Fprintf(c.Progress, "producing %d events to %s\n", c.Events, base.Stream.InputTopics[0])
+	if err := prod.Produce(ctx, c.Events, 0); err != nil {
+		return res, err
+	}
+	for _, p := range []struct {
+		name string
+		noop bool
+		out  *Phase
+	}{{"copier", true, &res.Copier}, {"scorer", false, &res.Scorer}} {
+		cfg := *base
+		cfg.Stream.Group = run + "-" + p.name
+		cfg.Output = config.Output{
+			PredictionsTopic: run + "-" + p.name + "-out",
+			DeadLetterTopic:  run + "-" + p.name + "-dlq",
+			ChangelogTopic:   run + "-" + p.name + "-changelog",
+			CreateTopics:     true,
+		}
+		if err := stream.EnsureTopics(ctx, adm, &cfg, true, -1); err != nil {
+			return res, err
+		}
+		fmt.Fprintf(c.Progress, "%s: draining %d events with %d instance(s)\n", p.name, c.Events, c.Instances)
+		ph, err := drain(ctx, &cfg, p.noop, c, prod)
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", p.name, err)
+		}
+		*p.out = ph
+		fmt.Fprintf(c.Progress, "%s: %.0f events/s, latency p50 %.1f ms p99 %.1f ms at %.0f events/s\n",
+			p.name, ph.EventsPerSec, ph.LatencyP50ms, ph.LatencyP99ms, c.Rate)
+	}
+	if res.Copier.EventsPerSec > 0 {
+		res.ThroughputRatio = res.Scorer.EventsPerSec / res.Copier.EventsPerSec
+	}
+	return res, nil
+}
+
+// drain runs the loops over the backlog (throughput), then keeps them running
+// while the producer writes at c.Rate for c.Seconds (latency).
+func drain(ctx context.Context, cfg *config.Config, noop bool, c Config, prod *demo.Producer) (Phase, error) {
+	reg := prometheus.NewRegistry()
+	shared, err := stream.Prepare(ctx, cfg, reg)
+	if err != nil {
+		return Phase{}, err
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	commits := make(chan time.Time, 4096)
+	loops := make([]*stream.Loop, c.Instances)
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	errs := make([]error, c.Instances)
+	for i := range loops {
+		var l *stream.Loop
+		if noop {
+			l, err = shared.NewCopierLoop(fmt.Sprintf("%s-%d", cfg.Stream.Group, i), log)
+		} else {
+			l, err = shared.NewLoop(fmt.Sprintf("%s-%d", cfg.Stream.Group, i), log)
+		}
+		if err != nil {
+			return Phase{}, err
+		}
+		l.SetOnCommit(func(int) {
+			select {
+			case commits <- time.Now():
+			default:
+			}
+		})
+		loops[i] = l
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = l.Run(runCtx) }()
+	}
+	done := func() int64 {
+		var n int64
+		for _, l := range loops {
+			n += l.Stats.Predictions.Load() + l.Stats.DeadLetters.Load()
+		}
+		return n
+	}
+	// Throughput: from the first commit (the group has joined and restored) to
+	// the commit that completes the backlog.
+	var first time.Time
+	var firstN int64
+	deadline := time.After(10 * time.Minute)
+	backlog := int64(prod.Produced) // includes earlier phases' latency input
+	for done() < backlog {
+		select {
+		case t := <-commits:
+			if first.IsZero() {
+				first, firstN = t, done()
+			}
+		case <-deadline:
+			stop()
+			wg.Wait()
+			return Phase{}, fmt.Errorf("backlog not drained in 10 minutes (%d of %d)", done(), backlog)
+		}
+	}
+	ph := Phase{EventsPerSec: float64(backlog-firstN) / time.Since(first).Seconds()}
+	// Latency: fresh histogram, paced input.
+	hist := latencyHist(reg)
+	before := hist()
+	target := done() + int64(c.Rate*c.Seconds)
+	if err := prod.Produce(ctx, int(c.Rate*c.Seconds), c.Rate); err != nil {
+		return Phase{}, err
+	}
+	for done() < target {
+		select {
+		case <-commits:
+		case <-time.After(time.Minute):
+			return Phase{}, fmt.Errorf("latency phase did not complete")
+		}
+	}
+	after := hist()
+	ph.LatencyP50ms = quantile(before, after, 0.5) * 1000
+	ph.LatencyP99ms = quantile(before, after, 0.99) * 1000
+	stop()
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return ph, err
+		}
+	}
+	for _, l := range loops {
+		ph.Committed += l.Stats.Committed.Load()
+		ph.Aborted += l.Stats.Aborted.Load()
+	}
+	return ph, nil
+}
+
+type bucket struct {
+	le  float64
+	cum float64
+}
+
+// latencyHist returns a function that snapshots the log_append latency histogram.
+func latencyHist(g prometheus.Gatherer) func() []bucket {
+	return func() []bucket {
+		mfs, _ := g.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() != "scorestream_stream_event_latency_seconds" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				if label(m, "from") != "log_append" {
+					continue
+				}
+				var out []bucket
+				for _, b := range m.GetHistogram().GetBucket() {
+					out = append(out, bucket{b.GetUpperBound(), float64(b.GetCumulativeCount())})
+				}
+				out = append(out, bucket{math.Inf(1), float64(m.GetHistogram().GetSampleCount())})
+				return out
+			}
+		}
+		return nil
+	}
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+// quantile estimates the q-quantile of the observations between two snapshots,
+// interpolating linearly inside a bucket as Prometheus' histogram_quantile does.
+func quantile(before, after []bucket, q float64) float64 {
+	if len(after) == 0 {
+		return math.NaN()
+	}
+	d := make([]bucket, len(after))
+	for i := range after {
+		d[i] = after[i]
+		if i < len(before) {
+			d[i].cum -= before[i].cum
+		}
+	}
+	total := d[len(d)-1].cum
+	if total == 0 {
+		return math.NaN()
+	}
+	rank := q * total
+	i := sort.Search(len(d), func(i int) bool { return d[i].cum >= rank })
+	if i >= len(d)-1 {
+		return d[len(d)-2].le
+	}
+	lo, loCum := 0.0, 0.0
+	if i > 0 {
+		lo, loCum = d[i-1].le, d[i-1].cum
+	}
+	if d[i].cum == loCum {
+		return d[i].le
+	}
+	return lo + (d[i].le-lo)*(rank-loCum)/(d[i].cum-loCum)
+}
