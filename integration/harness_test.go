@@ -323,12 +323,14 @@ type instance struct {
 	metrics string // http://addr
 	starts  int
 
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	done    chan struct{} // closed when cmd has exited
-	exitErr error
-	planned bool // the harness stopped it (kill, term); unplanned exits are restarted
-	logPath string
+	mu        sync.Mutex
+	cmd       *exec.Cmd
+	done      chan struct{} // closed when cmd has exited
+	exitErr   error
+	planned   bool // the harness stopped it (kill, term); unplanned exits are restarted
+	startedAt time.Time
+	backoff   time.Duration
+	logPath   string
 }
 
 // start starts instance id (again, if it ran before) and waits for /readyz.
@@ -378,6 +380,7 @@ func (in *instance) launch() error {
 	}
 	done := make(chan struct{})
 	in.cmd, in.done, in.planned, in.exitErr = cmd, done, false, nil
+	in.startedAt = time.Now()
 	in.s.mu.Lock()
 	in.s.logs = append(in.s.logs, in.logPath)
 	in.s.mu.Unlock()
@@ -395,7 +398,18 @@ func (in *instance) launch() error {
 			in.s.mu.Lock()
 			in.s.unplanned = append(in.s.unplanned, fmt.Sprintf("instance %s (%s): %v", in.id, filepath.Base(in.logPath), err))
 			in.s.mu.Unlock()
-			in.s.t.Logf("instance %s exited unexpectedly (%v), restarting; log %s", in.id, err, in.logPath)
+			// Back off like a crash-looping pod: 0.5s doubling to 8s while
+			// runs are short (e.g. the broker is still down), reset after a
+			// run of a minute.
+			in.mu.Lock()
+			if time.Since(in.startedAt) > time.Minute {
+				in.backoff = 0
+			}
+			in.backoff = min(max(2*in.backoff, 500*time.Millisecond), 8*time.Second)
+			wait := in.backoff
+			in.mu.Unlock()
+			in.s.t.Logf("instance %s exited unexpectedly (%v), restarting in %s; log %s", in.id, err, wait, in.logPath)
+			time.Sleep(wait) // restart policy, not synchronisation
 			if err := in.launch(); err != nil {
 				in.s.t.Errorf("restart instance %s: %v", in.id, err)
 			}
@@ -868,7 +882,7 @@ func (s *scenario) report(r result, rep audit.Report) {
 	s.mu.Lock()
 	r["unplanned_exits"] = len(s.unplanned)
 	if len(s.unplanned) > 0 {
-		r["unplanned_exit_list"] = slices.Clone(s.unplanned)
+		r["unplanned_exit_list"] = slices.Clone(s.unplanned[:min(10, len(s.unplanned))])
 	}
 	s.mu.Unlock()
 	b, _ := json.Marshal(r)

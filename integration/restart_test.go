@@ -95,17 +95,18 @@ func TestBrokerRestart(t *testing.T) {
 	if err := waitMetric(s.instances["0"], "scorestream_stream_transactions_total", `result="committed"`, 5, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	kafka(t, "kill")
-	down := time.Now()
-	kafka(t, "start")
-	res["broker_down_s"] = ms(time.Since(down)) / 1000
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	base, err := s.committed(ctx)
 	cancel()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d, err := s.waitAdvanced(base, time.Now(), 5*time.Minute); err != nil {
+	kafka(t, "kill")
+	down := time.Now()
+	kafka(t, "start")
+	up := time.Now()
+	res["broker_down_s"] = ms(up.Sub(down)) / 1000
+	if d, err := s.waitAdvanced(base, up, 5*time.Minute); err != nil {
 		t.Errorf("after the broker restart: %v", err)
 	} else {
 		res["broker_up_to_all_partitions_committing_s"] = ms(d) / 1000
