@@ -58,6 +58,7 @@ type Manifest struct {
 	Golden     []GoldenRow  `yaml:"golden"`
 
 	path string // the manifest file, set by LoadManifest
+	hash string // HashBytes of the document
 }
 
 // FeatureDef is one input the model was trained on.
@@ -104,6 +105,9 @@ func LoadManifest(path string) (*Manifest, error) {
 	return m, nil
 }
 
+// Hash is HashBytes of the manifest document.
+func (m *Manifest) Hash() string { return m.hash }
+
 // ParseManifest decodes one manifest document strictly (unknown keys fail) and
 // validates it; errors name the field.
 func ParseManifest(data []byte) (*Manifest, error) {
@@ -123,6 +127,7 @@ func ParseManifest(data []byte) (*Manifest, error) {
 	if err := m.validate(); err != nil {
 		return nil, err
 	}
+	m.hash = HashBytes(data)
 	return &m, nil
 }
 

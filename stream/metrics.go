@@ -20,6 +20,8 @@ type Metrics struct {
 	Score           *prometheus.HistogramVec
 	Decisions       *prometheus.CounterVec
 	Disagreements   prometheus.Counter
+	ModelReloads    *prometheus.CounterVec
+	ModelInfo       *prometheus.GaugeVec
 	StateEntries    *prometheus.GaugeVec
 	EarlyEvictions  prometheus.Counter
 	RestoreSeconds  prometheus.Histogram
@@ -57,6 +59,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Decisions in committed transactions."}, []string{"model", "version", "role", "decision"}),
 		Disagreements: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "model", Name: "decision_disagreements_total",
 			Help: "Committed events where champion and challenger decided differently."}),
+		ModelReloads: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "model", Name: "reloads_total",
+			Help: "Model reloads that found changed files, by result: ok (swapped in) or refused (invalid; the old model keeps serving)."}, []string{"result"}),
+		ModelInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: "model", Name: "info",
+			Help: "1 for each model serving (role champion or challenger), with its name, version and sha256."}, []string{"model", "version", "hash", "role"}),
 		StateEntries: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: "state", Name: "entries",
 			Help: "Entities held in memory, per partition."}, []string{"partition"}),
 		EarlyEvictions: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "state", Name: "early_evictions_total",
@@ -67,7 +73,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Changelog records applied while restoring."}),
 	}
 	reg.MustRegister(m.Consumed, m.Predictions, m.DeadLetters, m.Transactions, m.TxnDuration, m.TxnRecords,
-		m.Latency, m.Lag, m.RegistryDown, m.RegistryErrors, m.Score, m.Decisions, m.Disagreements,
+		m.Latency, m.Lag, m.RegistryDown, m.RegistryErrors, m.Score, m.Decisions, m.Disagreements, m.ModelReloads, m.ModelInfo,
 		m.StateEntries, m.EarlyEvictions, m.RestoreSeconds, m.RestoredEntries)
 	return m
 }

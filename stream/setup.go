@@ -14,7 +14,7 @@ import (
 	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/scorestream/scorestream/config"
-	"github.com/scorestream/scorestream/model"
+	"github.com/scorestream/scorestream/modelwatch"
 	"github.com/scorestream/scorestream/sink"
 	"github.com/scorestream/scorestream/state"
 	"github.com/scorestream/scorestream/stream/decode"
@@ -31,7 +31,8 @@ type Shared struct {
 	Registry *sr.Client
 	Decoder  *decode.Decoder
 	Spec     *features.Spec
-	Models   *process.Models
+	Models   *process.Models // the models at startup
+	Watcher  *modelwatch.Watcher
 	SchemaID int
 	Metrics  *Metrics
 	Reg      prometheus.Registerer
@@ -51,7 +52,9 @@ func Prepare(ctx context.Context, cfg *config.Config, reg prometheus.Registerer)
 	if err != nil {
 		return nil, err
 	}
-	models, err := LoadModels(cfg.Model, spec)
+	metrics := NewMetrics(reg)
+	watcher, err := modelwatch.New(modelwatch.Config{Model: cfg.Model, Features: cfg.Features, Spec: spec,
+		Reloads: metrics.ModelReloads, Info: metrics.ModelInfo})
 	if err != nil {
 		return nil, err
 	}
@@ -72,8 +75,8 @@ func Prepare(ctx context.Context, cfg *config.Config, reg prometheus.Registerer)
 			return nil, err
 		}
 	}
-	return &Shared{Cfg: cfg, Conn: conn, Registry: rcl, Decoder: dec, Spec: spec, Models: models,
-		SchemaID: id, Metrics: NewMetrics(reg), Reg: reg}, nil
+	return &Shared{Cfg: cfg, Conn: conn, Registry: rcl, Decoder: dec, Spec: spec, Models: watcher.Models(),
+		Watcher: watcher, SchemaID: id, Metrics: metrics, Reg: reg}, nil
 }
 
 func stateful(fs []config.Feature) bool {
@@ -85,27 +88,10 @@ func stateful(fs []config.Feature) bool {
 	return false
 }
 
-// LoadModels loads and binds the champion and the optional challenger.
+// LoadModels loads and binds the champion and the optional challenger (with
+// their manifests); see modelwatch.Load.
 func LoadModels(mc config.Model, spec *features.Spec) (*process.Models, error) {
-	champ, err := loadScorer(mc, spec)
-	if err != nil {
-		return nil, fmt.Errorf("model: %w", err)
-	}
-	ms := &process.Models{Champion: champ}
-	if mc.Challenger != nil {
-		if ms.Challenger, err = loadScorer(*mc.Challenger, spec); err != nil {
-			return nil, fmt.Errorf("model.challenger: %w", err)
-		}
-	}
-	return ms, nil
-}
-
-func loadScorer(mc config.Model, spec *features.Spec) (*process.Scorer, error) {
-	m, err := model.Load(mc.Path, mc.Format)
-	if err != nil {
-		return nil, err
-	}
-	return process.NewScorer(m, mc.Name, mc.Version, mc.Thresholds, spec)
+	return modelwatch.Load(mc, nil, spec)
 }
 
 // RegisterPredictionSchema registers sink.PredictionSchema under "<topic>-value"
@@ -118,7 +104,9 @@ func RegisterPredictionSchema(ctx context.Context, cl *sr.Client, topic string) 
 	return ss.ID, nil
 }
 
-// NewLoop builds one instance's loop with its own transactional id.
+// NewLoop builds one instance's loop with its own transactional id. The loop
+// subscribes to the model watcher: a reload reaches it at its next transaction
+// boundary.
 func (s *Shared) NewLoop(instanceID string, log *slog.Logger) (*Loop, error) {
 	return s.newLoop(instanceID, log, false)
 }
@@ -135,6 +123,10 @@ func (s *Shared) newLoop(instanceID string, log *slog.Logger, noop bool) (*Loop,
 	km := kprom.NewMetrics("scorestream_kafka", kprom.Registerer(s.Reg), kprom.WithClientLabel())
 	conn := append([]kgo.Opt{}, s.Conn...)
 	conn = append(conn, kgo.ClientID(c.Kafka.ClientID+"-"+instanceID))
+	models, next := s.Models, func() *process.Models { return nil }
+	if s.Watcher != nil {
+		models, next = s.Watcher.Subscribe()
+	}
 	proc := process.New(process.Config{
 		PredictionsTopic: c.Output.PredictionsTopic,
 		ShadowTopic:      c.Output.ShadowTopic,
@@ -143,7 +135,7 @@ func (s *Shared) newLoop(instanceID string, log *slog.Logger, noop bool) (*Loop,
 		PredictionSchema: s.SchemaID,
 		FeatureLogging:   c.Output.FeatureLogging,
 		NoOp:             noop,
-	}, s.Decoder, s.Spec, s.Models)
+	}, s.Decoder, s.Spec, models)
 	return New(Config{
 		Conn:               conn,
 		Topics:             c.Stream.InputTopics,
@@ -161,7 +153,8 @@ func (s *Shared) newLoop(instanceID string, log *slog.Logger, noop bool) (*Loop,
 			Limits:      s.Spec.Limits(),
 			MaxEntities: c.State.MaxEntities,
 		},
-		Hooks: []kgo.Hook{km},
+		Hooks:      []kgo.Hook{km},
+		NextModels: next,
 	}, proc, log.With("instance", instanceID, "transactional_id", txnID), s.Metrics)
 }
 
