@@ -80,6 +80,12 @@ func initONNXRuntime() error {
 // column 1 for K = 2 (the positive class), column 0 for K = 1 and column ScoreClass
 // (1) for K > 2, where ScoreAll gives every class.
 //
+// Model files must come from a trusted exporter: onnxruntime 1.24.1 aborts the
+// process (std::terminate) on some malformed graphs that pass onnx.checker, e.g. a
+// TreeEnsembleClassifier whose nodes_featureids is one entry short (found by fuzzing
+// ParseONNX; the Python onnxruntime aborts on the same file). Check a new model in a
+// separate process (`scorestream model check`) before loading it into a live one.
+//
 // Feature names come from the model's metadata_props entry "feature_names", a JSON
 // array of F strings written at export (model/testdata/onnx/gen.py shows how); a
 // model without it gets f0..f{F-1}. Feature values are rounded to float32, as the
@@ -204,11 +210,10 @@ func parseONNX(data []byte) (*ONNX, error) {
 		m.Close()
 		return nil, fmt.Errorf("onnx: output %q has %d columns; want 1 (regression) or an output named \"probabilities\"", out.Name, width)
 	}
-	classes := 1
+	m.info = Info{Format: FormatONNX, Objective: objective, Classes: 1, Hash: HashBytes(data)}
 	if objective == "multiclass" {
-		classes = width
+		m.info.Classes, m.info.ScoreClass = width, m.col
 	}
-	m.info = Info{Format: FormatONNX, Objective: objective, Classes: classes, ScoreClass: m.col, Hash: HashBytes(data)}
 	return m, nil
 }
 

@@ -330,3 +330,51 @@ func BenchmarkONNX(b *testing.B) {
 		})
 	}
 }
+
+// FuzzONNX scores arbitrary feature values (NaN, ±Inf, huge, tiny) with every
+// testdata model: no panic, Score agrees with a one-row ScoreBatch and ScoreAll,
+// and probabilities stay in [0, 1].
+//
+// It does not fuzz the model bytes: onnxruntime 1.24.1 aborts the whole process
+// (std::terminate, SIGABRT) on some malformed graphs that pass onnx.checker — found
+// by fuzzing ParseONNX, e.g. a TreeEnsembleClassifier whose nodes_featureids has one
+// entry fewer than nodes_nodeids; the Python onnxruntime aborts on the same file. A
+// Go test cannot survive that, so model files must come from a trusted exporter.
+// Rerun:
+//
+//	export SCORESTREAM_ONNXRUNTIME_LIB=$(scripts/onnxruntime.sh)
+//	CGO_ENABLED=1 go test -tags onnx ./model -run '^$' -fuzz FuzzONNX -fuzztime 30s
+func FuzzONNX(f *testing.F) {
+	type loaded struct {
+		m     Model
+		proba bool
+	}
+	var models []loaded
+	for _, tc := range onnxCases {
+		m, _, rows, _ := loadONNXCase(f, tc.name)
+		models = append(models, loaded{m, tc.objective != "regression"})
+		for _, x := range rows[:3] {
+			f.Add(x[0], x[1], x[2], x[3], x[4])
+		}
+	}
+	f.Add(math.NaN(), math.Inf(1), math.Inf(-1), math.MaxFloat64, math.SmallestNonzeroFloat64)
+	f.Add(-0.0, 1e39, -1e39, 3.4028235e38, 1e-46)
+	f.Fuzz(func(t *testing.T, a, b, c, d, e float64) {
+		x := []float64{a, b, c, d, e}
+		for _, l := range models {
+			s := l.m.Score(x)
+			bs := l.m.(Batcher).ScoreBatch(nil, [][]float64{x})
+			all := l.m.(Multi).ScoreAll(nil, x)
+			same := func(u, v float64) bool { return u == v || (math.IsNaN(u) && math.IsNaN(v)) }
+			if len(bs) != 1 || !same(s, bs[0]) {
+				t.Fatalf("%s: Score %v, ScoreBatch %v", l.m.Info().Objective, s, bs)
+			}
+			if k := l.m.(*ONNX).col; len(all) <= k || !same(s, all[k]) {
+				t.Fatalf("%s: Score %v, ScoreAll %v", l.m.Info().Objective, s, all)
+			}
+			if l.proba && !(s >= 0 && s <= 1) && !math.IsNaN(s) {
+				t.Fatalf("probability %v out of [0, 1] for %v", s, x)
+			}
+		}
+	})
+}
