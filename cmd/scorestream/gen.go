@@ -82,7 +82,7 @@ func genParse(args []string, stdout, stderr io.Writer) (genFlags, int, bool) {
 	fs.StringVar(&f.schema, "schema", "v1", "writer schema: v1, or v2 (fields reordered, no currency, risk_flags added)")
 	fs.StringVar(&f.summary, "summary", "text", "final summary on stdout: text or json (one JSON object on the last line)")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "how long to wait for the registry and the brokers at startup")
-	fs.DurationVar(&f.deliveryTimeout, "delivery-timeout", 2*time.Minute, "how long a record may take to be acknowledged before gen fails")
+	fs.DurationVar(&f.deliveryTimeout, "delivery-timeout", 30*time.Second, "how long the brokers may acknowledge nothing while records are outstanding before gen fails")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), genUsage)
 		fs.PrintDefaults()
@@ -186,7 +186,6 @@ type genSummary struct {
 	Seed            int64            `json:"seed"`
 	Events          int64            `json:"events"` // acknowledged by the brokers
 	Failed          int64            `json:"failed"` // produce failed
-	Unsent          int64            `json:"unsent"` // abandoned on interrupt
 	Malformed       map[string]int64 `json:"malformed"`
 	MalformedTotal  int64            `json:"malformed_total"`
 	Fraud           int64            `json:"fraud"`
@@ -204,8 +203,9 @@ type genSummary struct {
 type genCounters struct {
 	acked    [5][4]atomic.Int64
 	failed   atomic.Int64
-	unsent   atomic.Int64
 	firstErr atomic.Pointer[error]
+	produced atomic.Int64 // handed to the producer
+	stalled  atomic.Pointer[error]
 }
 
 // genKindIndex is the first index of genCounters.acked; gen.MalformedKinds()[i-1]
@@ -307,26 +307,31 @@ func genCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for k := range promises {
 		for p := range promises[k] {
 			promises[k][p] = func(_ *kgo.Record, err error) {
-				switch {
-				case err == nil:
+				if err == nil {
 					cnt.acked[k][p].Add(1)
-				case errors.Is(err, context.Canceled) && ctx.Err() != nil:
-					cnt.unsent.Add(1)
-				default:
-					cnt.failed.Add(1)
-					cnt.firstErr.CompareAndSwap(nil, &err)
+					return
 				}
+				cnt.failed.Add(1)
+				cnt.firstErr.CompareAndSwap(nil, &err)
 			}
 		}
 	}
 
+	// Records are produced without the interrupt: Ctrl-C stops generating,
+	// and what was generated is still delivered, so that the summary counts
+	// every generated record. The watchdog cancels pctx when nothing is
+	// acknowledged for --delivery-timeout: kgo's own delivery timeout cannot
+	// fail idempotent batches already sent to a broker that went away, and
+	// Produce blocks once the buffer is full.
+	pctx, pcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer pcancel()
 	start := time.Now()
-	stopProgress := genProgress(stderr, start, &cnt)
+	stopProgress := genProgress(stderr, start, f.deliveryTimeout, &cnt, pcancel)
 	var produced int64
 	var first, last time.Time
 loop:
 	for f.events == 0 || produced < int64(f.events) {
-		if ctx.Err() != nil || cnt.firstErr.Load() != nil {
+		if ctx.Err() != nil || pctx.Err() != nil || cnt.firstErr.Load() != nil {
 			break
 		}
 		if f.rate > 0 {
@@ -335,6 +340,9 @@ loop:
 				t := time.NewTimer(wait)
 				select {
 				case <-ctx.Done():
+					t.Stop()
+					break loop
+				case <-pctx.Done():
 					t.Stop()
 					break loop
 				case <-t.C:
@@ -346,14 +354,14 @@ loop:
 			first = r.Event.EventTime
 		}
 		last = r.Event.EventTime
-		cl.Produce(ctx, &kgo.Record{Key: r.Key, Value: r.Value},
+		cl.Produce(pctx, &kgo.Record{Key: r.Key, Value: r.Value},
 			promises[genKindIndex(r.Malformed)][genPatternIndex(r.Event.Pattern)])
 		produced++
+		cnt.produced.Add(1)
 	}
 
-	// Deliver what is buffered, even after Ctrl-C; a second signal is not
-	// waited for, the delivery timeout bounds this.
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.deliveryTimeout)
+	// Deliver what is buffered, even after Ctrl-C.
+	fctx, cancel := context.WithTimeout(pctx, f.deliveryTimeout)
 	ferr := cl.Flush(fctx)
 	cancel()
 	stopProgress()
@@ -373,7 +381,7 @@ loop:
 			}
 		}
 	}
-	sum.Failed, sum.Unsent = cnt.failed.Load(), cnt.unsent.Load()
+	sum.Failed = cnt.failed.Load()
 	sum.Seconds = math.Round(elapsed*1000) / 1000
 	if elapsed > 0 {
 		sum.EventsPerSecond = math.Round(float64(sum.Events) / elapsed)
@@ -382,9 +390,11 @@ loop:
 		sum.FirstEventTime, sum.LastEventTime = &first, &last
 	}
 	var runErr error
-	if p := cnt.firstErr.Load(); p != nil {
+	if p := cnt.stalled.Load(); p != nil {
+		runErr = fmt.Errorf("produce to %q: %w (are the brokers %s up?)", f.topic, *p, f.brokers)
+	} else if p := cnt.firstErr.Load(); p != nil {
 		runErr = fmt.Errorf("produce to %q: %w (%d records failed; are the brokers %s up?)", f.topic, *p, sum.Failed, f.brokers)
-	} else if ferr != nil && ctx.Err() == nil {
+	} else if ferr != nil {
 		runErr = fmt.Errorf("flush: %w", ferr)
 	}
 	if runErr != nil {
@@ -433,15 +443,17 @@ func genPrepareTopic(ctx context.Context, cl *kgo.Client, f genFlags, stderr io.
 }
 
 // genProgress prints the produce progress to w every second until the
-// returned stop function is called; stop waits for the printer to end.
-func genProgress(w io.Writer, start time.Time, cnt *genCounters) (stop func()) {
+// returned stop function is called; stop waits for the printer to end. It is
+// also the watchdog: when records are outstanding and none has been
+// acknowledged or failed for stall, it records the stall and calls abort.
+func genProgress(w io.Writer, start time.Time, stall time.Duration, cnt *genCounters, abort func()) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
-		var prev int64
-		prevAt := start
+		var prev, prevDone int64
+		prevAt, movedAt := start, start
 		for {
 			select {
 			case <-done:
@@ -456,6 +468,16 @@ func genProgress(w io.Writer, start time.Time, cnt *genCounters) (stop func()) {
 				rate := float64(n-prev) / now.Sub(prevAt).Seconds()
 				fmt.Fprintf(w, "gen: %d acknowledged, %.0f/s\n", n, rate)
 				prev, prevAt = n, now
+
+				finished := n + cnt.failed.Load()
+				if finished != prevDone || finished == cnt.produced.Load() {
+					prevDone, movedAt = finished, now
+				} else if now.Sub(movedAt) >= stall && cnt.stalled.Load() == nil {
+					err := fmt.Errorf("no record acknowledged for %v with %d outstanding (--delivery-timeout)",
+						stall, cnt.produced.Load()-finished)
+					cnt.stalled.Store(&err)
+					abort()
+				}
 			}
 		}
 	})
@@ -480,7 +502,7 @@ func genPrintSummary(w io.Writer, format string, s genSummary) {
 	if s.FirstEventTime != nil {
 		fmt.Fprintf(w, "event time: %s to %s\n", s.FirstEventTime.Format(time.RFC3339), s.LastEventTime.Format(time.RFC3339))
 	}
-	if s.Failed > 0 || s.Unsent > 0 {
-		fmt.Fprintf(w, "failed: %d, unsent on interrupt: %d\n", s.Failed, s.Unsent)
+	if s.Failed > 0 {
+		fmt.Fprintf(w, "failed: %d\n", s.Failed)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/linkedin/goavro/v2"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/scorestream/scorestream/config"
@@ -222,6 +223,30 @@ func TestGenCmdFailures(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want exit %d and %q", code, stderr, exitFailure, tc.want)
 			}
 		})
+	}
+}
+
+// TestGenCmdStalledBroker: a broker that takes produce requests and never
+// answers must not hang gen; it fails after --delivery-timeout.
+func TestGenCmdStalledBroker(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "payments"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) }) // runs before c.Close
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		c.SleepControl(func() { <-release })
+		return nil, nil, false
+	})
+	code, _, stderr := genRun(t, "--brokers", c.ListenAddrs()[0], "--registry", reg.URL(),
+		"--events", "0", "--delivery-timeout", "2s")
+	if code != exitFailure || !strings.Contains(stderr, "no record acknowledged") {
+		t.Fatalf("exit %d, stderr %q; want exit %d and a stall message", code, stderr, exitFailure)
 	}
 }
 
