@@ -5,7 +5,7 @@
 #   2. gofmt and go vet
 #   3. go test ./... (fast: embedded kfake broker and srfake registry)
 #   4. a short run of every fuzz target
-#   5. deploy checks (promtool rule tests, manifests)
+#   5. ONNX parity (cgo build tag) and deploy checks (promtool rule tests, manifests)
 #   6. the integration suite against a real Apache Kafka broker
 #
 # Flags: --fast (steps 2-4 only), --no-integration (skip step 6).
@@ -44,6 +44,11 @@ for pkg in $(go list ./...); do
     go test -run '^$' -fuzz "^${target}\$" -fuzztime 10s "$pkg" >/tmp/scorestream-fuzz.log 2>&1 || { cat /tmp/scorestream-fuzz.log; exit 1; }
   done
 done
+
+if [ "$fast" = 0 ] && [ -x scripts/test-onnx.sh ]; then
+  step "ONNX (cgo, -tags onnx, onnxruntime from the Python package index)"
+  scripts/test-onnx.sh
+fi
 
 if [ "$fast" = 0 ] && [ -x deploy/test.sh ]; then
   step "deploy checks"
