@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -20,11 +21,14 @@ const modelUsageText = `Check a model file and score CSV rows offline, without K
 
 Usage:
   scorestream model check FILE [--format F]
+  scorestream model check MANIFEST.yaml [--config config.yaml]
   scorestream model predict --model FILE --features rows.csv [--format F] [--class K] [--all-classes]
 
 Subcommands:
   check    load the model, validate it and print a summary: format, objective,
-           trees, classes, the features it needs (in order) and its sha256 hash
+           trees, classes, the features it needs (in order) and its sha256 hash;
+           given a manifest, also check the model against it (features, golden
+           rows) and, with --config, against the pipeline's feature spec
   predict  score every row of a CSV file and print one score per line
 
 Model formats (--format, default: detected from the file):
@@ -67,14 +71,23 @@ const modelCheckUsageText = `Load a model, validate it and print a summary.
 
 Usage:
   scorestream model check FILE [--format F]
+  scorestream model check MANIFEST.yaml [--config config.yaml]
 
 Prints the format, objective, number of trees used (after best_iteration for an
 XGBoost model trained with early stopping), classes, the features the model needs
 in input order, and the sha256 hash of the file, which predictions record. Exit
 status 1 with the reason if the model does not load.
 
-Example:
+Given a manifest (a .yaml or .yml file, see model.Manifest), loads the model file
+it names and checks that the manifest declares every feature the model needs and
+that the model reproduces every golden row (to 1e-6, relative above 1); with
+--config, also that the pipeline's feature spec provides those features with the
+manifest's defaults. Exit status 1 names every problem. A hot reload
+(model.watch) runs the same checks before a new model may serve.
+
+Examples:
   scorestream model check model.ubj
+  scorestream model check examples/fraud/manifest.yaml --config config/example.yaml
 
 Flags:
 `
@@ -255,6 +268,7 @@ func modelScoreCSV(ctx context.Context, m model.Model, multi model.Multi, in io.
 func modelCheck(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("scorestream model check", flag.ContinueOnError)
 	format := fs.String("format", "", "model format: logistic, xgboost, xgboost-ubj or lightgbm (default: detect)")
+	cfgPath := fs.String("config", "", "pipeline config `file`: check a manifest's model against its feature spec")
 	if ok, code := modelParseFlags(fs, args, modelCheckUsageText, stdout, stderr); !ok {
 		return code
 	}
@@ -268,6 +282,13 @@ func modelCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	if path == "" || fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "scorestream model check: want exactly one model file\n")
+		return exitUsage
+	}
+	if ext := strings.ToLower(filepath.Ext(path)); ext == ".yaml" || ext == ".yml" {
+		return manifestCheck(path, *cfgPath, stdout, stderr)
+	}
+	if *cfgPath != "" {
+		fmt.Fprintf(stderr, "scorestream model check: --config needs a manifest (.yaml), not a model file\n")
 		return exitUsage
 	}
 	m, err := model.Load(path, *format)

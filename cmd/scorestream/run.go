@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -28,6 +30,12 @@ then fences its own zombie at once.
 
 On SIGINT/SIGTERM the open transaction is finished (within
 stream.shutdown_timeout), the group is left, and the exit code is 0.
+
+With model.watch: true the model files (and manifests) are polled every second
+and reloaded on SIGHUP. A new model serves only after it parses, fits the
+feature spec and reproduces its manifest's golden rows; otherwise it is refused
+(a warning, scorestream_model_reloads_total{result="refused"}) and the current
+model keeps serving. The swap happens between transactions.
 
 Flags:
   -c, --config FILE   the YAML config (see config/example.yaml)
@@ -101,6 +109,15 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		log.Info("serving metrics", "addr", addr)
+	}
+	if cfg.Model.Watch {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		wctx, stopWatch := context.WithCancel(ctx)
+		watched := make(chan error, 1)
+		go func() { watched <- shared.Watcher.Run(wctx, log, hup) }()
+		defer func() { stopWatch(); <-watched }()
 	}
 	log.Info("scorestream running", "instance", cfg.Stream.InstanceID, "group", cfg.Stream.Group,
 		"inputs", cfg.Stream.InputTopics, "model", shared.Models.Champion.Label(), "pid", os.Getpid())
