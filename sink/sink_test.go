@@ -14,7 +14,7 @@ func TestPredictionRoundTrip(t *testing.T) {
 	}
 	p := &Prediction{EventID: "e1", EntityKey: []byte("card-1"), Score: 0.25, Decision: "allow",
 		ModelName: "fraud", ModelVersion: "3", ModelHash: "abc", EventTime: 1700000000123, ScoringTime: 1700000000999,
-		Source: Source{Topic: "payments", Partition: 7, Offset: 1 << 40},
+		Source:       Source{Topic: "payments", Partition: 7, Offset: 1 << 40},
 		FeatureNames: []string{"a", "b"}, Features: []float64{1.5, math.NaN()}}
 	b := AppendPrediction(nil, 42, p)
 	if b[0] != 0 || b[4] != 42 {
