@@ -15,6 +15,8 @@
 //	SCORESTREAM_IT_BROKERS   seed brokers (default 127.0.0.1:9092)
 //	SCORESTREAM_IT_CLUSTER   seed brokers of the 3-node cluster; TestBrokerFailure
 //	                         is skipped without it
+//	SCORESTREAM_IT_BROKER_CONTROL=single  lets TestBrokerRestart kill and restart
+//	                         the scripts/kafka.sh broker; skipped without it
 //	SCORESTREAM_IT_SCALE     multiplies the event counts (default 1: CI size)
 //	SCORESTREAM_IT_LOGS      directory for process logs (default: a temp dir, kept)
 //	SCORESTREAM_IT_RESULTS   JSON file the measured figures are merged into

@@ -3,7 +3,7 @@
 # exactly-once under crashes, rolling restarts, broker restart, zombies, stalls,
 # a broker failure on a 3-node cluster, and interop with kcat and confluent-kafka.
 #
-#   scripts/integration.sh            everything (CI: about 15 minutes on 2 cores)
+#   scripts/integration.sh            everything (about 6 minutes on 2 shared cores)
 #   scripts/integration.sh -run Crash only the tests matching (go test -run)
 #
 # 1. scripts/deps.sh (kcat, promtool, Kafka jars, Python venv)
