@@ -70,9 +70,9 @@ type Stream struct {
 	InstanceID            string        `yaml:"instance_id"`             // default: hostname; env SCORESTREAM_INSTANCE_ID overrides
 	CommitInterval        time.Duration `yaml:"commit_interval"`         // default 100ms
 	MaxRecordsPerTxn      int           `yaml:"max_records_per_txn"`     // default 10000
-	TransactionTimeout    time.Duration `yaml:"transaction_timeout"`     // default 30s
+	TransactionTimeout    time.Duration `yaml:"transaction_timeout"`     // default 60s; must exceed rebalance_timeout
 	SessionTimeout        time.Duration `yaml:"session_timeout"`         // default 45s
-	RebalanceTimeout      time.Duration `yaml:"rebalance_timeout"`       // default 60s
+	RebalanceTimeout      time.Duration `yaml:"rebalance_timeout"`       // default 30s
 	EventIDField          string        `yaml:"event_id_field"`          // default "event_id"
 	EventTimeField        string        `yaml:"event_time_field"`        // "" = record timestamp
 	ShutdownTimeout       time.Duration `yaml:"shutdown_timeout"`        // default 30s

@@ -183,6 +183,10 @@ func (c *Config) validateStream(p *problems) {
 		p.add("stream.transaction_timeout", "%v must be > stream.commit_interval %v", s.TransactionTimeout, s.CommitInterval)
 	case s.TransactionTimeout > MaxTransactionTimeout:
 		p.add("stream.transaction_timeout", "%v exceeds %v (the broker default transaction.max.timeout.ms)", s.TransactionTimeout, MaxTransactionTimeout)
+	case s.RebalanceTimeout > 0 && s.TransactionTimeout <= s.RebalanceTimeout:
+		// Ending a transaction waits for a heartbeat, which waits out a rebalance in
+		// progress; a transaction the broker times out meanwhile fences the producer.
+		p.add("stream.transaction_timeout", "%v must be > stream.rebalance_timeout %v (ending a transaction can wait out a rebalance)", s.TransactionTimeout, s.RebalanceTimeout)
 	}
 	positiveDuration(p, "stream.session_timeout", s.SessionTimeout)
 	positiveDuration(p, "stream.rebalance_timeout", s.RebalanceTimeout)

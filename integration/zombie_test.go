@@ -56,6 +56,7 @@ func TestZombie(t *testing.T) {
 	s.cfgPatch = func(c map[string]any) {
 		st := c["stream"].(map[string]any)
 		st["session_timeout"] = "6s"
+		st["rebalance_timeout"] = "8s" // must stay below the transaction timeout
 		st["transaction_timeout"] = "10s"
 	}
 	n := 100_000 * suite.scale
@@ -143,7 +144,7 @@ func TestStall(t *testing.T) {
 	s.cfgPatch = func(c map[string]any) {
 		st := c["stream"].(map[string]any)
 		st["session_timeout"] = "30s"
-		st["rebalance_timeout"] = "30s"
+		st["rebalance_timeout"] = "8s" // must stay below the transaction timeout
 		st["transaction_timeout"] = "10s"
 	}
 	n := 60_000 * suite.scale
