@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -327,4 +328,45 @@ func TestRegistryUnavailableHolds(t *testing.T) {
 	if !rep.Clean || rep.DeadLetters != 0 || rep.Predictions != n {
 		t.Fatalf("after the outage: %+v", rep)
 	}
+}
+
+// TestSessionRestartAfterFailedCommit: an EndTxn that fails with an error the
+// session cannot recover from (here INVALID_PRODUCER_EPOCH, as after the broker
+// timed the transaction out) must not stop the instance: it starts a new session,
+// restores state, and the output stays exactly once.
+func TestSessionRestartAfterFailedCommit(t *testing.T) {
+	const n = 2000
+	h := newHarness(t, 3)
+	h.produce(n, 0.01)
+	var endTxns, failed atomic.Int32
+	h.env.Cluster.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		h.env.Cluster.KeepControl()
+		r := req.(*kmsg.EndTxnRequest)
+		if !r.Commit || endTxns.Add(1) != 4 {
+			return nil, nil, false
+		}
+		failed.Add(1)
+		resp := r.ResponseKind().(*kmsg.EndTxnResponse)
+		resp.ErrorCode = kerr.InvalidProducerEpoch.Code
+		return resp, nil, true
+	})
+	commits := make(chan int, 1024)
+	a := h.start("a", commits)
+	waitScored(t, commits, n, a.loop)
+	a.close(t)
+	if failed.Load() != 1 {
+		t.Fatalf("%d commits failed, want 1", failed.Load())
+	}
+	var m dto.Metric
+	if err := h.shared.Metrics.SessionRestarts.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.GetCounter().GetValue(); got != 1 {
+		t.Fatalf("%v session restarts, want 1", got)
+	}
+	rep := h.audit()
+	if !rep.Clean || rep.Inputs != n || rep.Predictions+rep.DeadLetters != n {
+		t.Fatalf("audit after a session restart: %+v", rep)
+	}
+	h.checkState(3)
 }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/scorestream/scorestream/state"
@@ -82,6 +83,7 @@ type Loop struct {
 
 	ready atomic.Bool
 	Stats Stats
+	opts  []kgo.Opt // to build a new session after a failed one
 
 	// Per-transaction bookkeeping, owned by Run.
 	inTxn    bool
@@ -124,12 +126,46 @@ func New(cfg Config, proc *process.Processor, log *slog.Logger, m *Metrics) (*Lo
 	if len(cfg.Hooks) > 0 {
 		opts = append(opts, kgo.WithHooks(cfg.Hooks...))
 	}
+	l.opts = opts
 	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("stream: %w", err)
 	}
 	l.sess = sess
 	return l, nil
+}
+
+// restart replaces a session whose transaction ended in error (a broker went away
+// mid-commit, or the broker timed the transaction out) with a new one. That is
+// safe: the new session's InitProducerID aborts whatever the old one left open,
+// its consumer starts from the committed offsets, and all partition state is
+// dropped here and restored from the changelog. Only a fenced producer — another
+// live instance has our transactional id — is fatal: this instance is the zombie.
+func (l *Loop) restart(ctx context.Context, cause error) error {
+	if errors.Is(cause, kerr.ProducerFenced) || errors.Is(cause, kerr.TransactionalIDAuthorizationFailed) {
+		return cause
+	}
+	l.m.SessionRestarts.Inc()
+	l.sess.Close()
+	for p := range l.parts {
+		l.m.StateEntries.DeleteLabelValues(strconv.Itoa(int(p)))
+	}
+	clear(l.parts)
+	l.backoff = min(max(2*l.backoff, 500*time.Millisecond), l.cfg.RetryMax)
+	l.log.Warn("transaction failed; starting a new session (state is restored from the changelog)",
+		"err", cause, "retry_in", l.backoff)
+	t := time.NewTimer(l.backoff)
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	t.Stop()
+	sess, err := kgo.NewGroupTransactSession(l.opts...)
+	if err != nil {
+		return fmt.Errorf("stream: new session: %w", err)
+	}
+	l.sess = sess
+	return nil
 }
 
 // partitioner sends changelog records to the partition the caller set (the input
@@ -193,7 +229,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	// must complete (or time out) even while shutting down.
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
-	defer l.sess.Close()
+	defer func() { l.sess.Close() }() // the session in use at the end
 	l.ready.Store(true)
 	for ctx.Err() == nil {
 		if !l.inTxn {
@@ -222,16 +258,22 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 		if hold != nil {
 			if err := l.end(work, false); err != nil {
-				return err
+				if err := l.restart(ctx, err); err != nil {
+					return err
+				}
+				continue
 			}
 			l.wait(ctx, hold)
 			continue
 		}
-		l.backoff = 0
 		if l.inTxn && (len(l.pending) >= l.cfg.MaxRecordsPerTxn || time.Since(l.txnStart) >= l.cfg.CommitInterval) {
 			if err := l.end(work, true); err != nil {
-				return err
+				if err := l.restart(ctx, err); err != nil {
+					return err
+				}
+				continue
 			}
+			l.backoff = 0
 		}
 	}
 	// Soft shutdown: finish the open transaction within the deadline, then leave.

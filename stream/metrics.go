@@ -26,6 +26,7 @@ type Metrics struct {
 	EarlyEvictions  prometheus.Counter
 	RestoreSeconds  prometheus.Histogram
 	RestoredEntries prometheus.Counter
+	SessionRestarts prometheus.Counter
 }
 
 // NewMetrics registers the pipeline metrics on reg.
@@ -71,10 +72,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Time to restore newly assigned partitions from the changelog.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)}),
 		RestoredEntries: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "state", Name: "restored_entities_total",
 			Help: "Changelog records applied while restoring."}),
+		SessionRestarts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "stream", Name: "session_restarts_total",
+			Help: "Kafka sessions replaced after a transaction ended in error (broker gone mid-commit, transaction timed out)."}),
 	}
 	reg.MustRegister(m.Consumed, m.Predictions, m.DeadLetters, m.Transactions, m.TxnDuration, m.TxnRecords,
 		m.Latency, m.Lag, m.RegistryDown, m.RegistryErrors, m.Score, m.Decisions, m.Disagreements, m.ModelReloads, m.ModelInfo,
-		m.StateEntries, m.EarlyEvictions, m.RestoreSeconds, m.RestoredEntries)
+		m.StateEntries, m.EarlyEvictions, m.RestoreSeconds, m.RestoredEntries, m.SessionRestarts)
 	return m
 }
 
