@@ -51,7 +51,9 @@ type Config struct {
 	ShutdownTimeout    time.Duration
 	RetryMax           time.Duration // longest backoff while the registry is unreachable
 	State              state.Config
-	Hooks              []kgo.Hook
+	// NewHooks returns the client hooks (e.g. kprom metrics) for each new session;
+	// hooks are per client, so a replaced session gets fresh ones.
+	NewHooks func() []kgo.Hook
 	// NextModels is called at every transaction boundary; a non-nil result
 	// replaces the models (hot reload happens between transactions).
 	NextModels func() *process.Models
@@ -123,16 +125,21 @@ func New(cfg Config, proc *process.Processor, log *slog.Logger, m *Metrics) (*Lo
 			l.log.Info("partitions assigned", "partitions", as)
 		}),
 	)
-	if len(cfg.Hooks) > 0 {
-		opts = append(opts, kgo.WithHooks(cfg.Hooks...))
-	}
 	l.opts = opts
-	sess, err := kgo.NewGroupTransactSession(opts...)
+	sess, err := l.newSession()
 	if err != nil {
 		return nil, fmt.Errorf("stream: %w", err)
 	}
 	l.sess = sess
 	return l, nil
+}
+
+func (l *Loop) newSession() (*kgo.GroupTransactSession, error) {
+	opts := l.opts
+	if l.cfg.NewHooks != nil {
+		opts = append(append([]kgo.Opt{}, opts...), kgo.WithHooks(l.cfg.NewHooks()...))
+	}
+	return kgo.NewGroupTransactSession(opts...)
 }
 
 // restart replaces a session whose transaction ended in error (a broker went away
@@ -160,7 +167,7 @@ func (l *Loop) restart(ctx context.Context, cause error) error {
 	case <-t.C:
 	}
 	t.Stop()
-	sess, err := kgo.NewGroupTransactSession(l.opts...)
+	sess, err := l.newSession()
 	if err != nil {
 		return fmt.Errorf("stream: new session: %w", err)
 	}

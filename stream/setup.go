@@ -120,7 +120,6 @@ func (s *Shared) NewCopierLoop(instanceID string, log *slog.Logger) (*Loop, erro
 func (s *Shared) newLoop(instanceID string, log *slog.Logger, noop bool) (*Loop, error) {
 	c := s.Cfg
 	txnID := c.Stream.TransactionalIDPrefix + "-" + instanceID
-	km := kprom.NewMetrics("scorestream_kafka", kprom.Registerer(s.Reg), kprom.WithClientLabel())
 	conn := append([]kgo.Opt{}, s.Conn...)
 	conn = append(conn, kgo.ClientID(c.Kafka.ClientID+"-"+instanceID))
 	models, next := s.Models, func() *process.Models { return nil }
@@ -153,7 +152,9 @@ func (s *Shared) newLoop(instanceID string, log *slog.Logger, noop bool) (*Loop,
 			Limits:      s.Spec.Limits(),
 			MaxEntities: c.State.MaxEntities,
 		},
-		Hooks:      []kgo.Hook{km},
+		NewHooks: func() []kgo.Hook {
+			return []kgo.Hook{kprom.NewMetrics("scorestream_kafka", kprom.Registerer(s.Reg), kprom.WithClientLabel())}
+		},
 		NextModels: next,
 	}, proc, log.With("instance", instanceID, "transactional_id", txnID), s.Metrics)
 }
