@@ -105,7 +105,7 @@ func Run(ctx context.Context, c Config) (Result, error) {
 			ChangelogTopic:   run + "-" + p.name + "-changelog",
 			CreateTopics:     true,
 		}
-		if err := stream.EnsureTopics(ctx, adm, &cfg, true, -1); err != nil {
+		if err := stream.EnsureTopics(ctx, adm, &cfg, true, -1, nil); err != nil {
 			return res, err
 		}
 		fmt.Fprintf(c.Progress, "%s: draining %d events with %d instance(s)\n", p.name, c.Events, c.Instances)

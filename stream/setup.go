@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/plugin/kprom"
@@ -40,7 +41,15 @@ type Shared struct {
 
 // Prepare loads the models, compiles the feature spec, connects to the registry
 // and registers the prediction schema. Errors name what is wrong.
+//
+// A registry that cannot be reached is retried for up to StartupTimeout; one that
+// answers with a refusal fails at once.
 func Prepare(ctx context.Context, cfg *config.Config, reg prometheus.Registerer) (*Shared, error) {
+	return PrepareLogged(ctx, cfg, reg, nil)
+}
+
+// PrepareLogged is Prepare, logging startup retries to log.
+func PrepareLogged(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (*Shared, error) {
 	conn, err := cfg.KafkaOpts()
 	if err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
@@ -66,14 +75,19 @@ func Prepare(ctx context.Context, cfg *config.Config, reg prometheus.Registerer)
 	if err != nil {
 		return nil, err
 	}
-	id, err := RegisterPredictionSchema(ctx, rcl, cfg.Output.PredictionsTopic)
+	var id int
+	err = retry(ctx, log, "register the prediction schema", func() error {
+		var err error
+		if id, err = RegisterPredictionSchema(ctx, rcl, cfg.Output.PredictionsTopic); err != nil {
+			return err
+		}
+		if cfg.Output.ShadowTopic != "" {
+			_, err = RegisterPredictionSchema(ctx, rcl, cfg.Output.ShadowTopic)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
-	}
-	if cfg.Output.ShadowTopic != "" {
-		if _, err := RegisterPredictionSchema(ctx, rcl, cfg.Output.ShadowTopic); err != nil {
-			return nil, err
-		}
 	}
 	return &Shared{Cfg: cfg, Conn: conn, Registry: rcl, Decoder: dec, Spec: spec, Models: watcher.Models(),
 		Watcher: watcher, SchemaID: id, Metrics: metrics, Reg: reg}, nil
@@ -98,6 +112,10 @@ func LoadModels(mc config.Model, spec *features.Spec) (*process.Models, error) {
 // and returns its id (the same id if it is already registered).
 func RegisterPredictionSchema(ctx context.Context, cl *sr.Client, topic string) (int, error) {
 	ss, err := cl.CreateSchema(ctx, topic+"-value", sr.Schema{Schema: sink.PredictionSchema, Type: sr.TypeAvro})
+	var re *sr.ResponseError
+	if errors.As(err, &re) && re.StatusCode >= 400 && re.StatusCode < 500 {
+		err = permanent(err) // the registry answered: refused (incompatible, unauthorised)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("registry: register prediction schema for %s: %w", topic, err)
 	}
@@ -163,7 +181,14 @@ func (s *Shared) newLoop(instanceID string, log *slog.Logger, noop bool) (*Loop,
 // changelog has as many partitions as the input (co-partitioning). With create,
 // missing output topics are created (changelog compacted) with the input's
 // partition count and replication factor rf (-1: broker default).
-func EnsureTopics(ctx context.Context, adm *kadm.Client, cfg *config.Config, create bool, rf int16) error {
+//
+// Unreachable brokers and missing topics are retried for up to StartupTimeout
+// (logged to log, if not nil); a partition-count mismatch fails at once.
+func EnsureTopics(ctx context.Context, adm *kadm.Client, cfg *config.Config, create bool, rf int16, log *slog.Logger) error {
+	return retry(ctx, log, "check topics", func() error { return ensureTopics(ctx, adm, cfg, create, rf) })
+}
+
+func ensureTopics(ctx context.Context, adm *kadm.Client, cfg *config.Config, create bool, rf int16) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	details, err := adm.ListTopics(ctx)
@@ -200,14 +225,17 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, cfg *config.Config, cre
 				topicCfg = map[string]*string{"cleanup.policy": &compact}
 			}
 			resp, err := adm.CreateTopic(ctx, parts, rf, topicCfg, o.name)
+			if err == nil && errors.Is(resp.Err, kerr.TopicAlreadyExists) {
+				continue // another instance created it first
+			}
 			if err != nil || resp.Err != nil {
 				return fmt.Errorf("%s: create topic %q: %w", o.field, o.name, errors.Join(err, resp.Err))
 			}
 			continue
 		}
 		if o.compact && int32(len(d.Partitions)) != parts {
-			return fmt.Errorf("%s: topic %q has %d partitions, the input %q has %d: the changelog must be co-partitioned with the input",
-				o.field, o.name, len(d.Partitions), in, parts)
+			return permanent(fmt.Errorf("%s: topic %q has %d partitions, the input %q has %d: the changelog must be co-partitioned with the input",
+				o.field, o.name, len(d.Partitions), in, parts))
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -77,9 +78,12 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
 	reg := newRegistry()
-	shared, err := stream.Prepare(ctx, cfg, reg)
+	shared, err := stream.PrepareLogged(ctx, cfg, reg, log)
 	if err != nil {
 		log.Error("startup failed", "err", err)
+		if errors.Is(err, stream.ErrUnavailable) || ctx.Err() != nil {
+			return exitFailure
+		}
 		return exitUsage
 	}
 	admCl, err := kgo.NewClient(shared.Conn...)
@@ -87,7 +91,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Error("kafka client", "err", err)
 		return exitUsage
 	}
-	err = stream.EnsureTopics(ctx, kadm.NewClient(admCl), cfg, cfg.Output.CreateTopics, -1)
+	err = stream.EnsureTopics(ctx, kadm.NewClient(admCl), cfg, cfg.Output.CreateTopics, -1, log)
 	admCl.Close()
 	if err != nil {
 		log.Error("topics", "err", err)
