@@ -870,6 +870,13 @@ var resultsMu sync.Mutex
 func (s *scenario) report(r result, rep audit.Report) {
 	s.t.Helper()
 	aborted, errExits := s.txnCounts()
+	s.mu.Lock()
+	if len(s.unplanned) > 0 && s.name != "zombie" { // a zombie may exit once fenced
+		// The pipeline must recover by itself (a new session in-process), not
+		// through the supervisor's restarts.
+		s.t.Errorf("%d instance(s) exited on their own: %v", len(s.unplanned), s.unplanned[:min(3, len(s.unplanned))])
+	}
+	s.mu.Unlock()
 	r["scenario"] = s.name
 	r["passed"] = !s.t.Failed()
 	r["events"] = rep.Inputs
