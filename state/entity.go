@@ -194,9 +194,10 @@ var ErrCorrupt = errors.New("state: corrupt changelog value")
 // Layout (version 1): byte 1, varint Last, varint WM, uvarint n, n × (varint T,
 // 8-byte little-endian float64 amount), uvarint m, m × (uvarint len, value, varint T).
 func (e *Entity) AppendBinary(b []byte) []byte {
-	size := 21 + len(e.Events)*(binary.MaxVarintLen64+8)
+	// Exact enough: millisecond times are 6-byte varints, lengths 1 byte.
+	size := 21 + len(e.Events)*(7+8)
 	for _, s := range e.Distinct {
-		size += 2*binary.MaxVarintLen64 + len(s.Value)
+		size += 8 + len(s.Value)
 	}
 	b = slices.Grow(b, size)
 	b = append(b, encodingV1)
