@@ -132,6 +132,9 @@ func drain(ctx context.Context, cfg *config.Config, noop bool, c Config, prod *d
 		return Phase{}, err
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("SCORESTREAM_BENCH_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(c.Progress, nil))
+	}
 	commits := make(chan time.Time, 4096)
 	loops := make([]*stream.Loop, c.Instances)
 	runCtx, stop := context.WithCancel(ctx)

@@ -31,6 +31,8 @@ Flags:
   --seconds S        length of the latency phase (default 10)
   --summary FORMAT   text or json (json: the last line is one JSON object)
 
+Set SCORESTREAM_BENCH_LOG=1 to see the loops' logs (aborts, rebalances) on stderr.
+
 Example:
   scripts/kafka.sh start && scorestream registry &
   scorestream bench --events 200000 --summary json
