@@ -90,15 +90,12 @@ type Loop struct {
 	// Per-transaction bookkeeping, owned by Run.
 	inTxn    bool
 	txnStart time.Time
-	pending  []pendingResult
+	pending  []process.Pending // prepared records of the open transaction
+	appended []time.Time       // their input record timestamps
+	results  []process.Result  // their results, after Finish
 	touched  map[int32]*state.Partition
 	prodErr  atomic.Pointer[error]
 	backoff  time.Duration
-}
-
-type pendingResult struct {
-	res       process.Result
-	logAppend time.Time
 }
 
 // New builds a Loop and its Kafka session (which joins the group on first poll).
@@ -331,21 +328,31 @@ func (l *Loop) process(ctx context.Context, fetches kgo.Fetches) (hold error, fa
 	})
 	for _, r := range records {
 		part := l.parts[r.Partition]
-		res, err := l.proc.Process(ctx, r, part)
+		pe, err := l.proc.Prepare(ctx, r, part)
 		if err != nil {
 			l.m.RegistryErrors.WithLabelValues("unavailable").Inc()
 			return err, nil
 		}
 		l.touched[r.Partition] = part
-		for _, out := range res.Records {
+		l.pending = append(l.pending, pe)
+		l.appended = append(l.appended, r.Timestamp)
+	}
+	return nil, nil
+}
+
+// produce scores the transaction's prepared records (one batched call per model
+// when the model batches) and produces their outputs into the transaction.
+func (l *Loop) produce(ctx context.Context) {
+	l.results = l.proc.Finish(l.pending)
+	for i := range l.results {
+		in := l.pending[i].Input()
+		for _, out := range l.results[i].Records {
 			if out.Partition == 0 {
-				out.Partition = r.Partition // hint for keyless records; see partitioner
+				out.Partition = in.Partition // hint for keyless records; see partitioner
 			}
 			l.sess.Produce(ctx, out, l.promise)
 		}
-		l.pending = append(l.pending, pendingResult{res: res, logAppend: r.Timestamp})
 	}
-	return nil, nil
 }
 
 func (l *Loop) promise(_ *kgo.Record, err error) {
@@ -390,6 +397,7 @@ func (l *Loop) end(ctx context.Context, commit bool) error {
 		return nil
 	}
 	if commit {
+		l.produce(ctx)
 		if err := l.sess.Client().Flush(ctx); err != nil {
 			commit = false
 		}
@@ -407,6 +415,9 @@ func (l *Loop) end(ctx context.Context, commit bool) error {
 		}
 		l.record(n, dur)
 	} else {
+		if !commit {
+			l.proc.Discard()
+		}
 		for _, st := range l.touched {
 			st.Abort()
 		}
@@ -415,7 +426,7 @@ func (l *Loop) end(ctx context.Context, commit bool) error {
 		l.log.Info("transaction aborted; its records will be polled again", "records", n, "wanted_commit", commit)
 	}
 	clear(l.touched)
-	l.pending = l.pending[:0]
+	l.pending, l.appended, l.results = l.pending[:0], l.appended[:0], l.results[:0]
 	l.inTxn = false
 	if err != nil {
 		return fmt.Errorf("stream: end transaction: %w", err)
@@ -433,10 +444,9 @@ func (l *Loop) record(n int, dur time.Duration) {
 	ms := l.proc.Models()
 	ch := ms.Champion
 	var preds, dead int64
-	for i := range l.pending {
-		pr := &l.pending[i]
-		r := &pr.res
-		l.m.Latency.WithLabelValues("log_append").Observe(now.Sub(pr.logAppend).Seconds())
+	for i := range l.results {
+		r := &l.results[i]
+		l.m.Latency.WithLabelValues("log_append").Observe(now.Sub(l.appended[i]).Seconds())
 		if r.DeadLetter != "" {
 			dead++
 			l.m.DeadLetters.WithLabelValues(r.DeadLetter).Inc()

@@ -138,8 +138,18 @@ type Processor struct {
 	dec    *decode.Decoder
 	spec   *features.Spec
 	models *Models
-	vec    []float64 // feature vector, spec order
+	vec    []float64 // zero feature vector, spec order (its length is the spec's)
 	x      []float64 // model input scratch
+
+	// Between Prepare and Finish: the feature vectors of pending records, and
+	// Finish's scratch, reused across transactions.
+	slab                     []float64
+	finished                 []Result
+	champScores, challScores []float64
+	champErrs, challErrs     []error
+	rows                     [][]float64
+	rowIdx                   []int
+	inputs, batchOut         []float64
 }
 
 // New returns a Processor.
@@ -162,7 +172,9 @@ func (p *Processor) Models() *Models { return p.models }
 // Result is what one input record produced.
 type Result struct {
 	// Records to produce in the same transaction: the prediction (and shadow
-	// prediction) and the changelog record, or the dead letter alone.
+	// prediction) and the changelog record; or the dead letter, with the changelog
+	// record when the features (and so the state) were computed before the model
+	// refused the record.
 	Records []*kgo.Record
 	// DeadLetter is the class when the record was dead-lettered, else "".
 	DeadLetter string
@@ -179,82 +191,210 @@ type Result struct {
 // must not dead-letter the record but abort and retry it later.
 var ErrRetry = errors.New("retry later")
 
+// Pending is a record whose features are computed and whose state change is
+// staged, waiting to be scored by Finish. Dead-lettered records are pending too,
+// with their result already decided.
+type Pending struct {
+	in        *kgo.Record
+	ev        features.Event
+	vec       int // offset of the feature vector in the processor's slab
+	changelog *kgo.Record
+	done      *Result // decided in Prepare (dead letter, or the no-op copy)
+}
+
 // Process scores one record against its partition's state, staging the state
-// change in st. A returned error wraps ErrRetry; anything wrong with the record
-// itself is a dead-letter Result, never an error.
+// change in st: Prepare and Finish for one record. A returned error wraps
+// ErrRetry; anything wrong with the record itself is a dead-letter Result, never
+// an error.
 func (p *Processor) Process(ctx context.Context, in *kgo.Record, st *state.Partition) (Result, error) {
+	pe, err := p.Prepare(ctx, in, st)
+	if err != nil {
+		return Result{}, err
+	}
+	return p.Finish([]Pending{pe})[0], nil
+}
+
+// Prepare decodes the record, computes its features from its entity's state and
+// stages the entity's new state in st. Scoring waits for Finish, so that a
+// transaction's records are scored in one call when the model batches (ONNX).
+// The state change is staged whether or not the model then scores the record:
+// features were computed from it, and its changelog record is produced with its
+// prediction or dead letter. A returned error wraps ErrRetry.
+func (p *Processor) Prepare(ctx context.Context, in *kgo.Record, st *state.Partition) (Pending, error) {
+	src := sink.Source{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
 	if p.cfg.NoOp {
-		src := sink.Source{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
-		return Result{Records: []*kgo.Record{{Topic: p.cfg.PredictionsTopic, Key: in.Key, Value: in.Value,
-			Headers: sink.AppendProvenance(make([]kgo.RecordHeader, 0, 3), src)}}, EventTime: in.Timestamp.UnixMilli()}, nil
+		return Pending{in: in, done: &Result{Records: []*kgo.Record{{Topic: p.cfg.PredictionsTopic, Key: in.Key, Value: in.Value,
+			Headers: sink.AppendProvenance(make([]kgo.RecordHeader, 0, 3), src)}}, EventTime: in.Timestamp.UnixMilli()}}, nil
 	}
 	rec, _, err := p.dec.Decode(ctx, in.Value)
 	if err != nil {
 		var de *decode.Error
 		if errors.As(err, &de) {
-			return p.deadLetter(in, de.Class, err), nil
+			return p.deadPending(in, de.Class, err), nil
 		}
-		return Result{}, fmt.Errorf("%w: %w", ErrRetry, err)
+		return Pending{}, fmt.Errorf("%w: %w", ErrRetry, err)
 	}
-	src := sink.Source{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
 	fallbackID := in.Topic + "-" + strconv.Itoa(int(in.Partition)) + "-" + strconv.FormatInt(in.Offset, 10)
 	ev, err := p.spec.Meta(rec, in.Timestamp.UnixMilli(), fallbackID)
 	if err != nil {
-		return p.deadLetter(in, ClassFeature, err), nil
+		return p.deadPending(in, ClassFeature, err), nil
 	}
 	if in.Key == nil {
-		return p.deadLetter(in, ClassMissingKey, errors.New("record has no key: the key is the entity for state features")), nil
+		return p.deadPending(in, ClassMissingKey, errors.New("record has no key: the key is the entity for state features")), nil
 	}
 	key := string(in.Key)
-	next, err := Enrich(p.spec, st, key, rec, ev, p.vec)
+	n := len(p.vec)
+	off := len(p.slab)
+	p.slab = append(p.slab, p.vec...) // room for this record's vector
+	next, err := Enrich(p.spec, st, key, rec, ev, p.slab[off:off+n])
 	if err != nil {
-		return p.deadLetter(in, ClassFeature, err), nil
-	}
-	m := p.models
-	score, err := m.Champion.score(p.vec, &p.x)
-	if err != nil {
-		return p.deadLetter(in, ClassScore, err), nil
-	}
-	res := Result{EventTime: ev.Time, Score: score, Decision: m.Champion.Decide(score)}
-	now := p.cfg.Now().UnixMilli()
-	pred := sink.Prediction{
-		EventID: ev.ID, EntityKey: in.Key, Score: score, Decision: res.Decision,
-		ModelName: m.Champion.Name, ModelVersion: m.Champion.Version, ModelHash: m.Champion.Hash,
-		EventTime: ev.Time, ScoringTime: now, Source: src,
-	}
-	if p.cfg.FeatureLogging {
-		pred.FeatureNames, pred.Features = p.spec.Names(), p.vec
-	}
-	hs := sink.AppendProvenance(make([]kgo.RecordHeader, 0, 4), src)
-	res.Records = append(make([]*kgo.Record, 0, 3), &kgo.Record{
-		Topic: p.cfg.PredictionsTopic, Key: in.Key,
-		Value:   sink.AppendPrediction(nil, p.cfg.PredictionSchema, &pred),
-		Headers: append(hs, kgo.RecordHeader{Key: sink.HeaderModel, Value: []byte(m.Champion.Label())}),
-	})
-	if c := m.Challenger; c != nil {
-		cs, err := c.score(p.vec, &p.x)
-		if err != nil {
-			cs = math.NaN()
-		}
-		res.ChallengerScore, res.ChallengerDecide = cs, c.Decide(cs)
-		if err == nil {
-			shadow := pred
-			shadow.Score, shadow.Decision = cs, res.ChallengerDecide
-			shadow.ModelName, shadow.ModelVersion, shadow.ModelHash = c.Name, c.Version, c.Hash
-			shs := sink.AppendProvenance(make([]kgo.RecordHeader, 0, 4), src)
-			res.Records = append(res.Records, &kgo.Record{
-				Topic: p.cfg.ShadowTopic, Key: in.Key,
-				Value:   sink.AppendPrediction(nil, p.cfg.PredictionSchema, &shadow),
-				Headers: append(shs, kgo.RecordHeader{Key: sink.HeaderModel, Value: []byte(c.Label())}),
-			})
-		}
+		p.slab = p.slab[:off]
+		return p.deadPending(in, ClassFeature, err), nil
 	}
 	st.Advance(ev.Time)
 	st.Stage(key, next)
-	res.Records = append(res.Records, &kgo.Record{
+	return Pending{in: in, ev: ev, vec: off, changelog: &kgo.Record{
 		Topic: p.cfg.ChangelogTopic, Partition: in.Partition, Key: in.Key, Value: next.AppendBinary(nil),
-	})
-	return res, nil
+	}}, nil
+}
+
+// Input is the record a Pending was prepared from.
+func (pe *Pending) Input() *kgo.Record { return pe.in }
+
+// Discard drops prepared records that will not be finished (their transaction
+// aborts).
+func (p *Processor) Discard() { p.slab = p.slab[:0] }
+
+func (p *Processor) deadPending(in *kgo.Record, class string, err error) Pending {
+	r := p.deadLetter(in, class, err)
+	return Pending{in: in, done: &r}
+}
+
+// Finish scores the prepared records — in one call per model when it is a
+// model.Batcher — and returns their results (valid until the next Finish). It
+// also releases the feature vectors Prepare held.
+func (p *Processor) Finish(items []Pending) []Result {
+	p.finished = p.finished[:0]
+	m := p.models
+	n := len(p.vec)
+	champ := p.scoreAll(m.Champion, items, &p.champScores, &p.champErrs)
+	var chall []float64
+	if m.Challenger != nil {
+		chall = p.scoreAll(m.Challenger, items, &p.challScores, &p.challErrs)
+	}
+	now := p.cfg.Now().UnixMilli()
+	for i := range items {
+		it := &items[i]
+		if it.done != nil {
+			p.finished = append(p.finished, *it.done)
+			continue
+		}
+		in, vec := it.in, p.slab[it.vec:it.vec+n]
+		if err := p.champErrs[i]; err != nil {
+			r := p.deadLetter(in, ClassScore, err)
+			r.Records = append(r.Records, it.changelog)
+			p.finished = append(p.finished, r)
+			continue
+		}
+		src := sink.Source{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
+		score := champ[i]
+		res := Result{EventTime: it.ev.Time, Score: score, Decision: m.Champion.Decide(score)}
+		pred := sink.Prediction{
+			EventID: it.ev.ID, EntityKey: in.Key, Score: score, Decision: res.Decision,
+			ModelName: m.Champion.Name, ModelVersion: m.Champion.Version, ModelHash: m.Champion.Hash,
+			EventTime: it.ev.Time, ScoringTime: now, Source: src,
+		}
+		if p.cfg.FeatureLogging {
+			pred.FeatureNames, pred.Features = p.spec.Names(), vec
+		}
+		hs := sink.AppendProvenance(make([]kgo.RecordHeader, 0, 4), src)
+		res.Records = append(make([]*kgo.Record, 0, 3), &kgo.Record{
+			Topic: p.cfg.PredictionsTopic, Key: in.Key,
+			Value:   sink.AppendPrediction(nil, p.cfg.PredictionSchema, &pred),
+			Headers: append(hs, kgo.RecordHeader{Key: sink.HeaderModel, Value: []byte(m.Champion.Label())}),
+		})
+		if c := m.Challenger; c != nil {
+			cs := chall[i]
+			if p.challErrs[i] != nil {
+				cs = math.NaN()
+			}
+			res.ChallengerScore, res.ChallengerDecide = cs, c.Decide(cs)
+			if p.challErrs[i] == nil {
+				shadow := pred
+				shadow.Score, shadow.Decision = cs, res.ChallengerDecide
+				shadow.ModelName, shadow.ModelVersion, shadow.ModelHash = c.Name, c.Version, c.Hash
+				shs := sink.AppendProvenance(make([]kgo.RecordHeader, 0, 4), src)
+				res.Records = append(res.Records, &kgo.Record{
+					Topic: p.cfg.ShadowTopic, Key: in.Key,
+					Value:   sink.AppendPrediction(nil, p.cfg.PredictionSchema, &shadow),
+					Headers: append(shs, kgo.RecordHeader{Key: sink.HeaderModel, Value: []byte(c.Label())}),
+				})
+			}
+		}
+		res.Records = append(res.Records, it.changelog)
+		p.finished = append(p.finished, res)
+	}
+	p.slab = p.slab[:0]
+	return p.finished
+}
+
+// scoreAll scores every prepared record with s, in one ScoreBatch call when the
+// model batches. Per-record errors (a Checker refusal, a NaN or infinite score)
+// land in errs.
+func (p *Processor) scoreAll(s *Scorer, items []Pending, scores *[]float64, errs *[]error) []float64 {
+	*scores = (*scores)[:0]
+	*errs = (*errs)[:0]
+	n := len(p.vec)
+	b, batch := s.Model.(model.Batcher)
+	if !batch {
+		for i := range items {
+			if items[i].done != nil {
+				*scores, *errs = append(*scores, 0), append(*errs, nil)
+				continue
+			}
+			v, err := s.score(p.slab[items[i].vec:items[i].vec+n], &p.x)
+			*scores, *errs = append(*scores, v), append(*errs, err)
+		}
+		return *scores
+	}
+	// Batch: map every scorable record's features to model inputs, check them, one call.
+	rows := p.rows[:0]
+	idx := p.rowIdx[:0]
+	mi := len(s.index)
+	inputs := p.inputs[:0]
+	for i := range items {
+		*scores, *errs = append(*scores, 0), append(*errs, nil)
+		if items[i].done != nil {
+			continue
+		}
+		vec := p.slab[items[i].vec : items[i].vec+n]
+		off := len(inputs)
+		for _, j := range s.index {
+			inputs = append(inputs, vec[j])
+		}
+		if c, ok := s.Model.(checker); ok {
+			if err := c.Check(inputs[off : off+mi]); err != nil {
+				(*errs)[i] = err
+				inputs = inputs[:off]
+				continue
+			}
+		}
+		idx = append(idx, i)
+	}
+	for k := range idx {
+		rows = append(rows, inputs[k*mi:(k+1)*mi])
+	}
+	out := b.ScoreBatch(p.batchOut[:0], rows)
+	for k, i := range idx {
+		v := out[k]
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			(*errs)[i] = fmt.Errorf("model %s returned %v", s.Name, v)
+			continue
+		}
+		(*scores)[i] = v
+	}
+	p.rows, p.rowIdx, p.inputs, p.batchOut = rows, idx, inputs, out
+	return *scores
 }
 
 // Enrich computes the event's features into vec from its entity's state before

@@ -295,3 +295,66 @@ func BenchmarkProcess(b *testing.B) {
 		})
 	}
 }
+
+// batching wraps a model with a ScoreBatch that counts its calls.
+type batching struct {
+	model.Model
+	calls, rows int
+}
+
+func (b *batching) Check(x []float64) error { return b.Model.(model.Checker).Check(x) }
+
+func (b *batching) ScoreBatch(dst []float64, rows [][]float64) []float64 {
+	b.calls++
+	b.rows += len(rows)
+	for _, r := range rows {
+		dst = append(dst, b.Model.Score(r))
+	}
+	return dst
+}
+
+// TestFinishBatches: a batching model scores all of a transaction's prepared
+// records in one call, with the same scores and dead letters as one at a time.
+func TestFinishBatches(t *testing.T) {
+	one := newFixture(t, logisticNeedsMean)
+	batched := newFixture(t, logisticNeedsMean)
+	bm := &batching{Model: batched.proc.Models().Champion.Model}
+	sc, err := process.NewScorer(bm, "fraud", "1", nil, batched.proc.Spec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	batched.proc.SetModels(&process.Models{Champion: sc})
+	ctx := context.Background()
+	var pes []process.Pending
+	var want []process.Result
+	for i := 0; i < 300; i++ {
+		r := one.gen.NextRecord()
+		w, err := one.proc.Process(ctx, one.record(r.Key, r.Value, int64(i)), one.st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, w)
+		pe, err := batched.proc.Prepare(ctx, batched.record(r.Key, r.Value, int64(i)), batched.st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pes = append(pes, pe)
+	}
+	got := batched.proc.Finish(pes)
+	if bm.calls != 1 {
+		t.Fatalf("%d ScoreBatch calls for one transaction, want 1", bm.calls)
+	}
+	dead := 0
+	for i := range want {
+		if got[i].DeadLetter != want[i].DeadLetter || got[i].Score != want[i].Score || len(got[i].Records) != len(want[i].Records) {
+			t.Fatalf("record %d: batched %q %v (%d records), one at a time %q %v (%d records)", i,
+				got[i].DeadLetter, got[i].Score, len(got[i].Records), want[i].DeadLetter, want[i].Score, len(want[i].Records))
+		}
+		if want[i].DeadLetter != "" {
+			dead++
+		}
+	}
+	if dead == 0 || bm.rows != 300-dead {
+		t.Fatalf("%d dead letters, %d rows batched: want some refused by Check and the rest batched", dead, bm.rows)
+	}
+}
