@@ -50,6 +50,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -80,6 +81,7 @@ func load(mc config.Model, fs []config.Feature, spec *features.Spec) (*process.M
 	ms := &process.Models{Champion: champ}
 	if mc.Challenger != nil {
 		if ms.Challenger, err = loadScorer(*mc.Challenger, fs, spec, fp.Write); err != nil {
+			closeModels(ms)
 			return nil, "", fmt.Errorf("model.challenger: %w", err)
 		}
 	}
@@ -114,7 +116,19 @@ func loadScorer(mc config.Model, fs []config.Feature, spec *features.Spec, fp fu
 	if err != nil {
 		return nil, err
 	}
+	s, err := bindScorer(m, man, mc, fs, spec, name, version, thresholds)
+	if err != nil {
+		if c, ok := m.(io.Closer); ok { // a refused candidate releases its native resources
+			_ = c.Close()
+		}
+		return nil, err
+	}
 	fp([]byte(m.Info().Hash))
+	return s, nil
+}
+
+func bindScorer(m model.Model, man *model.Manifest, mc config.Model, fs []config.Feature, spec *features.Spec,
+	name, version string, thresholds []config.Threshold) (*process.Scorer, error) {
 	if man != nil {
 		if err := man.CheckModel(m); err != nil {
 			return nil, fmt.Errorf("model %s does not match manifest %s: %w", mc.Path, mc.Manifest, err)

@@ -3,6 +3,7 @@ package modelwatch
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"slices"
@@ -41,6 +42,7 @@ type generation struct {
 	n      uint64
 	models *process.Models
 	fp     string // content fingerprint of the files loaded
+	users  int    // subscriptions serving it; guarded by Watcher.mu
 }
 
 // Watcher holds the serving models and replaces them when their files change.
@@ -50,7 +52,7 @@ type Watcher struct {
 	files []string
 	cur   atomic.Pointer[generation]
 
-	mu   sync.Mutex // serialises Reload; guards seen
+	mu   sync.Mutex // serialises Reload; guards seen and generation.users
 	seen []fileStat // file stats at the last reload attempt
 }
 
@@ -87,16 +89,43 @@ func (w *Watcher) Files() []string { return slices.Clone(w.files) }
 // Config.NextModels: it returns the new models the first time it is called after
 // a reload, and nil otherwise. Each loop needs its own subscription; a
 // subscription is not safe for concurrent use (its loop calls it).
+//
+// Models holding native resources (ONNX sessions: io.Closer) are closed once no
+// subscription serves them any more and a newer generation is current.
 func (w *Watcher) Subscribe() (*process.Models, func() *process.Models) {
-	g := w.cur.Load()
-	have := g.n
-	return g.models, func() *process.Models {
-		g := w.cur.Load()
-		if g.n == have {
+	w.mu.Lock()
+	have := w.cur.Load()
+	have.users++
+	w.mu.Unlock()
+	return have.models, func() *process.Models {
+		if w.cur.Load() == have {
 			return nil
 		}
-		have = g.n
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		g := w.cur.Load()
+		g.users++
+		have.users--
+		if have.users == 0 {
+			closeModels(have.models)
+		}
+		have = g
 		return g.models
+	}
+}
+
+// closeModels releases models that hold native resources (io.Closer).
+func closeModels(ms *process.Models) {
+	if ms == nil {
+		return
+	}
+	for _, s := range []*process.Scorer{ms.Champion, ms.Challenger} {
+		if s == nil {
+			continue
+		}
+		if c, ok := s.Model.(io.Closer); ok {
+			_ = c.Close()
+		}
 	}
 }
 
@@ -111,13 +140,18 @@ func (w *Watcher) Reload() (bool, error) {
 	ms, fp, err := load(w.cfg.Model, w.cfg.Features, w.cfg.Spec)
 	cur := w.cur.Load()
 	if err != nil {
+		closeModels(ms)
 		w.count(ResultRefused)
 		return false, fmt.Errorf("model reload refused: %w", err)
 	}
 	if fp == cur.fp {
+		closeModels(ms)
 		return false, nil
 	}
 	w.cur.Store(&generation{n: cur.n + 1, models: ms, fp: fp})
+	if cur.users == 0 && cur.n > 0 { // superseded before any loop served it
+		closeModels(cur.models)
+	}
 	w.count(ResultOK)
 	w.setInfo(ms)
 	return true, nil
