@@ -122,6 +122,16 @@ func runMain(m *testing.M) int {
 	}
 
 	// One registry for the suite; subjects are per topic, so tests don't collide.
+	// SCORESTREAM_IT_REGISTRY points the suite at a real registry (integration.sh
+	// starts Apicurio Registry); without it the suite serves `scorestream registry`.
+	if url := os.Getenv("SCORESTREAM_IT_REGISTRY"); url != "" {
+		suite.registry = url
+		if err := waitHTTP(suite.registry+"/subjects", 60*time.Second); err != nil {
+			fmt.Fprintln(os.Stderr, "integration: registry:", err)
+			return 1
+		}
+		return m.Run()
+	}
 	port, err := freePort()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "integration:", err)

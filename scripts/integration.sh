@@ -34,6 +34,7 @@ rm -f "$SCORESTREAM_IT_RESULTS"
 timeout=${IT_TIMEOUT:-40m}
 
 cleanup() {
+  "$here/registry-apicurio.sh" stop >/dev/null 2>&1 || true
   "$here/kafka.sh" stop >/dev/null 2>&1 || true
   "$here/kafka.sh" cluster-stop >/dev/null 2>&1 || true
 }
@@ -41,6 +42,16 @@ trap cleanup EXIT
 
 echo "integration: installing dependencies" >&2
 "$here/deps.sh"
+
+# SCORESTREAM_IT_APICURIO=1 runs the suite against Apicurio Registry (a real,
+# Confluent-compatible schema registry); by default it serves `scorestream
+# registry` (srfake over HTTP). SCORESTREAM_IT_REGISTRY names any other registry.
+if [ "${SCORESTREAM_IT_APICURIO:-}" = 1 ] && [ -z "${SCORESTREAM_IT_REGISTRY:-}" ]; then
+  echo "integration: Apicurio Registry" >&2
+  "$here/registry-apicurio.sh" start
+  SCORESTREAM_IT_REGISTRY=$("$here/registry-apicurio.sh" url)
+  export SCORESTREAM_IT_REGISTRY
+fi
 
 bin=$(mktemp -d -t scorestream-it-bin-XXXXXX)/scorestream
 go build -o "$bin" ./cmd/scorestream
