@@ -50,6 +50,27 @@ if [ "$fast" = 0 ] && [ -x scripts/test-onnx.sh ]; then
   scripts/test-onnx.sh
 fi
 
+if [ "$fast" = 0 ]; then
+  # The committed goldens were produced by the Python libraries; here the live,
+  # pinned libraries train and predict them again in a copy of the tree, and the
+  # Go evaluators must match what they predict now.
+  step "parity against the live Python libraries (xgboost, lightgbm, scikit-learn, onnxruntime)"
+  PY=$(scripts/pyenv.sh)/bin/python
+  live=$(mktemp -d -t scorestream-parity-XXXXXX)
+  tar -c $(git ls-files) | tar -x -C "$live"
+  (
+    cd "$live"
+    "$PY" model/testdata/gen_parity.py
+    "$PY" model/testdata/lightgbm/gen.py >/dev/null
+    "$PY" model/testdata/onnx/gen.py >/dev/null
+    changed=$(diff -rq "$OLDPWD/model/testdata" model/testdata | grep -v zipmap.onnx || true)
+    [ -z "$changed" ] && echo "regenerated goldens are identical to the committed ones" || echo "regenerated goldens differ from the committed ones (testing against the regenerated): $changed"
+    go test -count=1 ./model -run 'Parity|LightGBM'
+    scripts/test-onnx.sh -run 'ONNXParity' 2>&1 | tail -3
+  )
+  rm -rf "$live"
+fi
+
 if [ "$fast" = 0 ] && [ -x deploy/test.sh ]; then
   step "deploy checks"
   deploy/test.sh
