@@ -162,11 +162,11 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		strings.Join(env.Brokers, ","), env.RegistryURL, shared.Models.Champion.Label(), f.instances)
 	if f.metrics != "" {
 		addr, err := serveHTTP(ctx, f.metrics, reg, func() bool { return true }, log)
-		if err != nil {
-			fmt.Fprintf(stderr, "scorestream demo: %v\n", err)
-			return exitFailure
+		if err != nil { // e.g. the port is taken: the demo runs on without /metrics
+			fmt.Fprintf(stderr, "no /metrics (%v); use --metrics-listen to pick another address\n", err)
+		} else {
+			fmt.Fprintf(stderr, "metrics on http://%s/metrics\n", addr)
 		}
-		fmt.Fprintf(stderr, "metrics on http://%s/metrics\n", addr)
 	}
 
 	// Pipeline instances: each its own loop, transactional id and client.
