@@ -31,6 +31,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kslog"
 
 	"github.com/scorestream/scorestream/state"
 	"github.com/scorestream/scorestream/stream/process"
@@ -116,6 +117,10 @@ func New(cfg Config, proc *process.Processor, log *slog.Logger, m *Metrics) (*Lo
 		kgo.SessionTimeout(cfg.SessionTimeout),
 		kgo.RebalanceTimeout(cfg.RebalanceTimeout),
 		kgo.RecordPartitioner(partitioner(cfg.ChangelogTopic)),
+		// The client's own warnings (and, at log level debug, its transaction
+		// session and group decisions, e.g. offset fetches retried on
+		// UNSTABLE_OFFSET_COMMIT).
+		kgo.WithLogger(kafkaLogger{kslog.New(log.With("component", "kafka"))}),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, rev map[string][]int32) { l.markDrop("revoked", rev) }),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) { l.markDrop("lost", lost) }),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, as map[string][]int32) {
@@ -576,3 +581,14 @@ func Restore(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic strin
 
 // SetOnCommit sets the OnCommit callback; call before Run.
 func (l *Loop) SetOnCommit(fn func(records int)) { l.cfg.OnCommit = fn }
+
+// kafkaLogger passes franz-go's warnings and errors through, and its info
+// messages (several per transaction) only when debug logging is on.
+type kafkaLogger struct{ *kslog.Logger }
+
+func (k kafkaLogger) Level() kgo.LogLevel {
+	if lv := k.Logger.Level(); lv >= kgo.LogLevelDebug {
+		return lv
+	}
+	return min(k.Logger.Level(), kgo.LogLevelWarn)
+}
