@@ -1,7 +1,6 @@
 package model
 
 import (
-	"encoding/csv"
 	"math"
 	"os"
 	"path/filepath"
@@ -56,7 +55,7 @@ func TestLightGBMParity(t *testing.T) {
 			if info != want {
 				t.Fatalf("Info = %+v, want %+v", info, want)
 			}
-			header, rows := lgbReadRows(t, filepath.Join(dir, tc.name+".rows.csv"))
+			header, rows := readRows(t, filepath.Join(dir, tc.name+".rows.csv"))
 			if got := strings.Join(m.Features(), ","); got != strings.Join(header, ",") {
 				t.Fatalf("Features = %s, want %s", got, strings.Join(header, ","))
 			}
@@ -112,7 +111,7 @@ func TestLightGBMScoreClass(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rows := lgbReadRows(t, filepath.Join(dir, "multiclass.rows.csv"))
+	_, rows := readRows(t, filepath.Join(dir, "multiclass.rows.csv"))
 	expected := lgbReadExpected(t, filepath.Join(dir, "multiclass.expected.txt"), 3)
 	for k := range 3 {
 		c, err := m.(*lgbMulti).withScoreClass(k)
@@ -428,37 +427,6 @@ func TestLightGBMScoreDoesNotAllocate(t *testing.T) {
 			}
 		}
 	}
-}
-
-func lgbReadRows(t *testing.T, path string) ([]string, [][]float64) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	if len(recs) < 2 {
-		t.Fatalf("%s: no rows", path)
-	}
-	rows := make([][]float64, 0, len(recs)-1)
-	for i, rec := range recs[1:] {
-		row := make([]float64, len(rec))
-		for j, cell := range rec {
-			if cell == "" {
-				row[j] = math.NaN()
-				continue
-			}
-			if row[j], err = strconv.ParseFloat(cell, 64); err != nil {
-				t.Fatalf("%s line %d: %v", path, i+2, err)
-			}
-		}
-		rows = append(rows, row)
-	}
-	return recs[0], rows
 }
 
 func lgbReadExpected(t *testing.T, path string, classes int) [][]float64 {

@@ -3,15 +3,12 @@
 package model
 
 import (
-	"bufio"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -29,60 +26,6 @@ import (
 const onnxTol = 1e-5
 
 var onnxFeatures = []string{"amount", "hour", "merchant_age", "distance_km", "tx_count_1h"}
-
-func onnxReadRows(t testing.TB, path string) ([]string, [][]float64) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	var rows [][]float64
-	for _, r := range recs[1:] {
-		row := make([]float64, len(r))
-		for i, c := range r {
-			if c == "" {
-				row[i] = math.NaN()
-				continue
-			}
-			if row[i], err = strconv.ParseFloat(c, 64); err != nil {
-				t.Fatalf("%s: %v", path, err)
-			}
-		}
-		rows = append(rows, row)
-	}
-	return recs[0], rows
-}
-
-func onnxReadExpected(t testing.TB, path string) [][]float64 {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out [][]float64
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var vals []float64
-		for _, s := range strings.Fields(sc.Text()) {
-			v, err := strconv.ParseFloat(s, 64)
-			if err != nil {
-				t.Fatalf("%s: %v", path, err)
-			}
-			vals = append(vals, v)
-		}
-		out = append(out, vals)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return out
-}
 
 type onnxCase struct {
 	name      string
@@ -112,8 +55,8 @@ func loadONNXCase(t testing.TB, name string) (Model, []string, [][]float64, [][]
 			t.Errorf("close: %v", err)
 		}
 	})
-	header, rows := onnxReadRows(t, filepath.Join("testdata", "onnx", name+".rows.csv"))
-	want := onnxReadExpected(t, filepath.Join("testdata", "onnx", name+".expected.txt"))
+	header, rows := readRows(t, filepath.Join("testdata", "onnx", name+".rows.csv"))
+	want := readExpected(t, filepath.Join("testdata", "onnx", name+".expected.txt"))
 	if len(rows) != len(want) || len(rows) == 0 {
 		t.Fatalf("%s: %d rows, %d expected lines", name, len(rows), len(want))
 	}

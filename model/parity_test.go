@@ -27,6 +27,9 @@ func readRows(t testing.TB, path string) ([]string, [][]float64) {
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
+	if len(recs) < 2 {
+		t.Fatalf("%s: no rows", path)
+	}
 	var rows [][]float64
 	for _, r := range recs[1:] {
 		row := make([]float64, len(r))
