@@ -116,10 +116,18 @@ func appendBytes(b []byte, s []byte) []byte {
 
 // AppendProvenance appends the provenance headers for src.
 func AppendProvenance(hs []kgo.RecordHeader, src Source) []kgo.RecordHeader {
+	// One buffer holds the three values (topic, partition, offset: at most 11 and
+	// 20 digits); each header gets a capped slice of it.
+	buf := make([]byte, 0, len(src.Topic)+32)
+	buf = append(buf, src.Topic...)
+	t := len(buf)
+	buf = strconv.AppendInt(buf, int64(src.Partition), 10)
+	p := len(buf)
+	buf = strconv.AppendInt(buf, src.Offset, 10)
 	return append(hs,
-		kgo.RecordHeader{Key: HeaderSourceTopic, Value: []byte(src.Topic)},
-		kgo.RecordHeader{Key: HeaderSourcePartition, Value: strconv.AppendInt(nil, int64(src.Partition), 10)},
-		kgo.RecordHeader{Key: HeaderSourceOffset, Value: strconv.AppendInt(nil, src.Offset, 10)},
+		kgo.RecordHeader{Key: HeaderSourceTopic, Value: buf[:t:t]},
+		kgo.RecordHeader{Key: HeaderSourcePartition, Value: buf[t:p:p]},
+		kgo.RecordHeader{Key: HeaderSourceOffset, Value: buf[p:len(buf):len(buf)]},
 	)
 }
 

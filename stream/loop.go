@@ -124,6 +124,7 @@ func New(cfg Config, proc *process.Processor, log *slog.Logger, m *Metrics) (*Lo
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, rev map[string][]int32) { l.markDrop("revoked", rev) }),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) { l.markDrop("lost", lost) }),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, as map[string][]int32) {
+			l.ready.Store(true) // joined the group (an empty assignment counts)
 			l.log.Info("partitions assigned", "partitions", as)
 		}),
 	)
@@ -155,6 +156,7 @@ func (l *Loop) restart(ctx context.Context, cause error) error {
 		return cause
 	}
 	l.m.SessionRestarts.Inc()
+	l.ready.Store(false) // until the new session joins
 	l.sess.Close()
 	for p := range l.parts {
 		l.m.StateEntries.DeleteLabelValues(strconv.Itoa(int(p)))
@@ -223,8 +225,9 @@ func (l *Loop) applyDrops() {
 	}
 }
 
-// Ready reports whether the loop has committed at least one transaction or is
-// polling with its partitions restored.
+// Ready reports whether the loop's session has joined its consumer group (it
+// got an assignment, possibly empty). A partition's state is restored when its
+// first records arrive, before any of them is scored.
 func (l *Loop) Ready() bool { return l.ready.Load() }
 
 // Client is the session's client, for admin requests.
@@ -239,7 +242,6 @@ func (l *Loop) Run(ctx context.Context) error {
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	defer func() { l.sess.Close() }() // the session in use at the end
-	l.ready.Store(true)
 	for ctx.Err() == nil {
 		if !l.inTxn {
 			l.applyDrops()

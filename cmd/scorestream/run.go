@@ -43,7 +43,8 @@ Flags:
       --check         load and validate the config and the model, check the
                       topics, then exit (0 if all is well)
 
-Endpoints (metrics.listen, default :9464): /metrics, /healthz, /readyz.
+Endpoints (metrics.listen, default :9464): /metrics, /healthz (alive), /readyz
+(joined the consumer group).
 
 Examples:
   scorestream run -c config/example.yaml

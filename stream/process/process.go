@@ -39,7 +39,8 @@ type Scorer struct {
 	Version    string
 	Hash       string
 	Thresholds []config.Threshold
-	index      []int // model input i = spec feature index[i]
+	index      []int  // model input i = spec feature index[i]
+	label      []byte // Label(), the scorestream.model header value, built once
 }
 
 // NewScorer binds m to spec: every feature the model needs must be in the spec.
@@ -60,7 +61,16 @@ func NewScorer(m model.Model, name, version string, thresholds []config.Threshol
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("model %s: needs features not in the feature spec: %v", name, missing)
 	}
-	return &Scorer{Model: m, Name: name, Version: version, Hash: m.Info().Hash, Thresholds: thresholds, index: idx}, nil
+	s := &Scorer{Model: m, Name: name, Version: version, Hash: m.Info().Hash, Thresholds: thresholds, index: idx}
+	s.label = []byte(s.Label())
+	return s, nil
+}
+
+func (s *Scorer) labelBytes() []byte {
+	if s.label == nil {
+		return []byte(s.Label())
+	}
+	return s.label
 }
 
 // Label is "name/version/hash[:12]" for headers and logs.
@@ -234,10 +244,12 @@ func (p *Processor) Prepare(ctx context.Context, in *kgo.Record, st *state.Parti
 		}
 		return Pending{}, fmt.Errorf("%w: %w", ErrRetry, err)
 	}
-	fallbackID := in.Topic + "-" + strconv.Itoa(int(in.Partition)) + "-" + strconv.FormatInt(in.Offset, 10)
-	ev, err := p.spec.Meta(rec, in.Timestamp.UnixMilli(), fallbackID)
+	ev, err := p.spec.Meta(rec, in.Timestamp.UnixMilli(), "")
 	if err != nil {
 		return p.deadPending(in, ClassFeature, err), nil
+	}
+	if ev.ID == "" { // no event id field: the record's coordinates identify it
+		ev.ID = in.Topic + "-" + strconv.Itoa(int(in.Partition)) + "-" + strconv.FormatInt(in.Offset, 10)
 	}
 	if in.Key == nil {
 		return p.deadPending(in, ClassMissingKey, errors.New("record has no key: the key is the entity for state features")), nil
@@ -311,7 +323,7 @@ func (p *Processor) Finish(items []Pending) []Result {
 		res.Records = append(make([]*kgo.Record, 0, 3), &kgo.Record{
 			Topic: p.cfg.PredictionsTopic, Key: in.Key,
 			Value:   sink.AppendPrediction(nil, p.cfg.PredictionSchema, &pred),
-			Headers: append(hs, kgo.RecordHeader{Key: sink.HeaderModel, Value: []byte(m.Champion.Label())}),
+			Headers: append(hs, kgo.RecordHeader{Key: sink.HeaderModel, Value: m.Champion.labelBytes()}),
 		})
 		if c := m.Challenger; c != nil {
 			cs := chall[i]
@@ -327,7 +339,7 @@ func (p *Processor) Finish(items []Pending) []Result {
 				res.Records = append(res.Records, &kgo.Record{
 					Topic: p.cfg.ShadowTopic, Key: in.Key,
 					Value:   sink.AppendPrediction(nil, p.cfg.PredictionSchema, &shadow),
-					Headers: append(shs, kgo.RecordHeader{Key: sink.HeaderModel, Value: []byte(c.Label())}),
+					Headers: append(shs, kgo.RecordHeader{Key: sink.HeaderModel, Value: c.labelBytes()}),
 				})
 			}
 		}
