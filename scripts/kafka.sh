@@ -95,9 +95,15 @@ tool() {
 }
 
 # new_cluster_id prints a random KRaft cluster id (base64url UUID, 22 chars)
-# without starting a JVM.
+# without starting a JVM. Like Kafka's Uuid.randomUuid it never starts with '-',
+# which the storage tool would read as an option (1 id in 64 would).
 new_cluster_id() {
-  head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
+  local id
+  while :; do
+    id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+    [ "${id#-}" = "$id" ] && break
+  done
+  printf '%s' "$id"
 }
 
 # ---------------------------------------------------------------------------
