@@ -709,7 +709,7 @@ func (s *scenario) requireClean(rep audit.Report, events int64) {
 
 // checkState compares the per-entity state in the changelog with the state
 // computed in one fault-free pass over the input, in offset order per partition
-// (the approach of stream/eos_test.go's checkState, in this process).
+// (stream.Replay against stream.Restore, as stream/eos_test.go does).
 func (s *scenario) checkState(cfgPath string) int {
 	t := s.t
 	t.Helper()
@@ -724,75 +724,30 @@ func (s *scenario) checkState(cfgPath string) int {
 		t.Fatal(err)
 	}
 	stCfg := state.Config{Limits: shared.Spec.Limits(), MaxEntities: cfg.State.MaxEntities}
-	seeds := kgo.SeedBrokers(strings.Split(s.brokers, ",")...)
-	ends, _, err := s.offsets(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	remaining := int64(0)
-	for _, e := range ends {
-		remaining += e
-	}
-	cl, err := kgo.NewClient(seeds, kgo.ConsumeTopics(s.input),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	proc := process.New(process.Config{PredictionsTopic: "p", DeadLetterTopic: "d", ChangelogTopic: "c"},
-		shared.Decoder, shared.Spec, shared.Models)
-	want := map[int32]*state.Partition{}
-	for remaining > 0 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("reading the input: %v (%d records left)", ctx.Err(), remaining)
-		}
-		var perr error
-		fs.EachRecord(func(r *kgo.Record) {
-			remaining--
-			st := want[r.Partition]
-			if st == nil {
-				st, _ = state.NewPartition(stCfg)
-				want[r.Partition] = st
-			}
-			if _, err := proc.Process(ctx, r, st); err != nil && perr == nil {
-				perr = err
-			}
-			st.Commit()
-		})
-		if perr != nil {
-			t.Fatal(perr)
-		}
-	}
+	conn := []kgo.Opt{kgo.SeedBrokers(strings.Split(s.brokers, ",")...)}
 	ps := make([]int32, s.partitions)
 	for i := range ps {
 		ps[i] = int32(i)
 	}
-	got, _, err := stream.Restore(ctx, []kgo.Opt{seeds}, s.cl, s.changelog, ps, stCfg)
+	proc := process.New(process.Config{PredictionsTopic: "p", DeadLetterTopic: "d", ChangelogTopic: "c"},
+		shared.Decoder, shared.Spec, shared.Models)
+	want, err := stream.Replay(ctx, conn, s.cl, s.input, ps, proc, stCfg)
+	if err != nil {
+		t.Fatalf("fault-free pass over the input: %v", err)
+	}
+	got, _, err := stream.Restore(ctx, conn, s.cl, s.changelog, ps, stCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	entities, differ := 0, 0
-	for p, w := range want {
-		wm := map[string]string{}
-		w.Each(func(k string, e *state.Entity) { wm[k] = string(e.AppendBinary(nil)) })
-		gm := map[string]string{}
-		got[p].Each(func(k string, e *state.Entity) { gm[k] = string(e.AppendBinary(nil)) })
-		if len(wm) != len(gm) {
-			t.Errorf("partition %d: %d entities restored from the changelog, %d in a fault-free pass", p, len(gm), len(wm))
+	entities, diffs := stream.DiffState(want, got)
+	for i, d := range diffs {
+		if i == 5 {
+			break
 		}
-		for k, v := range wm {
-			if gm[k] != v {
-				differ++
-				if differ <= 5 {
-					t.Errorf("partition %d entity %q: changelog state differs from a fault-free pass", p, k)
-				}
-			}
-		}
-		entities += len(wm)
+		t.Error(d)
 	}
-	if differ > 0 {
-		t.Errorf("%d entities differ from a fault-free pass", differ)
+	if len(diffs) > 0 {
+		t.Errorf("%d differences from a fault-free pass", len(diffs))
 	}
 	if entities == 0 {
 		t.Fatal("no entity state at all")

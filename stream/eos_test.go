@@ -201,95 +201,34 @@ func (h *harness) checkState(partitions int32) {
 	t := h.t
 	t.Helper()
 	ctx := context.Background()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(h.env.Brokers...), kgo.ConsumeTopics("payments"),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(h.env.Brokers...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
+	conn := []kgo.Opt{kgo.SeedBrokers(h.env.Brokers...)}
 	stCfg := state.Config{Limits: h.shared.Spec.Limits(), MaxEntities: h.cfg.State.MaxEntities}
-	want := map[int32]*state.Partition{}
-	proc := process.New(process.Config{PredictionsTopic: "p", DeadLetterTopic: "d", ChangelogTopic: "c"},
-		h.shared.Decoder, h.shared.Spec, h.shared.Models)
-	ends, err := kgoEnds(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	remaining := 0
-	for _, e := range ends {
-		remaining += int(e)
-	}
-	for remaining > 0 {
-		fs := cl.PollFetches(ctx)
-		fs.EachRecord(func(r *kgo.Record) {
-			remaining--
-			st := want[r.Partition]
-			if st == nil {
-				st, _ = state.NewPartition(stCfg)
-				want[r.Partition] = st
-			}
-			if _, err := proc.Process(ctx, r, st); err != nil {
-				t.Fatal(err)
-			}
-			st.Commit()
-		})
-	}
 	ps := make([]int32, partitions)
 	for i := range ps {
 		ps[i] = int32(i)
 	}
-	got, _, err := stream.Restore(ctx, []kgo.Opt{kgo.SeedBrokers(h.env.Brokers...)}, cl, "scorestream-state-changelog", ps, stCfg)
+	proc := process.New(process.Config{PredictionsTopic: "p", DeadLetterTopic: "d", ChangelogTopic: "c"},
+		h.shared.Decoder, h.shared.Spec, h.shared.Models)
+	want, err := stream.Replay(ctx, conn, cl, "payments", ps, proc, stCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	entities := 0
-	for p, w := range want {
-		wm := map[string]string{}
-		w.Each(func(k string, e *state.Entity) { wm[k] = string(e.AppendBinary(nil)) })
-		gm := map[string]string{}
-		got[p].Each(func(k string, e *state.Entity) { gm[k] = string(e.AppendBinary(nil)) })
-		if len(wm) != len(gm) {
-			t.Fatalf("partition %d: %d entities restored, %d in a fault-free pass", p, len(gm), len(wm))
-		}
-		for k, v := range wm {
-			if gm[k] != v {
-				t.Fatalf("partition %d entity %q: restored state differs from a fault-free pass", p, k)
-			}
-		}
-		entities += len(wm)
+	got, _, err := stream.Restore(ctx, conn, cl, "scorestream-state-changelog", ps, stCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entities, diffs := stream.DiffState(want, got)
+	if len(diffs) > 0 {
+		t.Fatalf("%d differences, first: %s", len(diffs), diffs[0])
 	}
 	if entities == 0 {
 		t.Fatal("no entity state at all")
 	}
-}
-
-func kgoEnds(ctx context.Context, cl *kgo.Client) (map[int32]int64, error) {
-	req := kmsg.NewPtrListOffsetsRequest()
-	req.IsolationLevel = 1
-	rt := kmsg.NewListOffsetsRequestTopic()
-	rt.Topic = "payments"
-	for p := int32(0); p < 64; p++ {
-		rp := kmsg.NewListOffsetsRequestTopicPartition()
-		rp.Partition = p
-		rp.Timestamp = -1
-		rt.Partitions = append(rt.Partitions, rp)
-	}
-	req.Topics = append(req.Topics, rt)
-	shards := cl.RequestSharded(ctx, req)
-	out := map[int32]int64{}
-	for _, s := range shards {
-		if s.Err != nil {
-			continue
-		}
-		for _, t := range s.Resp.(*kmsg.ListOffsetsResponse).Topics {
-			for _, p := range t.Partitions {
-				if p.ErrorCode == 0 {
-					out[p.Partition] = p.Offset
-				}
-			}
-		}
-	}
-	return out, nil
 }
 
 // TestRegistryUnavailableHolds makes the registry fail with 503: the loop must

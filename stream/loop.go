@@ -28,7 +28,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kslog"
@@ -495,90 +494,6 @@ func (l *Loop) wait(ctx context.Context, why error) {
 	case <-t.C:
 	}
 	l.m.RegistryDown.Set(0)
-}
-
-// Restore reads the changelog partitions ps up to their last stable offset
-// (read_committed) and returns their state and the number of records applied.
-// admin is any client connected to the cluster; conn are connection options for
-// the reading client.
-func Restore(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic string, ps []int32, cfg state.Config) (map[int32]*state.Partition, int, error) {
-	adm := kadm.NewClient(admin)
-	ends, err := adm.ListCommittedOffsets(ctx, topic)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list changelog end offsets: %w", err)
-	}
-	starts, err := adm.ListStartOffsets(ctx, topic)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list changelog start offsets: %w", err)
-	}
-	out := make(map[int32]*state.Partition, len(ps))
-	want := map[int32]int64{}
-	from := map[int32]kgo.Offset{}
-	for _, p := range ps {
-		st, err := state.NewPartition(cfg)
-		if err != nil {
-			return nil, 0, err
-		}
-		out[p] = st
-		end, ok := ends.Lookup(topic, p)
-		if !ok || end.Err != nil {
-			return nil, 0, fmt.Errorf("changelog %s partition %d: no end offset (is it co-partitioned with the input?): %v", topic, p, end.Err)
-		}
-		begin, _ := starts.Lookup(topic, p)
-		if end.Offset > begin.Offset {
-			want[p] = end.Offset
-			from[p] = kgo.NewOffset().At(begin.Offset)
-		}
-	}
-	if len(want) == 0 {
-		return out, 0, nil
-	}
-	opts := append([]kgo.Opt{}, conn...)
-	opts = append(opts,
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		// Control records are the commit/abort markers; seeing them tells us when we
-		// have reached the end offset even if the last data records were aborted.
-		kgo.KeepControlRecords(),
-	)
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("changelog reader: %w", err)
-	}
-	defer cl.Close()
-	n := 0
-	for len(want) > 0 {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return nil, 0, err
-		}
-		var ferr error
-		fs.EachError(func(_ string, p int32, err error) { ferr = fmt.Errorf("partition %d: %w", p, err) })
-		if ferr != nil {
-			return nil, 0, fmt.Errorf("read changelog: %w", ferr)
-		}
-		var rerr error
-		fs.EachRecord(func(r *kgo.Record) {
-			end, ok := want[r.Partition]
-			if !ok || r.Offset >= end || rerr != nil {
-				return
-			}
-			if !r.Attrs.IsControl() {
-				if err := out[r.Partition].Restore(string(r.Key), r.Value); err != nil {
-					rerr = err
-					return
-				}
-				n++
-			}
-			if r.Offset+1 >= end {
-				delete(want, r.Partition)
-			}
-		})
-		if rerr != nil {
-			return nil, 0, rerr
-		}
-	}
-	return out, n, nil
 }
 
 // SetOnCommit sets the OnCommit callback; call before Run.

@@ -1,0 +1,162 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/scorestream/scorestream/state"
+	"github.com/scorestream/scorestream/stream/process"
+)
+
+// ReadCommitted reads partitions ps of topic from their log start to their last
+// stable offset (read_committed), calling fn with every data record in offset
+// order per partition. admin is any client connected to the cluster; conn are
+// connection options for the reading client.
+func ReadCommitted(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic string, ps []int32, fn func(*kgo.Record) error) error {
+	adm := kadm.NewClient(admin)
+	ends, err := adm.ListCommittedOffsets(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("list %s end offsets: %w", topic, err)
+	}
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("list %s start offsets: %w", topic, err)
+	}
+	want := map[int32]int64{}
+	from := map[int32]kgo.Offset{}
+	for _, p := range ps {
+		end, ok := ends.Lookup(topic, p)
+		if !ok || end.Err != nil {
+			return fmt.Errorf("%s partition %d: no end offset: %v", topic, p, end.Err)
+		}
+		begin, _ := starts.Lookup(topic, p)
+		if end.Offset > begin.Offset {
+			want[p] = end.Offset
+			from[p] = kgo.NewOffset().At(begin.Offset)
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	opts := append(slices.Clone(conn),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Control records are the commit/abort markers; seeing them tells us when we
+		// have reached the end offset even if the last data records were aborted.
+		kgo.KeepControlRecords(),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("%s reader: %w", topic, err)
+	}
+	defer cl.Close()
+	for len(want) > 0 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var ferr error
+		fs.EachError(func(_ string, p int32, err error) { ferr = fmt.Errorf("read %s partition %d: %w", topic, p, err) })
+		if ferr != nil {
+			return ferr
+		}
+		var rerr error
+		fs.EachRecord(func(r *kgo.Record) {
+			end, ok := want[r.Partition]
+			if !ok || r.Offset >= end || rerr != nil {
+				return
+			}
+			if !r.Attrs.IsControl() {
+				rerr = fn(r)
+			}
+			if r.Offset+1 >= end {
+				delete(want, r.Partition)
+			}
+		})
+		if rerr != nil {
+			return rerr
+		}
+	}
+	return nil
+}
+
+// Restore reads the changelog partitions ps up to their last stable offset
+// (read_committed) and returns their state and the number of records applied.
+func Restore(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic string, ps []int32, cfg state.Config) (map[int32]*state.Partition, int, error) {
+	out, err := newPartitions(ps, cfg)
+	if err != nil {
+		return nil, 0, err
+	}
+	n := 0
+	err = ReadCommitted(ctx, conn, admin, topic, ps, func(r *kgo.Record) error {
+		n++
+		return out[r.Partition].Restore(string(r.Key), r.Value)
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("changelog (is it co-partitioned with the input?): %w", err)
+	}
+	return out, n, nil
+}
+
+// Replay computes, in one fault-free pass over the committed input records in
+// offset order per partition, the state the changelog should hold after every
+// one of them was processed once. It is the reference the exactly-once tests
+// compare a Restore with.
+func Replay(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic string, ps []int32, proc *process.Processor, cfg state.Config) (map[int32]*state.Partition, error) {
+	out, err := newPartitions(ps, cfg)
+	if err != nil {
+		return nil, err
+	}
+	err = ReadCommitted(ctx, conn, admin, topic, ps, func(r *kgo.Record) error {
+		st := out[r.Partition]
+		if _, err := proc.Process(ctx, r, st); err != nil {
+			return err
+		}
+		st.Commit()
+		return nil
+	})
+	return out, err
+}
+
+// DiffState compares the entities of two states (want: a Replay, got: a
+// Restore) and returns how many entities want holds and a description of each
+// difference.
+func DiffState(want, got map[int32]*state.Partition) (entities int, diffs []string) {
+	for p, w := range want {
+		wm, gm := encoded(w), encoded(got[p])
+		if len(wm) != len(gm) {
+			diffs = append(diffs, fmt.Sprintf("partition %d: %d entities restored, %d in a fault-free pass", p, len(gm), len(wm)))
+		}
+		for k, v := range wm {
+			if gm[k] != v {
+				diffs = append(diffs, fmt.Sprintf("partition %d entity %q: restored state differs from a fault-free pass", p, k))
+			}
+		}
+		entities += len(wm)
+	}
+	return entities, diffs
+}
+
+func encoded(st *state.Partition) map[string]string {
+	m := map[string]string{}
+	if st != nil {
+		st.Each(func(k string, e *state.Entity) { m[k] = string(e.AppendBinary(nil)) })
+	}
+	return m
+}
+
+func newPartitions(ps []int32, cfg state.Config) (map[int32]*state.Partition, error) {
+	out := make(map[int32]*state.Partition, len(ps))
+	for _, p := range ps {
+		st, err := state.NewPartition(cfg)
+		if err != nil {
+			return nil, err
+		}
+		out[p] = st
+	}
+	return out, nil
+}
