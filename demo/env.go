@@ -6,7 +6,6 @@ package demo
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -183,7 +182,3 @@ func (p *Producer) Produce(ctx context.Context, n int, rate float64) error {
 
 // Close closes the producer's client.
 func (p *Producer) Close() { p.cl.Close() }
-
-// ErrNotClean is returned when the verified summary shows duplicates or missing
-// records.
-var ErrNotClean = errors.New("demo: output is not exactly-once")

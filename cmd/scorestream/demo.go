@@ -7,9 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -197,37 +199,29 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	defer prod.Close()
-	var produced sync.WaitGroup
-	var prodErr error
-	var producedN func() int
-	{
-		var mu sync.Mutex
-		count := 0
-		producedN = func() int { mu.Lock(); defer mu.Unlock(); return count }
-		produced.Add(1)
-		go func() {
-			defer produced.Done()
-			const chunk = 1000
-			for f.events == 0 || count < f.events {
-				n := chunk
-				if f.events > 0 {
-					n = min(chunk, f.events-count)
-				}
-				if err := prod.Produce(ctx, n, f.rate); err != nil {
-					if !errors.Is(err, context.Canceled) {
-						prodErr = err
-					}
-					mu.Lock()
-					count = prod.Produced
-					mu.Unlock()
-					return
-				}
-				mu.Lock()
-				count = prod.Produced
-				mu.Unlock()
+	// The generator's goroutine: until --events are produced or Ctrl-C. prodDone
+	// closes when it ends; produced is read by the progress loop.
+	var produced atomic.Int64
+	var prodErr error // written before prodDone closes
+	prodDone := make(chan struct{})
+	go func() {
+		defer close(prodDone)
+		const chunk = 1000
+		for f.events == 0 || int(produced.Load()) < f.events {
+			n := chunk
+			if f.events > 0 {
+				n = min(chunk, f.events-int(produced.Load()))
 			}
-		}()
-	}
+			err := prod.Produce(ctx, n, f.rate)
+			produced.Store(int64(prod.Produced))
+			if err != nil {
+				if !errors.Is(err, context.Canceled) {
+					prodErr = err
+				}
+				return
+			}
+		}
+	}()
 
 	// Progress until everything produced is scored, or Ctrl-C.
 	scored := func() (int64, int64, int64) {
@@ -239,8 +233,6 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return s, c, a
 	}
-	prodDone := make(chan struct{})
-	go func() { produced.Wait(); close(prodDone) }()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	last, lastT := int64(0), time.Now()
@@ -257,18 +249,18 @@ wait:
 		now := time.Now()
 		rate := float64(s-last) / now.Sub(lastT).Seconds()
 		last, lastT = s, now
-		p := producedN()
+		p := produced.Load()
 		fmt.Fprintf(stderr, "produced %8d  scored %8d  %7.0f ev/s  lag %6d  aborted txns %3d  scores %s\n",
-			p, s, rate, int64(p)-s, a, demoSparkline(reg))
+			p, s, rate, p-s, a, demoSparkline(reg))
 		select {
 		case <-prodDone:
-			if s >= int64(producedN()) {
+			if s >= produced.Load() {
 				break wait
 			}
 		default:
 		}
 	}
-	produced.Wait()
+	<-prodDone
 	stopLoops()
 	wg.Wait()
 	if prodErr != nil {
@@ -387,15 +379,7 @@ func logScale(x, mx float64) float64 {
 	if mx <= 1 {
 		return 1
 	}
-	l := 0.0
-	for v := x; v >= 2; v /= 2 {
-		l++
-	}
-	m := 0.0
-	for v := mx; v >= 2; v /= 2 {
-		m++
-	}
-	return l / m
+	return math.Floor(math.Log2(x)) / math.Floor(math.Log2(mx))
 }
 
 func demoDecisions(g prometheus.Gatherer) map[string]int64 {

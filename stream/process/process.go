@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -82,8 +83,6 @@ func (s *Scorer) Label() string {
 	return s.Name + "/" + s.Version + "/" + h
 }
 
-type checker interface{ Check(x []float64) error }
-
 // score maps spec features to model inputs (in scratch x, reused) and scores
 // them. Scorers are shared by all loops; the scratch belongs to the caller.
 func (s *Scorer) score(vec []float64, x *[]float64) (float64, error) {
@@ -94,7 +93,7 @@ func (s *Scorer) score(vec []float64, x *[]float64) (float64, error) {
 	for i, j := range s.index {
 		in[i] = vec[j]
 	}
-	if c, ok := s.Model.(checker); ok {
+	if c, ok := s.Model.(model.Checker); ok {
 		if err := c.Check(in); err != nil {
 			return 0, err
 		}
@@ -148,7 +147,7 @@ type Processor struct {
 	dec    *decode.Decoder
 	spec   *features.Spec
 	models *Models
-	vec    []float64 // zero feature vector, spec order (its length is the spec's)
+	nfeat  int       // features in the spec
 	x      []float64 // model input scratch
 
 	// Between Prepare and Finish: the feature vectors of pending records, and
@@ -167,7 +166,7 @@ func New(cfg Config, dec *decode.Decoder, spec *features.Spec, models *Models) *
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Processor{cfg: cfg, dec: dec, spec: spec, models: models, vec: make([]float64, len(spec.Names()))}
+	return &Processor{cfg: cfg, dec: dec, spec: spec, models: models, nfeat: len(spec.Names())}
 }
 
 // SetModels swaps the models; the loop calls it between transactions.
@@ -255,9 +254,9 @@ func (p *Processor) Prepare(ctx context.Context, in *kgo.Record, st *state.Parti
 		return p.deadPending(in, ClassMissingKey, errors.New("record has no key: the key is the entity for state features")), nil
 	}
 	key := string(in.Key)
-	n := len(p.vec)
+	n := p.nfeat
 	off := len(p.slab)
-	p.slab = append(p.slab, p.vec...) // room for this record's vector
+	p.slab = slices.Grow(p.slab, n)[:off+n] // room for this record's vector
 	next, err := Enrich(p.spec, st, key, rec, ev, p.slab[off:off+n])
 	if err != nil {
 		p.slab = p.slab[:off]
@@ -288,7 +287,7 @@ func (p *Processor) deadPending(in *kgo.Record, class string, err error) Pending
 func (p *Processor) Finish(items []Pending) []Result {
 	p.finished = p.finished[:0]
 	m := p.models
-	n := len(p.vec)
+	n := p.nfeat
 	champ := p.scoreAll(m.Champion, items, &p.champScores, &p.champErrs)
 	var chall []float64
 	if m.Challenger != nil {
@@ -356,7 +355,7 @@ func (p *Processor) Finish(items []Pending) []Result {
 func (p *Processor) scoreAll(s *Scorer, items []Pending, scores *[]float64, errs *[]error) []float64 {
 	*scores = (*scores)[:0]
 	*errs = (*errs)[:0]
-	n := len(p.vec)
+	n := p.nfeat
 	b, batch := s.Model.(model.Batcher)
 	if !batch {
 		for i := range items {
@@ -384,7 +383,7 @@ func (p *Processor) scoreAll(s *Scorer, items []Pending, scores *[]float64, errs
 		for _, j := range s.index {
 			inputs = append(inputs, vec[j])
 		}
-		if c, ok := s.Model.(checker); ok {
+		if c, ok := s.Model.(model.Checker); ok {
 			if err := c.Check(inputs[off : off+mi]); err != nil {
 				(*errs)[i] = err
 				inputs = inputs[:off]
