@@ -82,9 +82,6 @@ func (w *Watcher) Models() *process.Models { return w.cur.Load().models }
 // Generation counts successful reloads; 0 for the initial models.
 func (w *Watcher) Generation() uint64 { return w.cur.Load().n }
 
-// Files are the paths watched: model files and manifests.
-func (w *Watcher) Files() []string { return slices.Clone(w.files) }
-
 // Subscribe returns the models serving now and a function for one loop's
 // Config.NextModels: it returns the new models the first time it is called after
 // a reload, and nil otherwise. Each loop needs its own subscription; a

@@ -229,9 +229,6 @@ func (l *Loop) applyDrops() {
 // first records arrive, before any of them is scored.
 func (l *Loop) Ready() bool { return l.ready.Load() }
 
-// Client is the session's client, for admin requests.
-func (l *Loop) Client() *kgo.Client { return l.sess.Client() }
-
 // Run polls and scores until ctx is done, then finishes the open transaction
 // (bounded by ShutdownTimeout), leaves the group and returns. It returns an error
 // only when the session cannot go on (e.g. the producer was fenced).

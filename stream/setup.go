@@ -102,12 +102,6 @@ func stateful(fs []config.Feature) bool {
 	return false
 }
 
-// LoadModels loads and binds the champion and the optional challenger (with
-// their manifests); see modelwatch.Load.
-func LoadModels(mc config.Model, spec *features.Spec) (*process.Models, error) {
-	return modelwatch.Load(mc, nil, spec)
-}
-
 // RegisterPredictionSchema registers sink.PredictionSchema under "<topic>-value"
 // and returns its id (the same id if it is already registered).
 func RegisterPredictionSchema(ctx context.Context, cl *sr.Client, topic string) (int, error) {
