@@ -53,6 +53,7 @@ func (s *scenario) waitMembership(want func(members []string, state string) bool
 // become visible: the audit must show no duplicates.
 func TestZombie(t *testing.T) {
 	s := newScenario(t, "zombie", suite.brokers, -1)
+	s.mayExit = true // a zombie may exit once fenced
 	s.cfgPatch = func(c map[string]any) {
 		st := c["stream"].(map[string]any)
 		st["session_timeout"] = "6s"
