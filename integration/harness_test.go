@@ -3,7 +3,8 @@
 // Package integration proves scorestream's exactly-once contract against a real
 // Apache Kafka broker, driving the real binary as separate OS processes: crashes
 // (SIGKILL), rolling restarts, broker restarts and failures, zombies (SIGSTOP),
-// stalls past the transaction timeout, and interop with kcat and confluent-kafka.
+// stalls past the transaction timeout, model hot reload under load, a schema
+// registry outage, and interop with kcat and confluent-kafka.
 //
 // The broker is not started here: scripts/integration.sh starts it (or run
 // scripts/kafka.sh start yourself) and then
@@ -132,35 +133,56 @@ func runMain(m *testing.M) int {
 		}
 		return m.Run()
 	}
+	reg, url, err := startRegistry("registry")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration:", err)
+		return 1
+	}
+	defer reg.stop()
+	suite.registry = url
+	return m.Run()
+}
+
+// registryProc is a `scorestream registry` process (srfake over HTTP).
+type registryProc struct {
+	cmd *exec.Cmd
+	log *os.File
+}
+
+// startRegistry starts `scorestream registry` on a free port, logging to
+// <logName>.log, and waits until it answers.
+func startRegistry(logName string) (*registryProc, string, error) {
 	port, err := freePort()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "integration:", err)
-		return 1
+		return nil, "", err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	logf, err := os.Create(filepath.Join(suite.logDir, "registry.log"))
+	logf, err := os.Create(filepath.Join(suite.logDir, logName+".log"))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "integration:", err)
-		return 1
+		return nil, "", err
 	}
-	reg := exec.Command(suite.bin, "registry", "--listen", addr)
-	reg.Stdout, reg.Stderr = logf, logf
-	reg.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := reg.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "integration: start registry:", err)
-		return 1
-	}
-	defer func() {
-		_ = reg.Process.Signal(syscall.SIGTERM)
-		_ = reg.Wait()
+	cmd := exec.Command(suite.bin, "registry", "--listen", addr)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
 		logf.Close()
-	}()
-	suite.registry = "http://" + addr
-	if err := waitHTTP(suite.registry+"/subjects", 15*time.Second); err != nil {
-		fmt.Fprintln(os.Stderr, "integration: registry:", err)
-		return 1
+		return nil, "", fmt.Errorf("start registry: %w", err)
 	}
-	return m.Run()
+	r := &registryProc{cmd: cmd, log: logf}
+	url := "http://" + addr
+	if err := waitHTTP(url+"/subjects", 15*time.Second); err != nil {
+		r.stop()
+		return nil, "", fmt.Errorf("registry: %w", err)
+	}
+	return r, url, nil
+}
+
+// stop ends the registry (resuming it first if it was stopped).
+func (r *registryProc) stop() {
+	_ = r.cmd.Process.Signal(syscall.SIGCONT)
+	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	_ = r.cmd.Wait()
+	r.log.Close()
 }
 
 func envOr(k, def string) string {
@@ -216,6 +238,7 @@ type scenario struct {
 	rf         int16
 	cfgPatch   func(c map[string]any)
 	modelPath  string
+	registry   string // schema registry URL; default the suite's
 
 	adm *kadm.Client
 	cl  *kgo.Client
@@ -234,7 +257,7 @@ func newScenario(t *testing.T, name, brokers string, rf int16) *scenario {
 		t: t, name: name, brokers: brokers,
 		input: "it-" + sfx + "-payments", preds: "it-" + sfx + "-predictions",
 		dlq: "it-" + sfx + "-dlq", changelog: "it-" + sfx + "-changelog",
-		group: "it-" + sfx, partitions: 12, rf: rf,
+		group: "it-" + sfx, partitions: 12, rf: rf, registry: suite.registry,
 		instances: map[string]*instance{},
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
@@ -302,7 +325,7 @@ func (s *scenario) config(metricsAddr string) []byte {
 		s.t.Fatal(err)
 	}
 	c["kafka"] = map[string]any{"brokers": strings.Split(s.brokers, ",")}
-	c["registry"] = map[string]any{"urls": []string{suite.registry}, "retry_max": "1s"}
+	c["registry"] = map[string]any{"urls": []string{s.registry}, "retry_max": "1s"}
 	st := c["stream"].(map[string]any)
 	st["input_topics"] = []string{s.input}
 	st["group"] = s.group
@@ -538,7 +561,7 @@ func (s *scenario) gen(n int, rate float64, seed int) *genRun {
 		s.t.Fatal(err)
 	}
 	g := &genRun{done: make(chan struct{})}
-	g.cmd = exec.Command(suite.bin, "gen", "--brokers", s.brokers, "--registry", suite.registry,
+	g.cmd = exec.Command(suite.bin, "gen", "--brokers", s.brokers, "--registry", s.registry,
 		"--topic", s.input, "--events", strconv.Itoa(n), "--rate", strconv.FormatFloat(rate, 'f', -1, 64),
 		"--malformed", "0.005", "--seed", strconv.Itoa(seed), "--summary", "json", "--delivery-timeout", "5m")
 	g.cmd.Stdout, g.cmd.Stderr = &g.out, f

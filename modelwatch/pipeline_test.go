@@ -250,9 +250,6 @@ func (p *pipeline) readOutputs(topic string) []output {
 	return out
 }
 
-const logisticModel = `{"format":"logistic","features":["log_amount","count_1h"],"intercept":-4,
-  "coefficients":{"log_amount":0.5,"count_1h":0.05}}`
-
 // TestHotReloadUnderLoad streams events through two loops, swaps the model file
 // mid-stream, then writes a corrupt one, and checks that every input has exactly
 // one output, that each partition switches from model A to model B once and
@@ -268,7 +265,7 @@ func TestHotReloadUnderLoad(t *testing.T) {
 	// Swap to model B (write temp + rename), mid-stream.
 	beforeSwap := p.committed()
 	path := p.cfg.Model.Path
-	writeAtomic(t, path, []byte(logisticModel))
+	writeAtomic(t, path, []byte(logisticB))
 	if ok, err := p.shared.Watcher.Reload(); !ok || err != nil {
 		t.Fatalf("Reload of model B = %v, %v", ok, err)
 	}
@@ -344,6 +341,40 @@ func TestHotReloadUnderLoad(t *testing.T) {
 	}
 }
 
+// TestReloadWhileIdle: a loop that has caught up waits in its poll with no
+// transaction open; a model swapped in during that wait must score the records
+// that arrive after it (the models are picked when a transaction begins, not
+// before the poll that may block for minutes).
+func TestReloadWhileIdle(t *testing.T) {
+	const chunk = 500
+	p := newPipeline(t, 2, func(cfg *config.Config, _ string) { cfg.Model.Watch = true })
+	a := p.shared.Models.Champion.Label()
+	p.produce(chunk)
+	p.start("a")
+	p.waitCommitted(chunk) // caught up: the loop now waits in its poll
+
+	writeAtomic(t, p.cfg.Model.Path, []byte(logisticB))
+	if ok, err := p.shared.Watcher.Reload(); !ok || err != nil {
+		t.Fatalf("Reload of model B = %v, %v", ok, err)
+	}
+	b := p.shared.Watcher.Models().Champion.Label()
+	afterSwap := p.ends()
+	p.produce(chunk)
+	p.waitCommitted(2 * chunk)
+	p.stop()
+
+	count := map[string]int{}
+	for _, o := range p.readOutputs("predictions") {
+		count[o.model]++
+		if o.offset >= afterSwap[o.partition] && o.model != b {
+			t.Fatalf("partition %d offset %d: produced after the swap, scored by %q, want B %q (A %q)", o.partition, o.offset, o.model, b, a)
+		}
+	}
+	if count[a] != chunk || count[b] != chunk {
+		t.Fatalf("predictions by model: %v, want %d each of A %s and B %s", count, chunk, a, b)
+	}
+}
+
 // TestChampionChallenger runs the demo model as champion and a logistic model as
 // challenger: every committed input has one prediction naming the champion and
 // one shadow record naming the challenger.
@@ -351,7 +382,7 @@ func TestChampionChallenger(t *testing.T) {
 	const n = 1500
 	p := newPipeline(t, 3, func(cfg *config.Config, dir string) {
 		cp := filepath.Join(dir, "challenger.json")
-		if err := os.WriteFile(cp, []byte(logisticModel), 0o644); err != nil {
+		if err := os.WriteFile(cp, []byte(logisticB), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		cfg.Model.Challenger = &config.Model{Path: cp, Name: "fraud-logistic", Version: "7",

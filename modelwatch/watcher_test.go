@@ -21,9 +21,14 @@ import (
 )
 
 // logisticB is a second, different model over features the demo spec computes
-// and that are never missing.
-const logisticB = `{"format":"logistic","features":["log_amount","count_1h"],"intercept":-4,
-  "coefficients":{"log_amount":0.5,"count_1h":0.05}}`
+// and that are never missing (also served by the real-broker hot-reload test).
+var logisticB = func() string {
+	b, err := os.ReadFile(filepath.Join("testdata", "model_b.json"))
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 type fixture struct {
 	dir     string

@@ -54,8 +54,8 @@ type Config struct {
 	// NewHooks returns the client hooks (e.g. kprom metrics) for each new session;
 	// hooks are per client, so a replaced session gets fresh ones.
 	NewHooks func() []kgo.Hook
-	// NextModels is called at every transaction boundary; a non-nil result
-	// replaces the models (hot reload happens between transactions).
+	// NextModels is called as every transaction begins; a non-nil result
+	// replaces the models for it (hot reload happens between transactions).
 	NextModels func() *process.Models
 	// OnCommit, if set, is called after every committed transaction with the
 	// number of input records it covered.
@@ -241,9 +241,6 @@ func (l *Loop) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		if !l.inTxn {
 			l.applyDrops()
-			if next := l.nextModels(); next != nil {
-				l.proc.SetModels(next)
-			}
 		}
 		pollCtx, cancel := ctx, context.CancelFunc(func() {})
 		if l.inTxn {
@@ -312,6 +309,12 @@ func (l *Loop) process(ctx context.Context, fetches kgo.Fetches) (hold error, fa
 		return nil, nil
 	}
 	if !l.inTxn {
+		// The models are picked here, as the transaction begins, and not before
+		// the poll: an idle loop may wait in its poll for minutes, and a model
+		// swapped in meanwhile must score the records that end the wait.
+		if next := l.nextModels(); next != nil {
+			l.proc.SetModels(next)
+		}
 		if err := l.sess.Begin(); err != nil {
 			return nil, fmt.Errorf("stream: begin transaction: %w", err)
 		}
