@@ -29,6 +29,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/scorestream/scorestream/stream/kread"
 )
 
 // Config says what to audit.
@@ -165,11 +167,11 @@ func (c *Config) inTime(ts time.Time) bool {
 // The error is about the audit itself (a topic that does not exist, an
 // unreachable cluster); a contract violation is a Report with Clean false.
 func Run(ctx context.Context, opts []kgo.Opt, cfg Config, progress func(Progress)) (Report, error) {
-	return run(ctx, opts, cfg, progress, defaultLimits)
+	return run(ctx, opts, cfg, progress, kread.DefaultLimits)
 }
 
 // run is Run with the fetch sizes passed in, so tests can force many fetches.
-func run(ctx context.Context, opts []kgo.Opt, cfg Config, progress func(Progress), limits fetchLimits) (Report, error) {
+func run(ctx context.Context, opts []kgo.Opt, cfg Config, progress func(Progress), limits kread.Limits) (Report, error) {
 	if err := cfg.validate(); err != nil {
 		return Report{}, err
 	}
@@ -223,7 +225,7 @@ func run(ctx context.Context, opts []kgo.Opt, cfg Config, progress func(Progress
 
 	// Ledgers and the input spans.
 	ledgers := make(map[string]map[int32]*ledger)
-	var inSpans []*span
+	var inSpans []*kread.Span
 	var inTotal int64
 	for _, t := range cfg.InputTopics {
 		ledgers[t] = make(map[int32]*ledger)
@@ -244,18 +246,18 @@ func run(ctx context.Context, opts []kgo.Opt, cfg Config, progress func(Progress
 			ledgers[t][p] = l
 			rep.Partitions++
 			if l.bound > l.start {
-				inSpans = append(inSpans, &span{topic: t, partition: p, next: l.start, end: l.bound})
+				inSpans = append(inSpans, &kread.Span{Topic: t, Partition: p, Next: l.start, End: l.bound})
 				inTotal += l.bound - l.start
 			}
 		}
 	}
 
-	rr := &rangeReader{cl: cl, adm: adm, dec: kgo.DefaultDecompressor(), limits: limits}
+	rr := kread.New(cl, limits)
 
 	var read int64
 	progress(Progress{Phase: PhaseInputs, Total: inTotal})
-	err = rr.read(ctx, inSpans, func(s *span, r *kgo.Record) {
-		ledgers[s.topic][s.partition].input(r.Offset, cfg.inTime(r.Timestamp))
+	err = rr.Read(ctx, inSpans, func(s *kread.Span, r *kgo.Record) {
+		ledgers[s.Topic][s.Partition].input(r.Offset, cfg.inTime(r.Timestamp))
 	}, func(n int64) {
 		read += n
 		progress(Progress{Phase: PhaseInputs, Read: read, Total: inTotal})
@@ -264,7 +266,7 @@ func run(ctx context.Context, opts []kgo.Opt, cfg Config, progress func(Progress
 		return Report{}, fmt.Errorf("audit: read inputs: %w", err)
 	}
 
-	var outSpans []*span
+	var outSpans []*kread.Span
 	var outTotal int64
 	for _, t := range outputs {
 		for _, p := range sortedPartitions(outEnd[t]) {
@@ -273,7 +275,7 @@ func run(ctx context.Context, opts []kgo.Opt, cfg Config, progress func(Progress
 				warn("%s/%d starts at offset %d: outputs deleted by retention show up as missing inputs", t, p, start)
 			}
 			if end > start {
-				outSpans = append(outSpans, &span{topic: t, partition: p, next: start, end: end})
+				outSpans = append(outSpans, &kread.Span{Topic: t, Partition: p, Next: start, End: end})
 				outTotal += end - start
 			}
 		}
@@ -286,17 +288,17 @@ func run(ctx context.Context, opts []kgo.Opt, cfg Config, progress func(Progress
 	}
 	read = 0
 	progress(Progress{Phase: PhaseOutputs, Total: outTotal})
-	err = rr.read(ctx, outSpans, func(s *span, r *kgo.Record) {
-		if s.topic == cfg.PredictionsTopic {
+	err = rr.Read(ctx, outSpans, func(s *kread.Span, r *kgo.Record) {
+		if s.Topic == cfg.PredictionsTopic {
 			rep.Predictions++
 		} else {
 			rep.DeadLetters++
 		}
-		at := s.topic + "/" + strconv.Itoa(int(s.partition)) + "@" + strconv.FormatInt(r.Offset, 10)
-		topic, partition, offset, err := provenance(r.Headers)
+		at := s.Topic + "/" + strconv.Itoa(int(s.Partition)) + "@" + strconv.FormatInt(r.Offset, 10)
+		topic, partition, offset, err := Provenance(r.Headers)
 		if err != nil {
 			rep.Malformed++
-			rep.MalformedList = listed(rep.MalformedList, Ref{Topic: s.topic, Partition: s.partition, Offset: r.Offset, Count: 1})
+			rep.MalformedList = listed(rep.MalformedList, Ref{Topic: s.Topic, Partition: s.Partition, Offset: r.Offset, Count: 1})
 			return
 		}
 		parts, audited := ledgers[topic]

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/scorestream/scorestream/sink"
+	"github.com/scorestream/scorestream/stream/kread"
 )
 
 // The fixtures are built by hand with transactional producers, so the topics
@@ -164,10 +165,10 @@ func (f *fixture) writeClean(t *testing.T, skip func(*kgo.Record) bool) {
 
 func (f *fixture) run(t *testing.T, cfg Config) (Report, []Progress) {
 	t.Helper()
-	return f.runWith(t, cfg, defaultLimits)
+	return f.runWith(t, cfg, kread.DefaultLimits)
 }
 
-func (f *fixture) runWith(t *testing.T, cfg Config, limits fetchLimits) (Report, []Progress) {
+func (f *fixture) runWith(t *testing.T, cfg Config, limits kread.Limits) (Report, []Progress) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -234,17 +235,17 @@ func TestClean(t *testing.T) {
 
 	for _, tc := range []struct {
 		name       string
-		limits     fetchLimits
+		limits     kread.Limits
 		minFetches int64
 	}{
-		{"default limits", defaultLimits, 2},
+		{"default limits", kread.DefaultLimits, 2},
 		// One batch per partition per fetch: 18 input batches and 10
 		// output batches, spread over 2 brokers, take many rounds.
 		// (The request-level maxBytes stays large: when kfake truncates a
 		// response at the request's MaxBytes in the middle of a partition,
 		// it leaves out that partition's AbortedTransactions, and aborted
 		// records then look committed. Real Kafka does not do that.)
-		{"one batch per fetch", fetchLimits{maxWait: 100 * time.Millisecond, maxBytes: 1 << 20, partMaxBytes: 1}, 10},
+		{"one batch per fetch", kread.Limits{MaxWait: 100 * time.Millisecond, MaxBytes: 1 << 20, PartMaxBytes: 1}, 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fetches.Store(0)

@@ -144,12 +144,12 @@ func (b bitset) ones() (n int64) {
 // errNoProvenance is wrapped by every provenance parse failure.
 var errNoProvenance = errors.New("no provenance")
 
-// provenance reads the source topic, partition and offset an output record
+// Provenance reads the source topic, partition and offset an output record
 // names. Each of the three headers must appear exactly once; numbers are
 // non-negative decimal text in canonical form (no sign, no leading zeros), the
 // way strconv.FormatInt writes them: anything else is a writer bug worth
 // reporting.
-func provenance(headers []kgo.RecordHeader) (topic string, partition int32, offset int64, err error) {
+func Provenance(headers []kgo.RecordHeader) (topic string, partition int32, offset int64, err error) {
 	var seenT, seenP, seenO bool
 	for _, h := range headers {
 		switch h.Key {

@@ -46,7 +46,7 @@ func TestProvenance(t *testing.T) {
 		{"repeated topic", hdrs(T, "in", T, "in", P, "1", O, "2"), "", 0, 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			topic, part, off, err := provenance(tc.headers)
+			topic, part, off, err := Provenance(tc.headers)
 			if (err == nil) != tc.ok {
 				t.Fatalf("err = %v, want ok=%v", err, tc.ok)
 			}
@@ -69,7 +69,7 @@ func FuzzProvenance(f *testing.F) {
 	f.Add("payments", "11", "9223372036854775807")
 	f.Add("", "-1", "x")
 	f.Fuzz(func(t *testing.T, topic, part, off string) {
-		gt, gp, go_, err := provenance(hdrs(sink.HeaderSourceTopic, topic, sink.HeaderSourcePartition, part, sink.HeaderSourceOffset, off))
+		gt, gp, go_, err := Provenance(hdrs(sink.HeaderSourceTopic, topic, sink.HeaderSourcePartition, part, sink.HeaderSourceOffset, off))
 		if err != nil {
 			return
 		}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -122,28 +121,18 @@ func TestHotReload(t *testing.T) {
 	}
 	conn := []kgo.Opt{kgo.SeedBrokers(s.brokers)}
 	err = stream.ReadCommitted(ctx, conn, s.cl, s.preds, ps, func(r *kgo.Record) error {
-		var p int32 = -1
-		o := pred{offset: -1}
+		_, p, off, err := audit.Provenance(r.Headers)
+		if err != nil {
+			return fmt.Errorf("prediction at %d/%d: %w", r.Partition, r.Offset, err)
+		}
+		o := pred{offset: off}
 		for _, h := range r.Headers {
-			switch h.Key {
-			case sink.HeaderSourcePartition:
-				v, err := strconv.ParseInt(string(h.Value), 10, 32)
-				if err != nil {
-					return fmt.Errorf("prediction at %d/%d: header %s: %w", r.Partition, r.Offset, h.Key, err)
-				}
-				p = int32(v)
-			case sink.HeaderSourceOffset:
-				v, err := strconv.ParseInt(string(h.Value), 10, 64)
-				if err != nil {
-					return fmt.Errorf("prediction at %d/%d: header %s: %w", r.Partition, r.Offset, h.Key, err)
-				}
-				o.offset = v
-			case sink.HeaderModel:
+			if h.Key == sink.HeaderModel {
 				o.model = string(h.Value)
 			}
 		}
-		if p < 0 || o.offset < 0 || o.model == "" {
-			return fmt.Errorf("prediction at %d/%d lacks provenance or model headers", r.Partition, r.Offset)
+		if o.model == "" {
+			return fmt.Errorf("prediction at %d/%d has no %s header", r.Partition, r.Offset, sink.HeaderModel)
 		}
 		byPart[p] = append(byPart[p], o)
 		return nil

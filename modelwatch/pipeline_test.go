@@ -2,12 +2,12 @@ package modelwatch_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -194,58 +194,34 @@ type output struct {
 // readOutputs reads every committed record of topic.
 func (p *pipeline) readOutputs(topic string) []output {
 	p.t.Helper()
-	ctx := context.Background()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(p.env.Brokers...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords())
+	cl, err := kgo.NewClient(kgo.SeedBrokers(p.env.Brokers...))
 	if err != nil {
 		p.t.Fatal(err)
 	}
 	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	ps := make([]int32, len(p.ends()))
+	for i := range ps {
+		ps[i] = int32(i)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out []output
+	err = stream.ReadCommitted(ctx, []kgo.Opt{kgo.SeedBrokers(p.env.Brokers...)}, cl, topic, ps, func(r *kgo.Record) error {
+		_, part, off, err := audit.Provenance(r.Headers)
+		if err != nil {
+			return fmt.Errorf("%s/%d@%d: %w", topic, r.Partition, r.Offset, err)
+		}
+		o := output{partition: part, offset: off}
+		for _, h := range r.Headers {
+			if h.Key == sink.HeaderModel {
+				o.model = string(h.Value)
+			}
+		}
+		out = append(out, o)
+		return nil
+	})
 	if err != nil {
 		p.t.Fatal(err)
-	}
-	want := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			want[o.Partition] = o.Offset
-		}
-	})
-	var out []output
-	deadline := time.Now().Add(30 * time.Second)
-	for len(want) > 0 {
-		if time.Now().After(deadline) {
-			p.t.Fatalf("reading %s: partitions %v not read to the end", topic, want)
-		}
-		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		fs := cl.PollFetches(fctx)
-		cancel()
-		fs.EachRecord(func(r *kgo.Record) {
-			end, ok := want[r.Partition]
-			if !ok || r.Offset >= end {
-				return
-			}
-			if r.Offset+1 >= end {
-				delete(want, r.Partition)
-			}
-			if r.Attrs.IsControl() {
-				return
-			}
-			o := output{partition: -1, offset: -1}
-			for _, h := range r.Headers {
-				switch h.Key {
-				case sink.HeaderSourcePartition:
-					v, _ := strconv.Atoi(string(h.Value))
-					o.partition = int32(v)
-				case sink.HeaderSourceOffset:
-					o.offset, _ = strconv.ParseInt(string(h.Value), 10, 64)
-				case sink.HeaderModel:
-					o.model = string(h.Value)
-				}
-			}
-			out = append(out, o)
-		})
 	}
 	return out
 }

@@ -3,19 +3,22 @@ package stream
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/scorestream/scorestream/state"
+	"github.com/scorestream/scorestream/stream/kread"
 	"github.com/scorestream/scorestream/stream/process"
 )
 
 // ReadCommitted reads partitions ps of topic from their log start to their last
 // stable offset (read_committed), calling fn with every data record in offset
 // order per partition. admin is any client connected to the cluster; conn are
-// connection options for the reading client.
+// connection options for the reading client (a client of its own, so that the
+// reads do not queue behind a consumer's long-polling fetches). The reads stop
+// exactly at the last stable offset even when the offsets before it are
+// transaction markers, aborted records or, in a compacted topic, gone.
 func ReadCommitted(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic string, ps []int32, fn func(*kgo.Record) error) error {
 	adm := kadm.NewClient(admin)
 	ends, err := adm.ListCommittedOffsets(ctx, topic)
@@ -26,8 +29,7 @@ func ReadCommitted(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic
 	if err != nil {
 		return fmt.Errorf("list %s start offsets: %w", topic, err)
 	}
-	want := map[int32]int64{}
-	from := map[int32]kgo.Offset{}
+	var spans []*kread.Span
 	for _, p := range ps {
 		end, ok := ends.Lookup(topic, p)
 		if !ok || end.Err != nil {
@@ -35,51 +37,32 @@ func ReadCommitted(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic
 		}
 		begin, _ := starts.Lookup(topic, p)
 		if end.Offset > begin.Offset {
-			want[p] = end.Offset
-			from[p] = kgo.NewOffset().At(begin.Offset)
+			spans = append(spans, &kread.Span{Topic: topic, Partition: p, Next: begin.Offset, End: end.Offset})
 		}
 	}
-	if len(want) == 0 {
+	if len(spans) == 0 {
 		return nil
 	}
-	opts := append(slices.Clone(conn),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		// Control records are the commit/abort markers; seeing them tells us when we
-		// have reached the end offset even if the last data records were aborted.
-		kgo.KeepControlRecords(),
-	)
-	cl, err := kgo.NewClient(opts...)
+	cl, err := kgo.NewClient(conn...)
 	if err != nil {
 		return fmt.Errorf("%s reader: %w", topic, err)
 	}
 	defer cl.Close()
-	for len(want) > 0 {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		var ferr error
-		fs.EachError(func(_ string, p int32, err error) { ferr = fmt.Errorf("read %s partition %d: %w", topic, p, err) })
-		if ferr != nil {
-			return ferr
-		}
-		var rerr error
-		fs.EachRecord(func(r *kgo.Record) {
-			end, ok := want[r.Partition]
-			if !ok || r.Offset >= end || rerr != nil {
-				return
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var ferr error
+	err = kread.New(cl, kread.DefaultLimits).Read(rctx, spans, func(_ *kread.Span, r *kgo.Record) {
+		if ferr == nil {
+			if ferr = fn(r); ferr != nil {
+				stop() // fn failed: read no further
 			}
-			if !r.Attrs.IsControl() {
-				rerr = fn(r)
-			}
-			if r.Offset+1 >= end {
-				delete(want, r.Partition)
-			}
-		})
-		if rerr != nil {
-			return rerr
 		}
+	}, func(int64) {})
+	if ferr != nil {
+		return ferr
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", topic, err)
 	}
 	return nil
 }

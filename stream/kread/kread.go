@@ -1,4 +1,9 @@
-package audit
+// Package kread reads fixed offset ranges of Kafka partitions with
+// read_committed isolation and stops exactly at each range's end, even when the
+// last offsets before it are transaction markers or aborted records. The audit
+// reads input and output topics with it; the pipeline restores state from its
+// changelog with it.
+package kread
 
 import (
 	"context"
@@ -14,15 +19,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// span is one partition to read, from next up to (not including) end.
-type span struct {
-	topic     string
-	partition int32
-	next, end int64
+// Span is one partition to read, from Next up to (not including) End. Read
+// moves Next forward.
+type Span struct {
+	Topic     string
+	Partition int32
+	Next, End int64
 	stalls    int // consecutive responses that carried data but moved nothing
 }
 
-// rangeReader reads fixed offset ranges with read_committed isolation.
+// Reader reads fixed offset ranges with read_committed isolation.
 //
 // It issues Fetch requests itself instead of using a kgo consumer, because a
 // consumer only hands out records: when the last offsets before end are a
@@ -32,21 +38,29 @@ type span struct {
 // fetch, which moves past control records and aborted batches, so "next >= end"
 // is an exact stop condition. The price is routing: requests go to each
 // partition's leader, and leadership errors trigger a metadata refresh.
-type rangeReader struct {
+type Reader struct {
 	cl     *kgo.Client
 	adm    *kadm.Client
 	dec    kgo.Decompressor
-	limits fetchLimits
+	limits Limits
 }
 
-// fetchLimits size the Fetch requests. A broker returns at least one batch per
+// New returns a Reader that sends its requests through cl. A client that also
+// consumes shares its fetch connections with the reader; give the reader one
+// of its own.
+func New(cl *kgo.Client, limits Limits) *Reader {
+	return &Reader{cl: cl, adm: kadm.NewClient(cl), dec: kgo.DefaultDecompressor(), limits: limits}
+}
+
+// Limits size the Fetch requests. A broker returns at least one batch per
 // partition whatever the limits, so tiny limits still make progress.
-type fetchLimits struct {
-	maxWait                time.Duration
-	maxBytes, partMaxBytes int32
+type Limits struct {
+	MaxWait                time.Duration
+	MaxBytes, PartMaxBytes int32
 }
 
-var defaultLimits = fetchLimits{maxWait: 500 * time.Millisecond, maxBytes: 32 << 20, partMaxBytes: 1 << 20}
+// DefaultLimits are the limits for most uses.
+var DefaultLimits = Limits{MaxWait: 500 * time.Millisecond, MaxBytes: 32 << 20, PartMaxBytes: 1 << 20}
 
 const (
 	retryBackoff    = 250 * time.Millisecond
@@ -54,14 +68,14 @@ const (
 	maxFailedRounds = 40 // ~10s of retryBackoff without any progress
 )
 
-// read fetches every span to its end, calling onRecord for each committed data
+// Read fetches every span to its end, calling onRecord for each committed data
 // record (control records and aborted records are skipped) with offset below
 // the span's end, and onAdvance with how many offsets were passed. Both are
 // called from read's goroutine only.
-func (rr *rangeReader) read(ctx context.Context, spans []*span, onRecord func(s *span, r *kgo.Record), onAdvance func(n int64)) error {
-	pending := make([]*span, 0, len(spans))
+func (rr *Reader) Read(ctx context.Context, spans []*Span, onRecord func(s *Span, r *kgo.Record), onAdvance func(n int64)) error {
+	pending := make([]*Span, 0, len(spans))
 	for _, s := range spans {
-		if s.next < s.end {
+		if s.Next < s.End {
 			pending = append(pending, s)
 		}
 	}
@@ -82,9 +96,9 @@ func (rr *rangeReader) read(ctx context.Context, spans []*span, onRecord func(s 
 			refresh = false
 		}
 
-		byLeader := make(map[int32][]*span)
+		byLeader := make(map[int32][]*Span)
 		for _, s := range pending {
-			l, ok := leaders[s.topic][s.partition]
+			l, ok := leaders[s.Topic][s.Partition]
 			if !ok || l < 0 {
 				refresh = true
 				continue
@@ -94,7 +108,7 @@ func (rr *rangeReader) read(ctx context.Context, spans []*span, onRecord func(s 
 		if refresh && len(byLeader) == 0 {
 			if failed++; failed > maxFailedRounds {
 				s := pending[0]
-				return fmt.Errorf("%s/%d: no leader (was the topic deleted?)", s.topic, s.partition)
+				return fmt.Errorf("%s/%d: no leader (was the topic deleted?)", s.Topic, s.Partition)
 			}
 			if err := sleep(ctx, retryBackoff); err != nil {
 				return err
@@ -166,7 +180,7 @@ func (rr *rangeReader) read(ctx context.Context, spans []*span, onRecord func(s 
 
 		kept := pending[:0]
 		for _, s := range pending {
-			if s.next < s.end {
+			if s.Next < s.End {
 				kept = append(kept, s)
 			}
 		}
@@ -180,29 +194,29 @@ func (rr *rangeReader) read(ctx context.Context, spans []*span, onRecord func(s 
 	return nil
 }
 
-func (fl fetchLimits) request(spans []*span, ids map[string][16]byte) *kmsg.FetchRequest {
+func (fl Limits) request(spans []*Span, ids map[string][16]byte) *kmsg.FetchRequest {
 	req := kmsg.NewPtrFetchRequest()
-	req.MaxWaitMillis = int32(fl.maxWait / time.Millisecond)
+	req.MaxWaitMillis = int32(fl.MaxWait / time.Millisecond)
 	req.MinBytes = 1
-	req.MaxBytes = fl.maxBytes
+	req.MaxBytes = fl.MaxBytes
 	req.IsolationLevel = 1 // read_committed
 	req.SessionID = 0
 	req.SessionEpoch = -1 // full fetch, no session
 	idx := make(map[string]int)
 	for _, s := range spans {
-		i, ok := idx[s.topic]
+		i, ok := idx[s.Topic]
 		if !ok {
 			t := kmsg.NewFetchRequestTopic()
-			t.Topic = s.topic
-			t.TopicID = ids[s.topic]
+			t.Topic = s.Topic
+			t.TopicID = ids[s.Topic]
 			req.Topics = append(req.Topics, t)
 			i = len(req.Topics) - 1
-			idx[s.topic] = i
+			idx[s.Topic] = i
 		}
 		p := kmsg.NewFetchRequestTopicPartition()
-		p.Partition = s.partition
-		p.FetchOffset = s.next
-		p.PartitionMaxBytes = fl.partMaxBytes
+		p.Partition = s.Partition
+		p.FetchOffset = s.Next
+		p.PartitionMaxBytes = fl.PartMaxBytes
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, p)
 	}
 	return req
@@ -210,13 +224,13 @@ func (fl fetchLimits) request(spans []*span, ids map[string][16]byte) *kmsg.Fetc
 
 // handle decodes one fetch response. It reports stale when some partition
 // needs a metadata refresh before it can be fetched again.
-func (rr *rangeReader) handle(resp *kmsg.FetchResponse, asked []*span, names map[[16]byte]string, onRecord func(*span, *kgo.Record), onAdvance func(int64)) (stale bool, err error) {
-	find := make(map[string]map[int32]*span)
+func (rr *Reader) handle(resp *kmsg.FetchResponse, asked []*Span, names map[[16]byte]string, onRecord func(*Span, *kgo.Record), onAdvance func(int64)) (stale bool, err error) {
+	find := make(map[string]map[int32]*Span)
 	for _, s := range asked {
-		if find[s.topic] == nil {
-			find[s.topic] = make(map[int32]*span)
+		if find[s.Topic] == nil {
+			find[s.Topic] = make(map[int32]*Span)
 		}
-		find[s.topic][s.partition] = s
+		find[s.Topic][s.Partition] = s
 	}
 	for i := range resp.Topics {
 		rt := &resp.Topics[i]
@@ -227,46 +241,46 @@ func (rr *rangeReader) handle(resp *kmsg.FetchResponse, asked []*span, names map
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
 			s := find[topic][rp.Partition]
-			if s == nil || s.next >= s.end {
+			if s == nil || s.Next >= s.End {
 				continue
 			}
 			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
 				if errors.Is(err, kerr.OffsetOutOfRange) {
 					return false, fmt.Errorf("fetch %s/%d at offset %d: %w (log start %d: did retention delete records during the audit?)",
-						topic, rp.Partition, s.next, err, rp.LogStartOffset)
+						topic, rp.Partition, s.Next, err, rp.LogStartOffset)
 				}
 				if !kerr.IsRetriable(err) {
-					return false, fmt.Errorf("fetch %s/%d at offset %d: %w", topic, rp.Partition, s.next, err)
+					return false, fmt.Errorf("fetch %s/%d at offset %d: %w", topic, rp.Partition, s.Next, err)
 				}
 				stale = true
 				continue
 			}
 			fp, next := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{
-				Offset:         s.next,
+				Offset:         s.Next,
 				IsolationLevel: kgo.ReadCommitted(),
 				Topic:          topic,
 				Partition:      rp.Partition,
 			}, rp, rr.dec, nil)
 			if fp.Err != nil {
-				return false, fmt.Errorf("fetch %s/%d at offset %d: %w", topic, rp.Partition, s.next, fp.Err)
+				return false, fmt.Errorf("fetch %s/%d at offset %d: %w", topic, rp.Partition, s.Next, fp.Err)
 			}
 			for _, r := range fp.Records {
-				if r.Offset >= s.end {
+				if r.Offset >= s.End {
 					break
 				}
 				onRecord(s, r)
 			}
-			if next <= s.next {
+			if next <= s.Next {
 				if len(rp.RecordBatches) > 0 {
 					if s.stalls++; s.stalls > maxStalls {
-						return false, fmt.Errorf("fetch %s/%d: no progress at offset %d after %d responses with data", topic, rp.Partition, s.next, s.stalls)
+						return false, fmt.Errorf("fetch %s/%d: no progress at offset %d after %d responses with data", topic, rp.Partition, s.Next, s.stalls)
 					}
 				}
 				continue
 			}
 			s.stalls = 0
-			moved := min(next, s.end) - s.next
-			s.next = next
+			moved := min(next, s.End) - s.Next
+			s.Next = next
 			onAdvance(moved)
 		}
 	}
@@ -274,13 +288,13 @@ func (rr *rangeReader) handle(resp *kmsg.FetchResponse, asked []*span, names map
 }
 
 // metadata looks up the leader and topic id of every pending partition.
-func (rr *rangeReader) metadata(ctx context.Context, pending []*span) (map[string]map[int32]int32, map[string][16]byte, map[[16]byte]string, error) {
+func (rr *Reader) metadata(ctx context.Context, pending []*Span) (map[string]map[int32]int32, map[string][16]byte, map[[16]byte]string, error) {
 	seen := make(map[string]bool)
 	var topics []string
 	for _, s := range pending {
-		if !seen[s.topic] {
-			seen[s.topic] = true
-			topics = append(topics, s.topic)
+		if !seen[s.Topic] {
+			seen[s.Topic] = true
+			topics = append(topics, s.Topic)
 		}
 	}
 	tds, err := rr.adm.ListTopics(ctx, topics...)
