@@ -18,7 +18,7 @@ import (
 // connection options for the reading client (a client of its own, so that the
 // reads do not queue behind a consumer's long-polling fetches). The reads stop
 // exactly at the last stable offset even when the offsets before it are
-// transaction markers, aborted records or, in a compacted topic, gone.
+// transaction markers or aborted records.
 func ReadCommitted(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic string, ps []int32, fn func(*kgo.Record) error) error {
 	adm := kadm.NewClient(admin)
 	ends, err := adm.ListCommittedOffsets(ctx, topic)
