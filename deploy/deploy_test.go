@@ -500,6 +500,8 @@ var knownMetrics = []string{
 	"scorestream_stream_records_per_transaction_bucket",
 	"scorestream_stream_event_latency_seconds_bucket",
 	"scorestream_stream_lag_records",
+	"scorestream_group_lag_records",
+	"scorestream_group_committed_offset",
 	"scorestream_registry_unavailable",
 	"scorestream_registry_errors_total",
 	"scorestream_model_score_bucket",

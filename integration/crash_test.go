@@ -20,7 +20,7 @@ import (
 func TestCrash(t *testing.T) {
 	s := newScenario(t, "crash", suite.brokers, -1)
 	n := 200_000 * suite.scale
-	const rate = 4000.0 // events/s: ~50 s of traffic at CI size
+	const rate = 2000.0 // events/s: ~100 s of traffic at CI size
 	const minKills = 10
 	var rep audit.Report
 	res := result{"instances": 3, "partitions": s.partitions, "rate": rate, "session_timeout": "6s"}
@@ -31,6 +31,8 @@ func TestCrash(t *testing.T) {
 		s.start(id)
 	}
 	g := s.gen(n, rate, 11)
+	gens := []*genRun{g}
+	counts := []int{n}
 
 	begin := time.Now()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
@@ -40,8 +42,21 @@ func TestCrash(t *testing.T) {
 		notRecov  int
 		wg        sync.WaitGroup
 	)
-	kills := 0
-	for kills < minKills || !g.finished() {
+	// A recovery time means something only while events flow: after the
+	// generator has finished, every partition is "at its end" at once. So at
+	// least minKills kills must land while it runs; if it finishes first (a
+	// slow machine restarts instances slowly), more events follow.
+	kills, underLoad := 0, 0
+	for {
+		if g.finished() {
+			if underLoad >= minKills {
+				break
+			}
+			more := 20_000 * suite.scale
+			g = s.gen(more, rate, 11+len(gens))
+			gens, counts = append(gens, g), append(counts, more)
+			t.Logf("%d kills under load so far: %d more events", underLoad, more)
+		}
 		time.Sleep(randDuration(rng, 4*time.Second, 8*time.Second)) // chaos workload timing
 		id := ids[rng.IntN(len(ids))]
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -50,26 +65,35 @@ func TestCrash(t *testing.T) {
 		if err != nil {
 			t.Fatalf("committed offsets before kill: %v", err)
 		}
+		loaded := !g.finished()
 		at := time.Now()
 		_ = s.instances[id].signal(syscall.SIGKILL) // exit error is "signal: killed"
 		kills++
-		t.Logf("kill %d: instance %s (%.1fs into the run)", kills, id, at.Sub(begin).Seconds())
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			d, err := s.waitAdvanced(base, at, 3*time.Minute)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				notRecov++
-				t.Logf("kill of instance %s at %s: %v", id, at.Format(time.TimeOnly), err)
-				return
-			}
-			recovered = append(recovered, d)
-		}()
+		t.Logf("kill %d: instance %s (%.1fs into the run, events flowing: %v)", kills, id, at.Sub(begin).Seconds(), loaded)
+		if loaded {
+			underLoad++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d, err := s.waitAdvanced(base, at, 3*time.Minute)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					notRecov++
+					t.Logf("kill of instance %s at %s: %v", id, at.Format(time.TimeOnly), err)
+					return
+				}
+				recovered = append(recovered, d)
+			}()
+		}
 		s.start(id)
 	}
-	sum := g.wait(t, n)
+	var sum genSummary
+	for i, g := range gens {
+		gs := g.wait(t, counts[i])
+		sum.Events += gs.Events
+		sum.Seconds += gs.Seconds
+	}
 	caught := s.waitCaughtUp(5 * time.Minute)
 	wg.Wait()
 	s.stopGracefully()
@@ -82,6 +106,7 @@ func TestCrash(t *testing.T) {
 	entities := s.checkState(s.instances["0"].cfgPath)
 
 	res["kills"] = kills
+	res["kills_under_load"] = underLoad
 	res["gen_seconds"] = sum.Seconds
 	res["catch_up_after_gen_s"] = ms(caught) / 1000
 	res["entities"] = entities
@@ -89,8 +114,8 @@ func TestCrash(t *testing.T) {
 	res["recovery_not_observed"] = notRecov
 	res["recovery_median_s"] = ms(recovered.median()) / 1000
 	res["recovery_max_s"] = ms(recovered.max()) / 1000
-	t.Logf("%d kills; kill → all partitions committing again: median %s, max %s (%d samples, %d not observed)",
-		kills, recovered.median().Round(time.Millisecond), recovered.max().Round(time.Millisecond), len(recovered), notRecov)
+	t.Logf("%d kills (%d while events flowed); kill → all partitions committing again: median %s, max %s (%d samples, %d not observed)",
+		kills, underLoad, recovered.median().Round(time.Millisecond), recovered.max().Round(time.Millisecond), len(recovered), notRecov)
 	if notRecov > 0 {
 		t.Errorf("%d kills never saw every partition commit again within 3 minutes", notRecov)
 	}

@@ -556,7 +556,7 @@ type genSummary struct {
 // gen starts `scorestream gen` producing n events at rate per second.
 func (s *scenario) gen(n int, rate float64, seed int) *genRun {
 	s.t.Helper()
-	f, err := os.Create(filepath.Join(suite.logDir, s.name+"-gen.log"))
+	f, err := os.Create(filepath.Join(suite.logDir, fmt.Sprintf("%s-gen-%d.log", s.name, seed)))
 	if err != nil {
 		s.t.Fatal(err)
 	}

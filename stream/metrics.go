@@ -27,6 +27,8 @@ type Metrics struct {
 	RestoreSeconds  prometheus.Histogram
 	RestoredEntries prometheus.Counter
 	SessionRestarts prometheus.Counter
+	GroupLag        *prometheus.GaugeVec
+	GroupCommitted  *prometheus.GaugeVec
 }
 
 // NewMetrics registers the pipeline metrics on reg.
@@ -74,10 +76,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Changelog records applied while restoring."}),
 		SessionRestarts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "stream", Name: "session_restarts_total",
 			Help: "Kafka sessions replaced after a transaction ended in error (broker gone mid-commit, transaction timed out)."}),
+		GroupLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: "group", Name: "lag_records",
+			Help: "End offset minus the consumer group's committed offset, per input partition, as the brokers see it (refreshed every 15s by every instance)."},
+			[]string{"topic", "partition"}),
+		GroupCommitted: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: "group", Name: "committed_offset",
+			Help: "The consumer group's committed offset per input partition, as the brokers see it (refreshed every 15s by every instance)."},
+			[]string{"topic", "partition"}),
 	}
 	reg.MustRegister(m.Consumed, m.Predictions, m.DeadLetters, m.Transactions, m.TxnDuration, m.TxnRecords,
 		m.Latency, m.Lag, m.RegistryDown, m.RegistryErrors, m.Score, m.Decisions, m.Disagreements, m.ModelReloads, m.ModelInfo,
-		m.StateEntries, m.EarlyEvictions, m.RestoreSeconds, m.RestoredEntries, m.SessionRestarts)
+		m.StateEntries, m.EarlyEvictions, m.RestoreSeconds, m.RestoredEntries, m.SessionRestarts,
+		m.GroupLag, m.GroupCommitted)
 	return m
 }
 

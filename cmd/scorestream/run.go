@@ -92,8 +92,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Error("kafka client", "err", err)
 		return exitUsage
 	}
-	err = stream.EnsureTopics(ctx, kadm.NewClient(admCl), cfg, cfg.Output.CreateTopics, -1, log)
-	admCl.Close()
+	defer admCl.Close()
+	adm := kadm.NewClient(admCl)
+	err = stream.EnsureTopics(ctx, adm, cfg, cfg.Output.CreateTopics, -1, log)
 	if err != nil {
 		log.Error("topics", "err", err)
 		return exitFailure
@@ -124,6 +125,16 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		go func() { watched <- shared.Watcher.Run(wctx, log, hup) }()
 		defer func() { stopWatch(); <-watched }()
 	}
+	// The group's progress as the brokers see it (scorestream_group_*), and a
+	// warning when a partition stalls.
+	lagCtx, stopLag := context.WithCancel(ctx)
+	lagDone := make(chan struct{})
+	go func() {
+		defer close(lagDone)
+		(&stream.GroupLag{Admin: adm, Group: cfg.Stream.Group, Topics: cfg.Stream.InputTopics,
+			Metrics: shared.Metrics, Log: log}).Run(lagCtx)
+	}()
+	defer func() { stopLag(); <-lagDone }()
 	log.Info("scorestream running", "instance", cfg.Stream.InstanceID, "group", cfg.Stream.Group,
 		"inputs", cfg.Stream.InputTopics, "model", shared.Models.Champion.Label(), "pid", os.Getpid())
 	if err := loop.Run(ctx); err != nil {
