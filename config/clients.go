@@ -32,7 +32,7 @@ func (c *Config) KafkaOpts() ([]kgo.Opt, error) {
 		opts = append(opts, kgo.ClientID(k.ClientID))
 	}
 	if k.TLS.Enabled {
-		tc, err := k.TLS.config()
+		tc, err := k.TLS.config("kafka.tls")
 		if err != nil {
 			return nil, err
 		}
@@ -48,9 +48,10 @@ func (c *Config) KafkaOpts() ([]kgo.Opt, error) {
 	return opts, nil
 }
 
-// config builds the client tls.Config. With an empty ServerName, franz-go sets it
-// per connection from the broker's host.
-func (t *TLS) config() (*tls.Config, error) {
+// config builds the client tls.Config; errors name the fields under field. With
+// an empty ServerName, franz-go (and net/http) set it per connection from the
+// host dialled.
+func (t *TLS) config(field string) (*tls.Config, error) {
 	tc := &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		ServerName:         t.ServerName,
@@ -59,18 +60,18 @@ func (t *TLS) config() (*tls.Config, error) {
 	if t.CAFile != "" {
 		pem, err := os.ReadFile(t.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("kafka.tls.ca_file: %w", err)
+			return nil, fmt.Errorf("%s.ca_file: %w", field, err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("kafka.tls.ca_file: no PEM certificate in %s", t.CAFile)
+			return nil, fmt.Errorf("%s.ca_file: no PEM certificate in %s", field, t.CAFile)
 		}
 		tc.RootCAs = pool
 	}
 	if t.CertFile != "" || t.KeyFile != "" {
 		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("kafka.tls.cert_file, kafka.tls.key_file: %w", err)
+			return nil, fmt.Errorf("%s.cert_file, %s.key_file: %w", field, field, err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}
@@ -91,13 +92,24 @@ func (s *SASL) mechanism() (sasl.Mechanism, error) {
 
 // RegistryOpts returns the schema registry client options: the URLs, basic auth
 // when registry.username is set, and an HTTP client with registry.timeout per
-// request.
-func (c *Config) RegistryOpts() []sr.ClientOpt {
+// request and, with registry.tls.enabled, its TLS settings. It reads the TLS
+// files; errors name the field.
+func (c *Config) RegistryOpts() ([]sr.ClientOpt, error) {
 	r := &c.Registry
 	urls := append([]string(nil), r.URLs...) // sr.URLs rewrites its argument in place
+	hc := &http.Client{Timeout: r.Timeout}
+	if r.TLS.Enabled {
+		tc, err := r.TLS.config("registry.tls")
+		if err != nil {
+			return nil, err
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = tc
+		hc.Transport = tr
+	}
 	opts := []sr.ClientOpt{
 		sr.URLs(urls...),
-		sr.HTTPClient(&http.Client{Timeout: r.Timeout}),
+		sr.HTTPClient(hc),
 	}
 	if r.Username != "" {
 		opts = append(opts, sr.BasicAuth(r.Username, r.Password))
@@ -105,5 +117,5 @@ func (c *Config) RegistryOpts() []sr.ClientOpt {
 	if c.Kafka.ClientID != "" {
 		opts = append(opts, sr.UserAgent(c.Kafka.ClientID))
 	}
-	return opts
+	return opts, nil
 }

@@ -281,18 +281,14 @@ func TestRegistryOpts(t *testing.T) {
 	c.Registry.URLs = []string{srv.URL}
 	c.Registry.Username = "reader"
 	c.Registry.Password = "r3gistry"
-	cl, err := sr.NewClient(c.RegistryOpts()...)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	subjects, err := cl.Subjects(ctx)
+	subs, err := subjects(ctx, t, c)
 	if err != nil {
 		t.Fatalf("Subjects: %v", err)
 	}
-	if len(subjects) != 1 || subjects[0] != "payments-value" {
-		t.Errorf("subjects = %q", subjects)
+	if len(subs) != 1 || subs[0] != "payments-value" {
+		t.Errorf("subjects = %q", subs)
 	}
 	s := <-got
 	if s.user != "reader" || s.pass != "r3gistry" {
@@ -317,12 +313,61 @@ func TestRegistryOptsTimeout(t *testing.T) {
 	c := validConfig()
 	c.Registry.URLs = []string{srv.URL}
 	c.Registry.Timeout = 50 * time.Millisecond
-	cl, err := sr.NewClient(c.RegistryOpts()...)
+	// No context deadline: only the configured HTTP client timeout can end the call.
+	if _, err := subjects(context.Background(), t, c); err == nil {
+		t.Fatal("Subjects succeeded against a registry that never answers")
+	}
+}
+
+// subjects lists the registry's subjects through a client built from c's
+// RegistryOpts, with ctx's deadline (if any) on top of registry.timeout.
+func subjects(ctx context.Context, t *testing.T, c *Config) ([]string, error) {
+	t.Helper()
+	opts, err := c.RegistryOpts()
 	if err != nil {
 		t.Fatal(err)
 	}
-	// No context deadline: only the configured HTTP client timeout can end the call.
-	if _, err := cl.Subjects(context.Background()); err == nil {
-		t.Fatal("Subjects succeeded against a registry that never answers")
+	cl, err := sr.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl.Subjects(ctx)
+}
+
+// registry.tls: a registry whose certificate a private CA signed is reached with
+// registry.tls.ca_file, and refused without it.
+func TestRegistryOptsTLS(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/vnd.schemaregistry.v1+json")
+		_ = json.NewEncoder(w).Encode([]string{"payments-value"})
+	}))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := validConfig()
+	c.Registry.URLs = []string{srv.URL}
+	if _, err := subjects(ctx, t, c); err == nil {
+		t.Fatal("reached a registry signed by an unknown CA without registry.tls.ca_file")
+	}
+	c.Registry.TLS = TLS{Enabled: true, CAFile: ca}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := subjects(ctx, t, c); err != nil {
+		t.Fatalf("with registry.tls.ca_file: %v", err)
+	}
+
+	// A CA file with no certificate in it is named in the error.
+	bad := filepath.Join(t.TempDir(), "empty.pem")
+	if err := os.WriteFile(bad, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.Registry.TLS.CAFile = bad
+	if _, err := c.RegistryOpts(); err == nil || !strings.Contains(err.Error(), "registry.tls.ca_file") {
+		t.Fatalf("RegistryOpts with an empty CA file: %v, want an error naming registry.tls.ca_file", err)
 	}
 }

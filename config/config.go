@@ -33,7 +33,7 @@ type Kafka struct {
 	SASL     SASL     `yaml:"sasl"`
 }
 
-// TLS for the Kafka connection.
+// TLS for the Kafka connection (kafka.tls) or the registry's (registry.tls).
 type TLS struct {
 	Enabled            bool   `yaml:"enabled"`
 	CAFile             string `yaml:"ca_file"`
@@ -60,6 +60,7 @@ type Registry struct {
 	Timeout     time.Duration `yaml:"timeout"`    // per request; default 5s
 	CacheSize   int           `yaml:"cache_size"` // decoded writer schemas kept; default 1000
 	RetryMax    time.Duration `yaml:"retry_max"`  // max backoff while the registry is unreachable; default 10s
+	TLS         TLS           `yaml:"tls"`        // for https URLs: own CAs, client certificate
 }
 
 // Stream is the transactional consume loop.

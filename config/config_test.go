@@ -551,7 +551,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted config does not validate: %v", err)
 		}
 		_ = c.TransactionalID()
-		_ = c.RegistryOpts()
+		_, _ = c.RegistryOpts()
 		out, err := yaml.Marshal(c)
 		if err != nil {
 			t.Fatalf("marshal: %v", err)

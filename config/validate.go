@@ -79,29 +79,7 @@ func (c *Config) validateKafka(p *problems) {
 		}
 	}
 
-	t := &k.TLS
-	if !t.Enabled {
-		for _, f := range []struct {
-			name string
-			set  bool
-		}{
-			{"ca_file", t.CAFile != ""}, {"cert_file", t.CertFile != ""}, {"key_file", t.KeyFile != ""},
-			{"server_name", t.ServerName != ""}, {"insecure_skip_verify", t.InsecureSkipVerify},
-		} {
-			if f.set {
-				p.add("kafka.tls."+f.name, "set but kafka.tls.enabled is false")
-			}
-		}
-	}
-	checkFile(p, "kafka.tls.ca_file", t.CAFile)
-	checkFile(p, "kafka.tls.cert_file", t.CertFile)
-	checkFile(p, "kafka.tls.key_file", t.KeyFile)
-	if t.CertFile != "" && t.KeyFile == "" {
-		p.add("kafka.tls.key_file", "required when cert_file is set")
-	}
-	if t.KeyFile != "" && t.CertFile == "" {
-		p.add("kafka.tls.cert_file", "required when key_file is set")
-	}
+	checkTLS(p, "kafka.tls", &k.TLS)
 
 	s := &k.SASL
 	if s.Mechanism == "" {
@@ -115,6 +93,33 @@ func (c *Config) validateKafka(p *problems) {
 		p.add("kafka.sasl.username", "required when mechanism is set")
 	}
 	checkPassword(p, "kafka.sasl.password_env", s.PasswordEnv, s.Password, true)
+}
+
+// checkTLS checks a TLS block: no settings while disabled, files exist, and a
+// client certificate comes with its key.
+func checkTLS(p *problems, field string, t *TLS) {
+	if !t.Enabled {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{
+			{"ca_file", t.CAFile != ""}, {"cert_file", t.CertFile != ""}, {"key_file", t.KeyFile != ""},
+			{"server_name", t.ServerName != ""}, {"insecure_skip_verify", t.InsecureSkipVerify},
+		} {
+			if f.set {
+				p.add(field+"."+f.name, "set but %s.enabled is false", field)
+			}
+		}
+	}
+	checkFile(p, field+".ca_file", t.CAFile)
+	checkFile(p, field+".cert_file", t.CertFile)
+	checkFile(p, field+".key_file", t.KeyFile)
+	if t.CertFile != "" && t.KeyFile == "" {
+		p.add(field+".key_file", "required when cert_file is set")
+	}
+	if t.KeyFile != "" && t.CertFile == "" {
+		p.add(field+".cert_file", "required when key_file is set")
+	}
 }
 
 func (c *Config) validateRegistry(p *problems) {
@@ -132,6 +137,8 @@ func (c *Config) validateRegistry(p *problems) {
 			p.add(field, "%q: no host", raw)
 		case u.User != nil:
 			p.add(field, "%q: put credentials in registry.username and registry.password_env, not the URL", u.Redacted())
+		case r.TLS.Enabled && u.Scheme != "https":
+			p.add(field, "%q: registry.tls.enabled needs an https:// URL", raw)
 		}
 	}
 	if r.Username != "" || r.PasswordEnv != "" {
@@ -145,6 +152,7 @@ func (c *Config) validateRegistry(p *problems) {
 		p.add("registry.cache_size", "must be > 0")
 	}
 	positiveDuration(p, "registry.retry_max", r.RetryMax)
+	checkTLS(p, "registry.tls", &r.TLS)
 }
 
 func (c *Config) validateStream(p *problems) {

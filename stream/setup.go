@@ -67,7 +67,11 @@ func PrepareLogged(ctx context.Context, cfg *config.Config, reg prometheus.Regis
 	if err != nil {
 		return nil, err
 	}
-	rcl, err := sr.NewClient(cfg.RegistryOpts()...)
+	ropts, err := cfg.RegistryOpts()
+	if err != nil {
+		return nil, err
+	}
+	rcl, err := sr.NewClient(ropts...)
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
