@@ -75,7 +75,7 @@ func PrepareLogged(ctx context.Context, cfg *config.Config, reg prometheus.Regis
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
-	dec, err := decode.New(decode.SRRegistry{Client: rcl}, decode.Config{CacheSize: cfg.Registry.CacheSize})
+	dec, err := decode.New(decode.SRRegistry{Client: rcl}, decode.Config{CacheSize: cfg.Registry.CacheSize, Paths: spec.Paths()})
 	if err != nil {
 		return nil, err
 	}

@@ -77,14 +77,25 @@ func (r SRRegistry) SchemaByID(ctx context.Context, id int) (string, error) {
 // Decoder decodes framed Avro values. Safe for concurrent use.
 type Decoder struct {
 	reg      Registry
-	codecs   *lru.Cache[int, *goavro.Codec]
+	paths    [][]string
+	codecs   *lru.Cache[int, *entry]
 	notFound sync.Map // int -> time.Time: ids the registry said do not exist
 	retryNF  time.Duration
+}
+
+// entry is a writer schema's goavro codec and, when the schema allows one, the
+// projection that decodes only the fields the pipeline reads.
+type entry struct {
+	codec *goavro.Codec
+	proj  *projection
 }
 
 // Config for a Decoder.
 type Config struct {
 	CacheSize int // codecs kept; default 1000
+	// Paths are the fields Decode must return (dotted paths split), e.g. the
+	// feature spec's; Decode may leave out every other field. Nil: all fields.
+	Paths [][]string
 	// NotFoundTTL is how long a "schema not found" answer is remembered before the
 	// registry is asked again; default 30s.
 	NotFoundTTL time.Duration
@@ -98,11 +109,11 @@ func New(reg Registry, cfg Config) (*Decoder, error) {
 	if cfg.NotFoundTTL <= 0 {
 		cfg.NotFoundTTL = 30 * time.Second
 	}
-	c, err := lru.New[int, *goavro.Codec](cfg.CacheSize)
+	c, err := lru.New[int, *entry](cfg.CacheSize)
 	if err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
-	return &Decoder{reg: reg, codecs: c, retryNF: cfg.NotFoundTTL}, nil
+	return &Decoder{reg: reg, paths: cfg.Paths, codecs: c, retryNF: cfg.NotFoundTTL}, nil
 }
 
 // SplitFrame parses the Confluent framing.
@@ -121,8 +132,16 @@ func SplitFrame(v []byte) (id int, body []byte, err error) {
 
 // Codec returns the codec for a schema id, asking the registry on a miss.
 func (d *Decoder) Codec(ctx context.Context, id int) (*goavro.Codec, error) {
-	if c, ok := d.codecs.Get(id); ok {
-		return c, nil
+	e, err := d.entry(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return e.codec, nil
+}
+
+func (d *Decoder) entry(ctx context.Context, id int) (*entry, error) {
+	if e, ok := d.codecs.Get(id); ok {
+		return e, nil
 	}
 	if at, ok := d.notFound.Load(id); ok && time.Since(at.(time.Time)) < d.retryNF {
 		return nil, &Error{Class: ClassSchemaNotFound, Err: fmt.Errorf("schema %d: %w", id, ErrSchemaNotFound)}
@@ -146,23 +165,35 @@ func (d *Decoder) Codec(ctx context.Context, id int) (*goavro.Codec, error) {
 	if err != nil {
 		return nil, &Error{Class: ClassAvro, Err: fmt.Errorf("schema %d: %w", id, err)}
 	}
-	d.codecs.Add(id, c)
-	return c, nil
+	e := &entry{codec: c}
+	if d.paths != nil {
+		e.proj, _ = newProjection(text, d.paths) // none: goavro decodes it all
+	}
+	d.codecs.Add(id, e)
+	return e, nil
 }
 
 // Decode returns the record's native Go value (goavro's: map[string]any for
-// records) and the writer schema id. Errors are *Error (dead-letter) or wrap
+// records) and the writer schema id. With Config.Paths, the value may hold only
+// those fields, with unions unwrapped (see projection). Errors are *Error (dead-letter) or wrap
 // ErrRegistryUnavailable (retry).
 func (d *Decoder) Decode(ctx context.Context, v []byte) (map[string]any, int, error) {
 	id, body, err := SplitFrame(v)
 	if err != nil {
 		return nil, 0, err
 	}
-	c, err := d.Codec(ctx, id)
+	e, err := d.entry(ctx, id)
 	if err != nil {
 		return nil, id, err
 	}
-	native, rest, err := c.NativeFromBinary(body)
+	if e.proj != nil {
+		if m, err := e.proj.decode(body); err == nil {
+			return m, id, nil
+		}
+		// goavro decodes what the projection refused, for its error message
+		// (and, should the two ever disagree, for the value).
+	}
+	native, rest, err := e.codec.NativeFromBinary(body)
 	if err != nil {
 		class := ClassAvro
 		if strings.Contains(err.Error(), "short buffer") {

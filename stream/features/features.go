@@ -125,6 +125,31 @@ func split(p string) path {
 	return strings.Split(p, ".")
 }
 
+// Paths are the record fields the spec reads (features, event id and time,
+// amount, distinct field), each a dotted path split at its dots: what a decoder
+// must keep of a record.
+func (s *Spec) Paths() [][]string {
+	var out [][]string
+	for _, p := range []path{s.eventID, s.eventTime, s.amount, s.distinct} {
+		if p != nil {
+			out = append(out, p)
+		}
+	}
+	for _, f := range s.fs {
+		if f.path != nil {
+			out = append(out, f.path)
+		}
+	}
+	if out == nil {
+		out = [][]string{} // reads nothing: still a projection, not "everything"
+	}
+	return out
+}
+
+// Lookup returns the value at a dotted path of a decoded record, unions
+// unwrapped; nil if absent. It is how the spec reads records.
+func Lookup(rec map[string]any, dotted string) any { return lookup(rec, split(dotted)) }
+
 // Names are the feature names in vector order.
 func (s *Spec) Names() []string { return s.names }
 

@@ -71,7 +71,7 @@ func newFixtureCards(t testing.TB, modelJSON string, cards int) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec, err := decode.New(decode.SRRegistry{Client: rcl}, decode.Config{})
+	dec, err := decode.New(decode.SRRegistry{Client: rcl}, decode.Config{Paths: spec.Paths()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,603 @@
+package decode
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// A projection decodes only the fields the pipeline reads (the feature spec's
+// paths) from Avro binary under one writer schema, and skips the rest, instead
+// of building goavro's native value for the whole record: the fields it keeps
+// are the values goavro would give (int32, int64, float32, float64, bool,
+// string, []byte, time.Time for timestamp-millis/-micros and date, nested
+// records as map[string]any), with unions unwrapped (goavro wraps a non-null
+// branch as {"type name": value}; the feature lookup unwraps it). It accepts
+// exactly what goavro accepts — the same varint, length, union-index, enum-index
+// and boolean checks on every field, kept or skipped, and no trailing bytes —
+// which the fuzz test FuzzProjection checks against goavro itself.
+//
+// Schemas it does not handle get no projection, and goavro decodes them: maps
+// (goavro rejects duplicate keys, which a skipper would have to track),
+// decimal and validated-string logical types, kept fields of other logical or
+// complex types, and path segments that the feature lookup could mistake for a
+// union branch name in a one-field map.
+type projection struct {
+	root *node
+	want *want
+}
+
+type kind uint8
+
+const (
+	kNull kind = iota
+	kBool
+	kInt
+	kLong
+	kFloat
+	kDouble
+	kBytes
+	kString
+	kEnum
+	kFixed
+	kRecord
+	kArray
+	kUnion
+)
+
+type node struct {
+	kind     kind
+	name     string // full name of a record, enum or fixed: goavro's union branch name
+	logical  string // for kInt and kLong: "timestamp-millis", "timestamp-micros", "date", ...
+	size     int    // kFixed
+	symbols  []string
+	fields   []field
+	items    *node   // kArray
+	branches []*node // kUnion
+	wrap     []bool  // kUnion: keep the branch's value in goavro's {"name": value} wrapper
+	width    int     // bytes of a fixed-width encoding (null 0, float 4, double 8, fixed size); -1 otherwise
+}
+
+type field struct {
+	name string
+	n    *node
+}
+
+// want is the tree of kept paths: a leaf keeps the value, children descend into
+// a record.
+type want struct {
+	leaf     bool
+	children map[string]*want
+}
+
+var errUnsupported = errors.New("schema not supported by the projection decoder")
+
+// newProjection compiles a projection of schema (JSON text goavro accepted) for
+// paths; it returns errUnsupported for what goavro must decode instead.
+func newProjection(schema string, paths [][]string) (*projection, error) {
+	var raw any
+	if err := json.Unmarshal([]byte(schema), &raw); err != nil {
+		return nil, err
+	}
+	pb := &parser{named: map[string]*node{}}
+	root, err := pb.parse(raw, "")
+	if err != nil {
+		return nil, err
+	}
+	if root.kind != kRecord {
+		return nil, errUnsupported
+	}
+	w := &want{children: map[string]*want{}}
+	for _, p := range paths {
+		cur := w
+		for i, seg := range p {
+			if ambiguous(seg) {
+				return nil, errUnsupported
+			}
+			next := cur.children[seg]
+			if next == nil {
+				next = &want{children: map[string]*want{}}
+				cur.children[seg] = next
+			}
+			if i == len(p)-1 {
+				next.leaf = true
+			}
+			cur = next
+		}
+	}
+	if err := check(root, w); err != nil {
+		return nil, err
+	}
+	return &projection{root: root, want: w}, nil
+}
+
+// ambiguous reports names the feature lookup's union unwrapping could take for
+// a branch name when a projected record keeps only that one field.
+func ambiguous(seg string) bool {
+	switch seg {
+	case "string", "bytes", "int", "long", "float", "double", "boolean", "null", "array", "map":
+		return true
+	}
+	return strings.HasPrefix(seg, "long.") || strings.HasPrefix(seg, "int.") || strings.Contains(seg, ".") ||
+		seg == "" || seg[0] >= 'A' && seg[0] <= 'Z'
+}
+
+// check verifies that every kept field can be materialised: scalars (through
+// unions with null) at leaves, records (through unions) below.
+func check(n *node, w *want) error {
+	if w.leaf && len(w.children) > 0 {
+		return errUnsupported // a path that is also a prefix of another: keep it simple
+	}
+	if w.leaf {
+		return checkLeaf(n)
+	}
+	switch n.kind {
+	case kRecord:
+		if len(n.fields) == 1 && ambiguous(n.fields[0].name) {
+			return errUnsupported // goavro's one-field map could read as a union wrapper
+		}
+		for _, f := range n.fields {
+			if c := w.children[f.name]; c != nil {
+				if err := check(f.n, c); err != nil {
+					return err
+				}
+			}
+		}
+	case kUnion:
+		for _, b := range n.branches {
+			if b.kind == kRecord {
+				if err := check(b, w); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil // a path into a scalar is absent, as with goavro's value
+}
+
+func checkLeaf(n *node) error {
+	switch n.kind {
+	case kUnion:
+		for _, b := range n.branches {
+			if err := checkLeaf(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	case kRecord, kArray:
+		return errUnsupported
+	case kInt:
+		if n.logical != "" && n.logical != "date" {
+			return errUnsupported
+		}
+	case kLong:
+		if n.logical != "" && n.logical != "timestamp-millis" && n.logical != "timestamp-micros" {
+			return errUnsupported
+		}
+	}
+	return nil
+}
+
+type parser struct {
+	named map[string]*node
+}
+
+func (p *parser) parse(v any, ns string) (*node, error) {
+	switch t := v.(type) {
+	case string:
+		if n := primitive(t, ""); n != nil {
+			return n, nil
+		}
+		// goavro's order: the name as written, then within the namespace.
+		if n, ok := p.named[t]; ok {
+			return n, nil
+		}
+		if n, ok := p.named[fullName(t, ns)]; ok {
+			return n, nil
+		}
+		return nil, errUnsupported
+	case []any:
+		u := &node{kind: kUnion, width: -1}
+		for _, b := range t {
+			n, err := p.parse(b, ns)
+			if err != nil {
+				return nil, err
+			}
+			u.branches = append(u.branches, n)
+			// goavro wraps every non-null branch value as {"branch name": value};
+			// the feature lookup unwraps primitives (and their logical types) and
+			// records whose full name is dotted or capitalised. Leave out the
+			// wrappers it would remove, keep the ones it would not.
+			wrap := false
+			switch n.kind {
+			case kEnum, kFixed:
+				wrap = true
+			case kRecord:
+				wrap = !strings.Contains(n.name, ".") && !(n.name != "" && n.name[0] >= 'A' && n.name[0] <= 'Z')
+			}
+			u.wrap = append(u.wrap, wrap)
+		}
+		return u, nil
+	case map[string]any:
+		typ, _ := t["type"].(string)
+		if typ == "" {
+			if inner, ok := t["type"]; ok { // {"type": {...}} or {"type": [...]}
+				return p.parse(inner, ns)
+			}
+			return nil, errUnsupported
+		}
+		lt, _ := t["logicalType"].(string)
+		if lt == "decimal" || lt == "validated-string" {
+			return nil, errUnsupported
+		}
+		if n := primitive(typ, lt); n != nil {
+			return n, nil
+		}
+		switch typ {
+		case "record", "error", "enum", "fixed":
+		case "array":
+			items, err := p.parse(t["items"], ns)
+			if err != nil {
+				return nil, err
+			}
+			return &node{kind: kArray, items: items, width: -1}, nil
+		case "map":
+			return nil, errUnsupported
+		default:
+			return p.parse(typ, ns) // a named type referenced as {"type": "Name"}
+		}
+		name, _ := t["name"].(string)
+		if name == "" {
+			return nil, errUnsupported
+		}
+		if nsp, ok := t["namespace"].(string); ok && !strings.Contains(name, ".") {
+			ns = nsp
+		}
+		full := fullName(name, ns)
+		if i := strings.LastIndexByte(full, '.'); i >= 0 {
+			ns = full[:i]
+		} else {
+			ns = ""
+		}
+		switch typ {
+		case "enum":
+			syms, _ := t["symbols"].([]any)
+			n := &node{kind: kEnum, name: full, width: -1}
+			for _, s := range syms {
+				str, ok := s.(string)
+				if !ok {
+					return nil, errUnsupported
+				}
+				n.symbols = append(n.symbols, str)
+			}
+			p.named[full] = n
+			return n, nil
+		case "fixed":
+			size, ok := t["size"].(float64)
+			if !ok || size < 0 || size != math.Trunc(size) {
+				return nil, errUnsupported
+			}
+			n := &node{kind: kFixed, name: full, size: int(size), width: int(size)}
+			p.named[full] = n
+			return n, nil
+		}
+		n := &node{kind: kRecord, name: full, width: -1}
+		p.named[full] = n // before the fields: a record may refer to itself
+		fs, _ := t["fields"].([]any)
+		for _, f := range fs {
+			fm, ok := f.(map[string]any)
+			if !ok {
+				return nil, errUnsupported
+			}
+			fname, _ := fm["name"].(string)
+			fn, err := p.parse(fm["type"], ns)
+			if err != nil {
+				return nil, err
+			}
+			n.fields = append(n.fields, field{name: fname, n: fn})
+		}
+		return n, nil
+	}
+	return nil, errUnsupported
+}
+
+func fullName(name, ns string) string {
+	if strings.Contains(name, ".") || ns == "" {
+		return name
+	}
+	return ns + "." + name
+}
+
+func primitive(t, logical string) *node {
+	switch t {
+	case "null":
+		return &node{kind: kNull, width: 0}
+	case "boolean":
+		return &node{kind: kBool, width: -1}
+	case "int":
+		return &node{kind: kInt, logical: logical, width: -1}
+	case "long":
+		return &node{kind: kLong, logical: logical, width: -1}
+	case "float":
+		return &node{kind: kFloat, width: 4}
+	case "double":
+		return &node{kind: kDouble, width: 8}
+	case "bytes":
+		return &node{kind: kBytes, width: -1}
+	case "string":
+		return &node{kind: kString, width: -1}
+	}
+	return nil
+}
+
+// decode decodes a whole record body, keeping the wanted fields.
+func (p *projection) decode(buf []byte) (map[string]any, error) {
+	m, rest, err := decodeRecord(p.root, p.want, buf)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) != 0 {
+		return nil, fmt.Errorf("%d trailing bytes after the record", len(rest))
+	}
+	return m, nil
+}
+
+var errShort = errors.New("short buffer")
+
+func decodeRecord(n *node, w *want, buf []byte) (map[string]any, []byte, error) {
+	m := make(map[string]any, len(w.children))
+	var err error
+	for i := range n.fields {
+		f := &n.fields[i]
+		c := w.children[f.name]
+		if c == nil {
+			if buf, err = skip(f.n, buf); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
+		var v any
+		if v, buf, err = keep(f.n, c, buf); err != nil {
+			return nil, nil, err
+		}
+		m[f.name] = v
+	}
+	return m, buf, nil
+}
+
+// keep decodes a kept value: a scalar at a leaf, a projected record below.
+func keep(n *node, w *want, buf []byte) (any, []byte, error) {
+	switch n.kind {
+	case kUnion:
+		i, rest, err := long(buf)
+		if err != nil {
+			return nil, nil, err
+		}
+		if i < 0 || i >= int64(len(n.branches)) {
+			return nil, nil, fmt.Errorf("union index %d out of range", i)
+		}
+		b := n.branches[i]
+		v, rest, err := keep(b, w, rest)
+		if err != nil || v == nil || !n.wrap[i] {
+			return v, rest, err
+		}
+		return map[string]any{b.name: v}, rest, nil
+	case kRecord:
+		if w.leaf {
+			return nil, nil, errUnsupported // excluded by check
+		}
+		return decodeRecord(n, w, buf)
+	}
+	if !w.leaf { // a path into a scalar: absent, as in goavro's value
+		rest, err := skip(n, buf)
+		return nil, rest, err
+	}
+	return scalar(n, buf)
+}
+
+func scalar(n *node, buf []byte) (any, []byte, error) {
+	switch n.kind {
+	case kNull:
+		return nil, buf, nil
+	case kBool:
+		if len(buf) < 1 {
+			return nil, nil, errShort
+		}
+		switch buf[0] {
+		case 0:
+			return false, buf[1:], nil
+		case 1:
+			return true, buf[1:], nil
+		}
+		return nil, nil, fmt.Errorf("boolean byte %d", buf[0])
+	case kInt:
+		v, rest, err := int32v(buf)
+		if err != nil {
+			return nil, nil, err
+		}
+		if n.logical == "date" {
+			return time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, int(v)).UTC(), rest, nil
+		}
+		return v, rest, nil
+	case kLong:
+		v, rest, err := long(buf)
+		if err != nil {
+			return nil, nil, err
+		}
+		switch n.logical {
+		case "timestamp-millis":
+			s := v / 1e3
+			return time.Unix(s, (v-s*1e3)*1e6).UTC(), rest, nil
+		case "timestamp-micros":
+			s := v / 1e6
+			return time.Unix(s, (v-s*1e6)*1e3).UTC(), rest, nil
+		}
+		return v, rest, nil
+	case kFloat:
+		if len(buf) < 4 {
+			return nil, nil, errShort
+		}
+		return math.Float32frombits(binary.LittleEndian.Uint32(buf)), buf[4:], nil
+	case kDouble:
+		if len(buf) < 8 {
+			return nil, nil, errShort
+		}
+		return math.Float64frombits(binary.LittleEndian.Uint64(buf)), buf[8:], nil
+	case kBytes, kString:
+		b, rest, err := bytesv(buf)
+		if err != nil {
+			return nil, nil, err
+		}
+		if n.kind == kString {
+			return string(b), rest, nil
+		}
+		return b, rest, nil
+	case kEnum:
+		i, rest, err := long(buf)
+		if err != nil {
+			return nil, nil, err
+		}
+		if i < 0 || i >= int64(len(n.symbols)) {
+			return nil, nil, fmt.Errorf("enum index %d out of range", i)
+		}
+		return n.symbols[i], rest, nil
+	case kFixed:
+		if n.size > len(buf) {
+			return nil, nil, errShort
+		}
+		return buf[:n.size], buf[n.size:], nil
+	}
+	return nil, nil, errUnsupported
+}
+
+// skip passes over one value, checking it as goavro would decode it.
+func skip(n *node, buf []byte) ([]byte, error) {
+	if n.width >= 0 {
+		if n.width > len(buf) {
+			return nil, errShort
+		}
+		return buf[n.width:], nil
+	}
+	switch n.kind {
+	case kRecord:
+		var err error
+		for i := range n.fields {
+			if buf, err = skip(n.fields[i].n, buf); err != nil {
+				return nil, err
+			}
+		}
+		return buf, nil
+	case kUnion:
+		i, rest, err := long(buf)
+		if err != nil {
+			return nil, err
+		}
+		if i < 0 || i >= int64(len(n.branches)) {
+			return nil, fmt.Errorf("union index %d out of range", i)
+		}
+		return skip(n.branches[i], rest)
+	case kArray:
+		for {
+			count, rest, err := long(buf)
+			if err != nil {
+				return nil, err
+			}
+			buf = rest
+			if count == 0 {
+				return buf, nil
+			}
+			if count < 0 {
+				if count == math.MinInt64 {
+					return nil, fmt.Errorf("array block count %d", count)
+				}
+				count = -count
+				if _, buf, err = long(buf); err != nil { // the block's size in bytes
+					return nil, err
+				}
+			}
+			if count > math.MaxInt32 {
+				return nil, fmt.Errorf("array block count %d exceeds %d", count, math.MaxInt32)
+			}
+			if n.items.width == 0 {
+				continue // nulls: nothing to read, however many
+			}
+			for ; count > 0; count-- {
+				if buf, err = skip(n.items, buf); err != nil {
+					return nil, err
+				}
+			}
+		}
+	case kBool:
+		if len(buf) < 1 {
+			return nil, errShort
+		}
+		if buf[0] > 1 {
+			return nil, fmt.Errorf("boolean byte %d", buf[0])
+		}
+		return buf[1:], nil
+	case kInt, kLong, kEnum:
+		v, rest, err := long(buf)
+		if err != nil {
+			return nil, err
+		}
+		if n.kind == kEnum && (v < 0 || v >= int64(len(n.symbols))) {
+			return nil, fmt.Errorf("enum index %d out of range", v)
+		}
+		return rest, nil
+	case kBytes, kString:
+		_, rest, err := bytesv(buf)
+		return rest, err
+	}
+	return nil, errUnsupported
+}
+
+// long reads a zig-zag varint the way goavro does: any number of bytes, the
+// bits past 64 dropped.
+func long(buf []byte) (int64, []byte, error) {
+	var v uint64
+	var shift uint
+	for i, b := range buf {
+		v |= uint64(b&0x7f) << shift
+		if b&0x80 == 0 {
+			return int64(v>>1) ^ -int64(v&1), buf[i+1:], nil
+		}
+		shift += 7
+	}
+	return 0, nil, errShort
+}
+
+// int32v reads an Avro int the way goavro does (accumulating in an int, then
+// truncating to 32 bits).
+func int32v(buf []byte) (int32, []byte, error) {
+	var v int
+	var shift uint
+	for i, b := range buf {
+		v |= int(b&0x7f) << shift
+		if b&0x80 == 0 {
+			return int32(v>>1) ^ -int32(v&1), buf[i+1:], nil
+		}
+		shift += 7
+	}
+	return 0, nil, errShort
+}
+
+func bytesv(buf []byte) ([]byte, []byte, error) {
+	if len(buf) < 1 {
+		return nil, nil, errShort
+	}
+	size, rest, err := long(buf)
+	if err != nil {
+		return nil, nil, err
+	}
+	if size < 0 {
+		return nil, nil, fmt.Errorf("negative length %d", size)
+	}
+	if size > int64(len(rest)) {
+		return nil, nil, errShort
+	}
+	return rest[:size], rest[size:], nil
+}

@@ -1,0 +1,203 @@
+package decode
+
+import (
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/linkedin/goavro/v2"
+
+	"github.com/scorestream/scorestream/gen"
+	"github.com/scorestream/scorestream/stream/features"
+)
+
+// kitchenSink has every type the projection handles, kept and skipped, named
+// types referred to by name, and unions of scalars, records, enums and fixed.
+const kitchenSink = `{"type": "record", "name": "K", "namespace": "t", "fields": [
+  {"name": "b", "type": "boolean"},
+  {"name": "i", "type": "int"},
+  {"name": "l", "type": "long"},
+  {"name": "f", "type": "float"},
+  {"name": "d", "type": "double"},
+  {"name": "by", "type": "bytes"},
+  {"name": "s", "type": "string"},
+  {"name": "e", "type": {"type": "enum", "name": "E", "symbols": ["x", "y", "z"]}},
+  {"name": "fx", "type": {"type": "fixed", "name": "F", "size": 3}},
+  {"name": "dt", "type": {"type": "int", "logicalType": "date"}},
+  {"name": "tu", "type": {"type": "long", "logicalType": "timestamp-micros"}},
+  {"name": "tm", "type": ["null", {"type": "long", "logicalType": "timestamp-millis"}]},
+  {"name": "arr", "type": {"type": "array", "items": {"type": "record", "name": "R",
+    "fields": [{"name": "q", "type": ["null", "boolean", "E"]}, {"name": "n", "type": "null"}]}}},
+  {"name": "an", "type": {"type": "array", "items": "null"}},
+  {"name": "nested", "type": ["null", {"type": "record", "name": "N", "fields": [
+    {"name": "v", "type": "double"},
+    {"name": "w", "type": ["string", "F"]},
+    {"name": "inner", "type": {"type": "record", "name": "I", "fields": [{"name": "z", "type": "long"}]}}]}]},
+  {"name": "ref", "type": "N"},
+  {"name": "u", "type": ["null", "int", "string", "double"]},
+  {"name": "skipme", "type": ["null", "E", "F", {"type": "array", "items": "string"}, "R"]}
+]}`
+
+var kitchenPaths = []string{"b", "i", "l", "f", "d", "by", "s", "e", "fx", "dt", "tu", "tm",
+	"nested.v", "nested.w", "nested.inner.z", "ref.v", "ref.inner.z", "u", "absent", "skipme.q", "arr.q", "nested.absent"}
+
+var kitchenNative = map[string]any{
+	"b": true, "i": int32(-7), "l": int64(1) << 40, "f": float32(1.5), "d": -2.25,
+	"by": []byte{0, 1, 2}, "s": "héllo", "e": "y", "fx": []byte("abc"),
+	"dt": time.Date(2026, 3, 4, 0, 0, 0, 0, time.UTC), "tu": time.UnixMicro(1_700_000_000_123_456).UTC(),
+	"tm":  goavro.Union("long.timestamp-millis", time.UnixMilli(1_700_000_000_123).UTC()),
+	"arr": []any{map[string]any{"q": goavro.Union("t.E", "z"), "n": nil}, map[string]any{"q": nil, "n": nil}},
+	"an":  []any{nil, nil, nil},
+	"nested": goavro.Union("t.N", map[string]any{"v": 3.5, "w": goavro.Union("t.F", []byte("xyz")),
+		"inner": map[string]any{"z": int64(-9)}}),
+	"ref":    map[string]any{"v": 0.0, "w": goavro.Union("string", "s"), "inner": map[string]any{"z": int64(1)}},
+	"u":      goavro.Union("double", math.Inf(1)),
+	"skipme": goavro.Union("array", []any{"a", "b"}),
+}
+
+type fixture struct {
+	name   string
+	schema string
+	paths  []string
+	native []map[string]any
+}
+
+func fixtures(t testing.TB) []fixture {
+	g, err := gen.New(gen.Config{Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	demoPaths := []string{"event_id", "event_time", "amount", "merchant.id", "merchant.category",
+		"merchant.country", "channel", "device_age_days", "currency", "risk_flags.x"}
+	var v1, v2 []map[string]any
+	for range 5 {
+		ev := g.Next()
+		v1 = append(v1, ev.Native())
+		v2 = append(v2, ev.NativeV2())
+	}
+	return []fixture{
+		{"gen v1", gen.Schema, demoPaths, v1},
+		{"gen v2", gen.SchemaV2, demoPaths, v2},
+		{"kitchen sink", kitchenSink, kitchenPaths, []map[string]any{kitchenNative}},
+	}
+}
+
+func split(ps []string) [][]string {
+	out := make([][]string, len(ps))
+	for i, p := range ps {
+		out[i] = strings.Split(p, ".")
+	}
+	return out
+}
+
+// same compares looked-up values; NaN equals NaN.
+func same(a, b any) bool {
+	if x, ok := a.(float64); ok && math.IsNaN(x) {
+		y, ok := b.(float64)
+		return ok && math.IsNaN(y)
+	}
+	if x, ok := a.(float32); ok && x != x {
+		y, ok := b.(float32)
+		return ok && y != y
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+// compare decodes body with goavro and with the projection: both must accept
+// or both refuse it, and every path must read the same through the lookup the
+// feature spec uses.
+func compare(t *testing.T, f fixture, codec *goavro.Codec, p *projection, body []byte) {
+	t.Helper()
+	native, rest, gerr := codec.NativeFromBinary(body)
+	if gerr == nil && len(rest) != 0 {
+		gerr = errShort // Decode refuses trailing bytes too
+	}
+	got, perr := p.decode(body)
+	if (gerr == nil) != (perr == nil) {
+		t.Fatalf("%s: goavro error %v, projection error %v (body %x)", f.name, gerr, perr, body)
+	}
+	if gerr != nil {
+		return
+	}
+	want := native.(map[string]any)
+	for _, path := range f.paths {
+		if w, g := features.Lookup(want, path), features.Lookup(got, path); !same(w, g) {
+			t.Fatalf("%s: %s: goavro %#v, projection %#v (body %x)", f.name, path, w, g, body)
+		}
+	}
+}
+
+func TestProjectionMatchesGoavro(t *testing.T) {
+	for _, f := range fixtures(t) {
+		codec, err := goavro.NewCodec(f.schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := newProjection(f.schema, split(f.paths))
+		if err != nil {
+			t.Fatalf("%s: no projection: %v", f.name, err)
+		}
+		for _, n := range f.native {
+			body, err := codec.BinaryFromNative(nil, n)
+			if err != nil {
+				t.Fatalf("%s: encode: %v", f.name, err)
+			}
+			compare(t, f, codec, p, body)
+			// Every truncation is refused by both.
+			for i := range body {
+				compare(t, f, codec, p, body[:i])
+			}
+			compare(t, f, codec, p, append(body, 0)) // trailing byte
+		}
+	}
+}
+
+func TestProjectionUnsupported(t *testing.T) {
+	for name, tc := range map[string]struct {
+		schema string
+		paths  []string
+	}{
+		"map anywhere":        {`{"type":"record","name":"A","fields":[{"name":"m","type":{"type":"map","values":"int"}},{"name":"x","type":"int"}]}`, []string{"x"}},
+		"decimal anywhere":    {`{"type":"record","name":"A","fields":[{"name":"m","type":{"type":"bytes","logicalType":"decimal","precision":4,"scale":2}},{"name":"x","type":"int"}]}`, []string{"x"}},
+		"kept array":          {`{"type":"record","name":"A","fields":[{"name":"a","type":{"type":"array","items":"int"}}]}`, []string{"a"}},
+		"kept time-millis":    {`{"type":"record","name":"A","fields":[{"name":"t","type":{"type":"int","logicalType":"time-millis"}}]}`, []string{"t"}},
+		"kept record":         {`{"type":"record","name":"A","fields":[{"name":"r","type":{"type":"record","name":"B","fields":[{"name":"x","type":"int"}]}}]}`, []string{"r"}},
+		"union-like name":     {`{"type":"record","name":"A","fields":[{"name":"long","type":"long"}]}`, []string{"long"}},
+		"capitalised segment": {`{"type":"record","name":"A","fields":[{"name":"X","type":"long"}]}`, []string{"X"}},
+	} {
+		if _, err := newProjection(tc.schema, split(tc.paths)); err == nil {
+			t.Errorf("%s: projection built; want goavro to decode it", name)
+		}
+	}
+}
+
+// FuzzProjection mutates valid encodings: the projection must accept exactly
+// what goavro accepts and read the same values.
+func FuzzProjection(f *testing.F) {
+	fs := fixtures(f)
+	codecs := make([]*goavro.Codec, len(fs))
+	projs := make([]*projection, len(fs))
+	for i, fx := range fs {
+		c, err := goavro.NewCodec(fx.schema)
+		if err != nil {
+			f.Fatal(err)
+		}
+		codecs[i] = c
+		if projs[i], err = newProjection(fx.schema, split(fx.paths)); err != nil {
+			f.Fatal(err)
+		}
+		for _, n := range fx.native {
+			body, err := c.BinaryFromNative(nil, n)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(uint8(i), body)
+		}
+	}
+	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
+		i := int(which) % len(fs)
+		compare(t, fs[i], codecs[i], projs[i], body)
+	})
+}
