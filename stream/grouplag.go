@@ -105,9 +105,8 @@ func (g *GroupLag) Once(ctx context.Context, now time.Time) error {
 			s.warned = true
 			g.seen[k] = s
 			g.Log.Warn("input partition stalled: the group's committed offset has not moved while records wait; "+
-				"if the instances' kafka logs (log.level: debug) show offset fetches retried on UNSTABLE_OFFSET_COMMIT, "+
-				"look for a hanging transaction on the group's __consumer_offsets partition "+
-				"(kafka-transactions.sh find-hanging --topic __consumer_offsets --max-transaction-timeout 1); see deploy/README.md#scorestreamstalled",
+				"after a broker failure, look for hanging transactions (kafka-transactions.sh find-hanging --broker-id ID "+
+				"--max-transaction-timeout 1, then abort each); see deploy/README.md#scorestreamstalled",
 				"group", g.Group, "topic", e.Topic, "partition", e.Partition, "committed", c, "lag", lag,
 				"stalled_for", now.Sub(s.since).Round(time.Second))
 		}

@@ -382,6 +382,7 @@ func (l *Loop) ensureRestored(ctx context.Context, records []*kgo.Record) error 
 		return nil
 	}
 	start := time.Now()
+	awaitStable(ctx, l.sess.Client(), l.cfg.ChangelogTopic, need, l.log)
 	parts, n, err := Restore(ctx, l.cfg.Conn, l.sess.Client(), l.cfg.ChangelogTopic, need, l.cfg.State)
 	if err != nil {
 		return err

@@ -1,0 +1,138 @@
+package stream
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// StableWait bounds how long a restore waits for changelog transactions that
+// their coordinator has already decided but whose markers are not yet in the
+// partition.
+const StableWait = 10 * time.Second
+
+// openTxn is a transaction open in a changelog partition, as the partition's
+// leader sees it (DescribeProducers).
+type openTxn struct {
+	partition int32
+	producer  int64
+	epoch     int16
+	start     int64
+}
+
+// coordTxn is what the transaction coordinator says of a producer's
+// transaction (ListTransactions + DescribeTransactions).
+type coordTxn struct {
+	id    string
+	state string
+	epoch int16
+}
+
+// decided returns the open transactions that will not get more records: their
+// coordinator has ended them (or moved on to a later epoch), so a marker is on
+// its way or, if it never comes, the transaction hangs. A restore must wait for
+// those: a committed one holds the previous owner's last state changes. A
+// transaction still Ongoing at the same epoch is not waited for: the partition
+// has a new owner, so its producer lost it and can only abort (a zombie, or an
+// instance that died), and its records never count.
+func decided(open []openTxn, coord map[int64]coordTxn) []openTxn {
+	var out []openTxn
+	for _, o := range open {
+		c, ok := coord[o.producer]
+		if ok && c.state == "Ongoing" && c.epoch == o.epoch {
+			continue
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// awaitStable waits, before partitions ps of the changelog are restored, until
+// no decided transaction is open in them, for at most StableWait. Restoring
+// reads up to the last stable offset; without this wait, the previous owner's
+// last committed transaction could be left out when its markers land after the
+// new owner started reading. Brokers that do not answer DescribeProducers or
+// ListTransactions (older versions, ACLs) skip the wait. After StableWait it
+// logs the hanging transactions and lets the restore go on: their records are
+// not readable until someone aborts them (deploy/README.md#scorestreamstalled).
+func awaitStable(ctx context.Context, cl *kgo.Client, topic string, ps []int32, log *slog.Logger) {
+	adm := kadm.NewClient(cl)
+	start := time.Now()
+	for {
+		wait, err := decidedOpen(ctx, adm, topic, ps)
+		if err != nil {
+			log.Debug("changelog transactions: cannot describe them; restoring without waiting", "topic", topic, "err", err)
+			return
+		}
+		if len(wait) == 0 {
+			if d := time.Since(start); d > 100*time.Millisecond {
+				log.Info("changelog transactions settled before the restore", "topic", topic, "waited", d.Round(time.Millisecond))
+			}
+			return
+		}
+		if time.Since(start) >= StableWait {
+			for _, o := range wait {
+				log.Warn("changelog partition holds a transaction its coordinator has ended without a marker here (a hanging transaction): "+
+					"the restore reads up to it and the state misses what was committed after it; abort it: "+
+					"kafka-transactions.sh find-hanging --topic "+topic+" --max-transaction-timeout 1, then abort (deploy/README.md#scorestreamstalled)",
+					"topic", topic, "partition", o.partition, "producer_id", o.producer, "producer_epoch", o.epoch, "start_offset", o.start)
+			}
+			return
+		}
+		t := time.NewTimer(100 * time.Millisecond) // poll interval
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func decidedOpen(ctx context.Context, adm *kadm.Client, topic string, ps []int32) ([]openTxn, error) {
+	set := kadm.TopicsSet{}
+	set.Add(topic, ps...)
+	dp, err := adm.DescribeProducers(ctx, set)
+	if err != nil {
+		return nil, err
+	}
+	var open []openTxn
+	var pids []int64
+	dp.EachProducer(func(p kadm.DescribedProducer) {
+		if p.CurrentTxnStartOffset >= 0 {
+			open = append(open, openTxn{partition: p.Partition, producer: p.ProducerID, epoch: p.ProducerEpoch, start: p.CurrentTxnStartOffset})
+			if !slices.Contains(pids, p.ProducerID) {
+				pids = append(pids, p.ProducerID)
+			}
+		}
+	})
+	if len(open) == 0 {
+		return nil, nil
+	}
+	lt, err := adm.ListTransactions(ctx, pids, nil)
+	if err != nil {
+		return nil, err
+	}
+	coord := map[int64]coordTxn{}
+	var ids []string
+	lt.Each(func(t kadm.ListedTransaction) {
+		coord[t.ProducerID] = coordTxn{id: t.TxnID, state: t.State, epoch: -1}
+		ids = append(ids, t.TxnID)
+	})
+	if len(ids) > 0 {
+		dt, err := adm.DescribeTransactions(ctx, ids...)
+		if err != nil {
+			return nil, err
+		}
+		dt.Each(func(d kadm.DescribedTransaction) {
+			if d.Err == nil {
+				coord[d.ProducerID] = coordTxn{id: d.TxnID, state: d.State, epoch: d.ProducerEpoch}
+			}
+		})
+	}
+	return decided(open, coord), nil
+}
