@@ -10,18 +10,19 @@ import (
 )
 
 // GroupLag reports the consumer group's progress as the brokers see it: the
-// committed offset and the lag (end offset − committed offset) of every input
-// partition, in scorestream_group_committed_offset and
+// committed offset and the lag (last stable offset − committed offset) of every
+// input partition, in scorestream_group_committed_offset and
 // scorestream_group_lag_records. Unlike scorestream_stream_lag_records, which a
 // loop sets from the records it fetches, these move even when nothing is
 // fetched: a group whose members wait on something (a hanging transaction's
 // pending offsets after a broker failure, a partition nobody owns) shows a lag
 // that grows while the committed offset stands still.
 //
-// A partition whose committed offset has not moved for StallAfter while more
-// than one record is behind it (one: the marker a transactional producer of
-// the input leaves after its last record) is logged once as stalled, with what
-// to check.
+// A partition whose committed offset has not moved for StallAfter while its
+// end moved on is logged once as stalled, with what to check. (A lag that
+// stands still is not a stall: the group commits the offset after the last
+// record it got, so transaction markers and aborted records at the end of a
+// transactional input stay as lag while nothing is wrong.)
 type GroupLag struct {
 	Admin      *kadm.Client
 	Group      string
@@ -41,6 +42,7 @@ type tp struct {
 
 type progress struct {
 	committed int64
+	end       int64     // the end when committed last changed
 	since     time.Time // when committed last changed
 	warned    bool
 }
@@ -78,7 +80,13 @@ func (g *GroupLag) Once(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	ends, err := g.Admin.ListEndOffsets(ctx, g.Topics...)
+	// The last stable offset: records of open upstream transactions are not
+	// yet anybody's work.
+	ends, err := g.Admin.ListCommittedOffsets(ctx, g.Topics...)
+	if err != nil {
+		return err
+	}
+	starts, err := g.Admin.ListStartOffsets(ctx, g.Topics...)
 	if err != nil {
 		return err
 	}
@@ -86,9 +94,17 @@ func (g *GroupLag) Once(ctx context.Context, now time.Time) error {
 		if e.Err != nil {
 			return
 		}
-		c := int64(0) // nothing committed: the whole partition is behind
-		if o, ok := committed.Lookup(e.Topic, e.Partition); ok && o.Err == nil && o.At >= 0 {
+		var c int64
+		o, ok := committed.Lookup(e.Topic, e.Partition)
+		switch {
+		case ok && o.Err != nil:
+			return // unknown this round; not a 0 that alerts would read as movement
+		case ok && o.At >= 0:
 			c = o.At
+		default: // nothing committed: behind from the log start
+			if s, ok := starts.Lookup(e.Topic, e.Partition); ok && s.Err == nil {
+				c = s.Offset
+			}
 		}
 		lag := max(0, e.Offset-c)
 		p := strconv.Itoa(int(e.Partition))
@@ -96,19 +112,19 @@ func (g *GroupLag) Once(ctx context.Context, now time.Time) error {
 		g.Metrics.GroupLag.WithLabelValues(e.Topic, p).Set(float64(lag))
 
 		k := tp{e.Topic, e.Partition}
-		s, ok := g.seen[k]
-		if !ok || s.committed != c || lag <= 1 {
-			g.seen[k] = progress{committed: c, since: now}
+		s, seen := g.seen[k]
+		if !seen || s.committed != c || lag == 0 {
+			g.seen[k] = progress{committed: c, end: e.Offset, since: now}
 			return
 		}
-		if !s.warned && now.Sub(s.since) >= g.StallAfter {
+		if !s.warned && e.Offset > s.end && now.Sub(s.since) >= g.StallAfter {
 			s.warned = true
 			g.seen[k] = s
-			g.Log.Warn("input partition stalled: the group's committed offset has not moved while records wait; "+
+			g.Log.Warn("input partition stalled: the group's committed offset has not moved while records arrive; "+
 				"after a broker failure, look for hanging transactions (kafka-transactions.sh find-hanging --broker-id ID "+
 				"--max-transaction-timeout 1, then abort each); see deploy/README.md#scorestreamstalled",
 				"group", g.Group, "topic", e.Topic, "partition", e.Partition, "committed", c, "lag", lag,
-				"stalled_for", now.Sub(s.since).Round(time.Second))
+				"arrived_since", e.Offset-s.end, "stalled_for", now.Sub(s.since).Round(time.Second))
 		}
 	})
 	return nil

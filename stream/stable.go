@@ -2,6 +2,8 @@ package stream
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"time"
@@ -18,6 +20,7 @@ const StableWait = 10 * time.Second
 // openTxn is a transaction open in a changelog partition, as the partition's
 // leader sees it (DescribeProducers).
 type openTxn struct {
+	topic     string
 	partition int32
 	producer  int64
 	epoch     int16
@@ -30,20 +33,24 @@ type coordTxn struct {
 	id    string
 	state string
 	epoch int16
+	parts kadm.TopicsSet // partitions of its current transaction; nil if not described
 }
 
 // decided returns the open transactions that will not get more records: their
 // coordinator has ended them (or moved on to a later epoch), so a marker is on
 // its way or, if it never comes, the transaction hangs. A restore must wait for
 // those: a committed one holds the previous owner's last state changes. A
-// transaction still Ongoing at the same epoch is not waited for: the partition
-// has a new owner, so its producer lost it and can only abort (a zombie, or an
-// instance that died), and its records never count.
+// transaction the coordinator still has Ongoing, at the same epoch and with
+// this partition in it, is not waited for: the partition has a new owner, so
+// its producer lost it and can only abort (a zombie, or an instance that
+// died), and its records never count. (With transaction version 2 every
+// transaction has its own epoch; with version 1 the partition set tells a
+// producer's current transaction from an earlier, hanging one.)
 func decided(open []openTxn, coord map[int64]coordTxn) []openTxn {
 	var out []openTxn
 	for _, o := range open {
 		c, ok := coord[o.producer]
-		if ok && c.state == "Ongoing" && c.epoch == o.epoch {
+		if ok && c.state == "Ongoing" && c.epoch == o.epoch && (c.parts == nil || c.parts.Lookup(o.topic, o.partition)) {
 			continue
 		}
 		out = append(out, o)
@@ -62,19 +69,30 @@ func decided(open []openTxn, coord map[int64]coordTxn) []openTxn {
 func awaitStable(ctx context.Context, cl *kgo.Client, topic string, ps []int32, log *slog.Logger) {
 	adm := kadm.NewClient(cl)
 	start := time.Now()
+	var lastErr error
 	for {
 		wait, err := decidedOpen(ctx, adm, topic, ps)
-		if err != nil {
-			log.Debug("changelog transactions: cannot describe them; restoring without waiting", "topic", topic, "err", err)
+		var ae *kadm.AuthError
+		switch {
+		case errors.As(err, &ae):
+			log.Debug("changelog transactions: not allowed to describe them; restoring without waiting", "topic", topic, "err", err)
 			return
-		}
-		if len(wait) == 0 {
+		case err != nil:
+			lastErr = err // a broker or coordinator away (often right after a failure): try again
+		case len(wait) == 0:
 			if d := time.Since(start); d > 100*time.Millisecond {
 				log.Info("changelog transactions settled before the restore", "topic", topic, "waited", d.Round(time.Millisecond))
 			}
 			return
+		default:
+			lastErr = nil
 		}
 		if time.Since(start) >= StableWait {
+			if lastErr != nil {
+				log.Warn("changelog transactions: could not describe them; restoring to the last stable offset without knowing whether a committed transaction is still to land",
+					"topic", topic, "partitions", ps, "err", lastErr)
+				return
+			}
 			for _, o := range wait {
 				log.Warn("changelog partition holds a transaction its coordinator has ended without a marker here (a hanging transaction): "+
 					"the restore reads up to it and the state misses what was committed after it; abort it: "+
@@ -94,17 +112,26 @@ func awaitStable(ctx context.Context, cl *kgo.Client, topic string, ps []int32, 
 }
 
 func decidedOpen(ctx context.Context, adm *kadm.Client, topic string, ps []int32) ([]openTxn, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second) // one round; the caller retries
+	defer cancel()
 	set := kadm.TopicsSet{}
 	set.Add(topic, ps...)
 	dp, err := adm.DescribeProducers(ctx, set)
 	if err != nil {
 		return nil, err
 	}
+	for _, t := range dp {
+		for _, p := range t.Partitions {
+			if p.Err != nil {
+				return nil, fmt.Errorf("describe producers of %s/%d: %w", t.Topic, p.Partition, p.Err)
+			}
+		}
+	}
 	var open []openTxn
 	var pids []int64
 	dp.EachProducer(func(p kadm.DescribedProducer) {
 		if p.CurrentTxnStartOffset >= 0 {
-			open = append(open, openTxn{partition: p.Partition, producer: p.ProducerID, epoch: p.ProducerEpoch, start: p.CurrentTxnStartOffset})
+			open = append(open, openTxn{topic: p.Topic, partition: p.Partition, producer: p.ProducerID, epoch: p.ProducerEpoch, start: p.CurrentTxnStartOffset})
 			if !slices.Contains(pids, p.ProducerID) {
 				pids = append(pids, p.ProducerID)
 			}
@@ -128,11 +155,17 @@ func decidedOpen(ctx context.Context, adm *kadm.Client, topic string, ps []int32
 		if err != nil {
 			return nil, err
 		}
+		var derr error
 		dt.Each(func(d kadm.DescribedTransaction) {
-			if d.Err == nil {
-				coord[d.ProducerID] = coordTxn{id: d.TxnID, state: d.State, epoch: d.ProducerEpoch}
+			if d.Err != nil {
+				derr = fmt.Errorf("describe transaction %s: %w", d.TxnID, d.Err)
+				return
 			}
+			coord[d.ProducerID] = coordTxn{id: d.TxnID, state: d.State, epoch: d.ProducerEpoch, parts: d.Topics}
 		})
+		if derr != nil {
+			return nil, derr
+		}
 	}
 	return decided(open, coord), nil
 }

@@ -74,6 +74,15 @@ func (r SRRegistry) SchemaByID(ctx context.Context, id int) (string, error) {
 	return "", fmt.Errorf("schema %d: %w: %w", id, ErrRegistryUnavailable, err)
 }
 
+// MaxBlockItems is the most items one block of an Avro array or map may
+// declare; more is a decode error (dead letter). goavro allocates a block's
+// declared item count up front: with its own limit (2^31−1) a 6-byte record
+// asks for 32 GiB and the process dies of it. A 1 MiB Kafka record cannot hold
+// more than about a million non-null items anyway.
+const MaxBlockItems = 1 << 20
+
+func init() { goavro.MaxBlockCount = MaxBlockItems }
+
 // Decoder decodes framed Avro values. Safe for concurrent use.
 type Decoder struct {
 	reg      Registry

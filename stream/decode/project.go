@@ -8,6 +8,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/linkedin/goavro/v2"
 )
 
 // A projection decodes only the fields the pipeline reads (the feature spec's
@@ -148,7 +150,10 @@ func check(n *node, w *want) error {
 			}
 		}
 	case kUnion:
-		for _, b := range n.branches {
+		for i, b := range n.branches {
+			if n.wrap[i] && w.children[b.name] != nil {
+				return errUnsupported // goavro's {"name": value} wrapper can be walked by its name
+			}
 			if b.kind == kRecord {
 				if err := check(b, w); err != nil {
 					return err
@@ -254,10 +259,13 @@ func (p *parser) parse(v any, ns string) (*node, error) {
 		if name == "" {
 			return nil, errUnsupported
 		}
-		if nsp, ok := t["namespace"].(string); ok && !strings.Contains(name, ".") {
-			ns = nsp
+		if nsp, ok := t["namespace"].(string); ok && nsp != "" && !strings.Contains(name, ".") {
+			ns = nsp // goavro: an empty namespace is no namespace: the enclosing one holds
 		}
 		full := fullName(name, ns)
+		if primitive(full, "") != nil {
+			return nil, errUnsupported // a named type shadowing a primitive
+		}
 		if i := strings.LastIndexByte(full, '.'); i >= 0 {
 			ns = full[:i]
 		} else {
@@ -278,7 +286,7 @@ func (p *parser) parse(v any, ns string) (*node, error) {
 			return n, nil
 		case "fixed":
 			size, ok := t["size"].(float64)
-			if !ok || size < 0 || size != math.Trunc(size) {
+			if !ok || size < 0 || size > math.MaxInt32 || size != math.Trunc(size) {
 				return nil, errUnsupported
 			}
 			n := &node{kind: kFixed, name: full, size: int(size), width: int(size)}
@@ -294,12 +302,29 @@ func (p *parser) parse(v any, ns string) (*node, error) {
 				return nil, errUnsupported
 			}
 			fname, _ := fm["name"].(string)
-			fn, err := p.parse(fm["type"], ns)
+			if i := strings.LastIndexByte(fname, '.'); i >= 0 {
+				fname = fname[i+1:] // goavro keys a field by its short name
+			}
+			// goavro builds a field's type from the field's own map, so a
+			// field-level logicalType counts ({"name": "t", "type": "long",
+			// "logicalType": "timestamp-millis"}).
+			fn, err := p.parse(fm, ns)
 			if err != nil {
 				return nil, err
 			}
 			n.fields = append(n.fields, field{name: fname, n: fn})
 		}
+		// A record of fixed-width fields has a fixed width (0 for none or only
+		// nulls: an array of them reads nothing per item, however many).
+		w := 0
+		for _, f := range n.fields {
+			if f.n.width < 0 {
+				w = -1
+				break
+			}
+			w += f.n.width
+		}
+		n.width = w
 		return n, nil
 	}
 	return nil, errUnsupported
@@ -519,8 +544,8 @@ func skip(n *node, buf []byte) ([]byte, error) {
 					return nil, err
 				}
 			}
-			if count > math.MaxInt32 {
-				return nil, fmt.Errorf("array block count %d exceeds %d", count, math.MaxInt32)
+			if count > goavro.MaxBlockCount {
+				return nil, fmt.Errorf("array block count %d exceeds %d", count, goavro.MaxBlockCount)
 			}
 			if n.items.width == 0 {
 				continue // nulls: nothing to read, however many

@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"encoding/binary"
 	"math"
 	"reflect"
 	"strings"
@@ -201,3 +202,63 @@ func FuzzProjection(f *testing.F) {
 		compare(t, fs[i], codecs[i], projs[i], body)
 	})
 }
+
+// Cases a review found (each once a mismatch with goavro, a panic or a CPU
+// sink): the projection must refuse the schema or read exactly what goavro
+// reads.
+func TestProjectionReviewCases(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		schema string
+		paths  []string
+		native map[string]any
+		body   []byte // raw body instead of an encoded native
+	}{
+		{name: "fixed size beyond int", paths: []string{"f"},
+			schema: `{"type":"record","name":"A","fields":[{"name":"f","type":{"type":"fixed","name":"F","size":1e19}}]}`,
+			body:   []byte{1, 2, 3}},
+		{name: "field-level logicalType", paths: []string{"ts", "d"},
+			schema: `{"type":"record","name":"A","fields":[{"name":"ts","type":"long","logicalType":"timestamp-micros"},
+				{"name":"d","type":"int","logicalType":"date"}]}`,
+			native: map[string]any{"ts": time.UnixMicro(1_700_000_000_000_001).UTC(), "d": time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)}},
+		{name: "empty namespace inherits", paths: []string{"payer.score"},
+			schema: `{"type":"record","name":"Event","namespace":"com.acme","fields":[{"name":"payer","type":["null",
+				{"type":"record","name":"party","namespace":"","fields":[{"name":"score","type":"double"}]}]}]}`,
+			native: map[string]any{"payer": goavro.Union("com.acme.party", map[string]any{"score": 2.5})}},
+		{name: "array of empty records, a million per block", paths: []string{"x"},
+			schema: `{"type":"record","name":"A","fields":[{"name":"a","type":{"type":"array","items":{"type":"record","name":"E","fields":[]}}},{"name":"x","type":"int"}]}`,
+			body:   append(append([]byte{}, zigzag(MaxBlockItems)...), 0, 2)},
+		{name: "array block count over the limit", paths: []string{"x"},
+			schema: `{"type":"record","name":"A","fields":[{"name":"a","type":{"type":"array","items":"null"}},{"name":"x","type":"int"}]}`,
+			body:   append(append([]byte{}, zigzag(MaxBlockItems+1)...), 0, 2)},
+		{name: "walk a lowercase record branch by its name", paths: []string{"rec.inner.x"},
+			schema: `{"type":"record","name":"A","fields":[{"name":"rec","type":["null",{"type":"record","name":"inner","fields":[{"name":"x","type":"int"},{"name":"y","type":"int"}]}]}]}`,
+			native: map[string]any{"rec": goavro.Union("inner", map[string]any{"x": int32(3), "y": int32(4)})}},
+		{name: "walk an enum branch by its name", paths: []string{"c.color"},
+			schema: `{"type":"record","name":"A","fields":[{"name":"c","type":["null",{"type":"enum","name":"color","symbols":["RED"]}]}]}`,
+			native: map[string]any{"c": goavro.Union("color", "RED")}},
+		{name: "dotted field name", paths: []string{"amount"},
+			schema: `{"type":"record","name":"A","fields":[{"name":"x.amount","type":"double"}]}`,
+			native: map[string]any{"amount": 2.5}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			codec, err := goavro.NewCodec(tc.schema)
+			if err != nil {
+				t.Fatalf("goavro refuses the schema: %v", err)
+			}
+			p, err := newProjection(tc.schema, split(tc.paths))
+			if err != nil {
+				return // refused: goavro decodes it
+			}
+			body := tc.body
+			if tc.native != nil {
+				if body, err = codec.BinaryFromNative(nil, tc.native); err != nil {
+					t.Fatal(err)
+				}
+			}
+			compare(t, fixture{name: tc.name, schema: tc.schema, paths: tc.paths}, codec, p, body)
+		})
+	}
+}
+
+func zigzag(v int64) []byte { return binary.AppendVarint(nil, v) }
