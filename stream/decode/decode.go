@@ -97,6 +97,7 @@ type Decoder struct {
 type entry struct {
 	codec *goavro.Codec
 	proj  *projection
+	bad   error // the schema's records cannot be decoded safely: every one is a dead letter
 }
 
 // Config for a Decoder.
@@ -175,9 +176,17 @@ func (d *Decoder) entry(ctx context.Context, id int) (*entry, error) {
 		return nil, &Error{Class: ClassAvro, Err: fmt.Errorf("schema %d: %w", id, err)}
 	}
 	e := &entry{codec: c}
-	if d.paths != nil {
-		e.proj, _ = newProjection(text, d.paths) // none: goavro decodes it all
+	paths := d.paths
+	if paths == nil {
+		paths = [][]string{} // still checked for records goavro would recurse on forever
 	}
+	proj, err := newProjection(text, paths)
+	switch {
+	case errors.Is(err, errNoFiniteValue):
+		e.bad = fmt.Errorf("schema %d: %w", id, err)
+	case err == nil && d.paths != nil:
+		e.proj = proj
+	} // otherwise goavro decodes it all
 	d.codecs.Add(id, e)
 	return e, nil
 }
@@ -195,12 +204,22 @@ func (d *Decoder) Decode(ctx context.Context, v []byte) (map[string]any, int, er
 	if err != nil {
 		return nil, id, err
 	}
+	if e.bad != nil {
+		return nil, id, &Error{Class: ClassAvro, Err: e.bad}
+	}
 	if e.proj != nil {
-		if m, err := e.proj.decode(body); err == nil {
-			return m, id, nil
+		// The projection accepts exactly what goavro accepts (FuzzProjection), so
+		// its refusal is final: handing the record to goavro anyway would let a
+		// few bytes of array headers make goavro allocate gigabytes.
+		m, err := e.proj.decode(body)
+		if err != nil {
+			class := ClassAvro
+			if errors.Is(err, errShort) {
+				class = ClassTruncated
+			}
+			return nil, id, &Error{Class: class, Err: fmt.Errorf("schema %d: %w", id, err)}
 		}
-		// goavro decodes what the projection refused, for its error message
-		// (and, should the two ever disagree, for the value).
+		return m, id, nil
 	}
 	native, rest, err := e.codec.NativeFromBinary(body)
 	if err != nil {

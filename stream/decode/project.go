@@ -78,6 +78,20 @@ type want struct {
 
 var errUnsupported = errors.New("schema not supported by the projection decoder")
 
+// errNoFiniteValue: a record contains itself through fields that are always
+// present (not behind a union or an array), so no value of it is finite. goavro
+// accepts such a schema and then recurses until the stack overflows, which
+// kills the process: its records must not reach goavro.
+var errNoFiniteValue = errors.New("a record contains itself through required fields, so no value of it is finite")
+
+// reserved are the names goavro looks up before user-defined names in some
+// forms ({"type": T, "logicalType": L} tries T.L and namespace.T first): a user
+// type named like them, or in a namespace named like them, could stand in for
+// a primitive or keyword there.
+var reserved = map[string]bool{"null": true, "boolean": true, "int": true, "long": true, "float": true,
+	"double": true, "bytes": true, "string": true, "array": true, "map": true, "record": true,
+	"error": true, "enum": true, "fixed": true, "union": true}
+
 // newProjection compiles a projection of schema (JSON text goavro accepted) for
 // paths; it returns errUnsupported for what goavro must decode instead.
 func newProjection(schema string, paths [][]string) (*projection, error) {
@@ -89,6 +103,9 @@ func newProjection(schema string, paths [][]string) (*projection, error) {
 	root, err := pb.parse(raw, "")
 	if err != nil {
 		return nil, err
+	}
+	if cyclic(root, map[*node]int{}) {
+		return nil, errNoFiniteValue
 	}
 	if root.kind != kRecord {
 		return nil, errUnsupported
@@ -191,6 +208,43 @@ type parser struct {
 	named map[string]*node
 }
 
+// cyclic reports whether a record reachable from n contains itself through
+// record-typed fields alone. state: 1 while on the current path of required
+// fields, 2 when done.
+func cyclic(n *node, state map[*node]int) bool {
+	switch n.kind {
+	case kRecord:
+		switch state[n] {
+		case 1:
+			return true
+		case 2:
+			return false
+		}
+		state[n] = 1
+		for _, f := range n.fields {
+			if f.n.kind == kRecord && cyclic(f.n, state) {
+				return true
+			}
+		}
+		state[n] = 2
+		// Records behind unions or arrays start paths of their own.
+		for _, f := range n.fields {
+			if f.n.kind != kRecord && cyclic(f.n, state) {
+				return true
+			}
+		}
+	case kUnion:
+		for _, b := range n.branches {
+			if cyclic(b, state) {
+				return true
+			}
+		}
+	case kArray:
+		return cyclic(n.items, state)
+	}
+	return false
+}
+
 func (p *parser) parse(v any, ns string) (*node, error) {
 	switch t := v.(type) {
 	case string:
@@ -211,6 +265,9 @@ func (p *parser) parse(v any, ns string) (*node, error) {
 			n, err := p.parse(b, ns)
 			if err != nil {
 				return nil, err
+			}
+			if n.kind == kUnion {
+				return nil, errUnsupported // goavro names a nested union's branch "union", which the lookup keeps
 			}
 			u.branches = append(u.branches, n)
 			// goavro wraps every non-null branch value as {"branch name": value};
@@ -235,9 +292,15 @@ func (p *parser) parse(v any, ns string) (*node, error) {
 			}
 			return nil, errUnsupported
 		}
-		lt, _ := t["logicalType"].(string)
-		if lt == "decimal" || lt == "validated-string" {
-			return nil, errUnsupported
+		lt := ""
+		if raw, ok := t["logicalType"]; ok && raw != nil {
+			var isString bool
+			if lt, isString = raw.(string); !isString {
+				return nil, errUnsupported
+			}
+			if lt == "decimal" || lt == "validated-string" || primitive(typ, "") == nil {
+				return nil, errUnsupported // only logical types on primitives are mirrored
+			}
 		}
 		if n := primitive(typ, lt); n != nil {
 			return n, nil
@@ -263,8 +326,15 @@ func (p *parser) parse(v any, ns string) (*node, error) {
 			ns = nsp // goavro: an empty namespace is no namespace: the enclosing one holds
 		}
 		full := fullName(name, ns)
-		if primitive(full, "") != nil {
-			return nil, errUnsupported // a named type shadowing a primitive
+		short, first := full, full
+		if i := strings.LastIndexByte(full, '.'); i >= 0 {
+			short = full[i+1:]
+		}
+		if i := strings.IndexByte(full, '.'); i >= 0 {
+			first = full[:i]
+		}
+		if reserved[short] || reserved[first] {
+			return nil, errUnsupported // could stand in for a primitive or keyword in goavro's lookups
 		}
 		if i := strings.LastIndexByte(full, '.'); i >= 0 {
 			ns = full[:i]

@@ -1,9 +1,12 @@
 package decode
 
 import (
+	"context"
 	"encoding/binary"
+	"errors"
 	"math"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -262,3 +265,87 @@ func TestProjectionReviewCases(t *testing.T) {
 }
 
 func zigzag(v int64) []byte { return binary.AppendVarint(nil, v) }
+
+// A second review's cases: schemas the projection must refuse (goavro reads
+// them differently from how a projection would), and one nobody may decode.
+func TestProjectionRefusesAmbiguousSchemas(t *testing.T) {
+	for name, schema := range map[string]string{
+		"nested union": `{"type":"record","name":"A","fields":[{"name":"a","type":["null",["null","long"]]}]}`,
+		"fixed named like a keyword": `{"type":"record","name":"A","namespace":"x","fields":[{"name":"f","type":{"type":"fixed","name":"array","size":3}},
+			{"name":"b","type":{"type":"array","items":"long"}},{"name":"k","type":"long"}]}`,
+		"namespace named like a primitive": `{"type":"record","name":"A","fields":[{"name":"f","type":{"type":"fixed","namespace":"int","name":"date","size":2}},
+			{"name":"b","type":{"type":"int","logicalType":"date"}}]}`,
+		"fixed named string.uuid": `{"type":"record","name":"A","fields":[{"name":"f","type":{"type":"fixed","name":"string.uuid","size":2}},
+			{"name":"b","type":{"type":"string","logicalType":"uuid"}}]}`,
+		"logicalType on a named type": `{"type":"record","name":"A","fields":[{"name":"f","type":{"type":"fixed","name":"F","size":2}},
+			{"name":"b","type":{"type":"F","logicalType":"bar"}}]}`,
+	} {
+		if _, err := goavro.NewCodec(schema); err != nil {
+			t.Fatalf("%s: goavro refuses the schema (the case is moot): %v", name, err)
+		}
+		if _, err := newProjection(schema, [][]string{{"b"}, {"k"}, {"a"}}); !errors.Is(err, errUnsupported) {
+			t.Errorf("%s: newProjection = %v, want errUnsupported", name, err)
+		}
+	}
+}
+
+// A record that contains itself through required fields has no finite value;
+// goavro would recurse until the stack overflows. Its records are dead letters.
+func TestNoFiniteValueIsADeadLetter(t *testing.T) {
+	const schema = `{"type":"record","name":"A","fields":[{"name":"x","type":"long"},{"name":"r","type":
+		{"type":"record","name":"R","fields":[{"name":"n","type":"null"},{"name":"r","type":"R"}]}}]}`
+	if _, err := newProjection(schema, [][]string{{"x"}}); !errors.Is(err, errNoFiniteValue) {
+		t.Fatalf("newProjection = %v, want errNoFiniteValue", err)
+	}
+	// Behind a union a self-reference is fine: the data ends it.
+	const linked = `{"type":"record","name":"L","fields":[{"name":"v","type":"long"},{"name":"next","type":["null","L"]}]}`
+	if _, err := newProjection(linked, [][]string{{"v"}}); err != nil {
+		t.Fatalf("a linked list: %v", err)
+	}
+	for _, paths := range [][][]string{nil, {{"x"}}} {
+		d, err := New(fixedRegistry(schema), Config{Paths: paths})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = d.Decode(context.Background(), []byte{0, 0, 0, 0, 9, 2})
+		var de *Error
+		if !errors.As(err, &de) || de.Class != ClassAvro || !errors.Is(err, errNoFiniteValue) {
+			t.Fatalf("paths %v: Decode = %v, want an avro dead letter naming the cause", paths, err)
+		}
+	}
+}
+
+type fixedRegistry string
+
+func (r fixedRegistry) SchemaByID(context.Context, int) (string, error) { return string(r), nil }
+
+// A few bytes of array block headers declare millions of items. The projection
+// refuses such a record itself; handing it on to goavro would allocate a slot
+// per declared item (681 MB for these 33 bytes).
+func TestArrayHeadersAllocateNothing(t *testing.T) {
+	const schema = `{"type":"record","name":"A","fields":[{"name":"a","type":{"type":"array","items":"null"}},{"name":"x","type":"int"}]}`
+	d, err := New(fixedRegistry(schema), Config{Paths: [][]string{{"x"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := []byte{0, 0, 0, 0, 1}
+	for range 8 {
+		v = append(v, zigzag(MaxBlockItems)...)
+	}
+	if _, _, err := d.Decode(context.Background(), v); err != nil { // warm the codec cache
+		var de *Error
+		if !errors.As(err, &de) || de.Class != ClassTruncated {
+			t.Fatalf("Decode = %v, want a truncated dead letter", err)
+		}
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, _, err = d.Decode(context.Background(), v)
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("accepted a record that ends inside an array")
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Fatalf("decoding %d bytes allocated %d bytes", len(v), grew)
+	}
+}
