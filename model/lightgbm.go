@@ -755,26 +755,22 @@ func lgbTreeInt(kv map[string]string, key string) (int, error) {
 // lgbInts parses kv[key] as want integers; what/n name the field that sets want,
 // for the error message.
 func lgbInts(kv map[string]string, key string, want int, what string, n int) ([]int, error) {
-	s, ok := kv[key]
-	if !ok {
-		return nil, fmt.Errorf("missing %s", key)
-	}
-	words := strings.Fields(s)
-	if len(words) != want {
-		return nil, fmt.Errorf("%s has %d values, %s=%d needs %d", key, len(words), what, n, want)
-	}
-	out := make([]int, want)
-	for j, w := range words {
+	return lgbValues(kv, key, want, what, n, "an int32", func(w string) (int, error) {
 		v, err := strconv.ParseInt(w, 10, 32)
-		if err != nil {
-			return nil, fmt.Errorf("%s value %d: %q is not an int32", key, j, lgbClip(w))
-		}
-		out[j] = int(v)
-	}
-	return out, nil
+		return int(v), err
+	})
 }
 
+// lgbFloats parses kv[key] as want numbers, like lgbInts.
 func lgbFloats(kv map[string]string, key string, want int, what string, n int) ([]float64, error) {
+	return lgbValues(kv, key, want, what, n, "a number", func(w string) (float64, error) {
+		return strconv.ParseFloat(w, 64)
+	})
+}
+
+// lgbValues parses the space-separated words of kv[key], exactly want of them,
+// with parse; kind names what a word must be.
+func lgbValues[T any](kv map[string]string, key string, want int, what string, n int, kind string, parse func(string) (T, error)) ([]T, error) {
 	s, ok := kv[key]
 	if !ok {
 		return nil, fmt.Errorf("missing %s", key)
@@ -783,11 +779,11 @@ func lgbFloats(kv map[string]string, key string, want int, what string, n int) (
 	if len(words) != want {
 		return nil, fmt.Errorf("%s has %d values, %s=%d needs %d", key, len(words), what, n, want)
 	}
-	out := make([]float64, want)
+	out := make([]T, want)
 	for j, w := range words {
-		v, err := strconv.ParseFloat(w, 64)
+		v, err := parse(w)
 		if err != nil {
-			return nil, fmt.Errorf("%s value %d: %q is not a number", key, j, lgbClip(w))
+			return nil, fmt.Errorf("%s value %d: %q is not %s", key, j, lgbClip(w), kind)
 		}
 		out[j] = v
 	}

@@ -84,7 +84,6 @@ func (l *auditList) Set(v string) error {
 func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f := auditFlags{set: make(map[string]bool)}
 	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&f.configPath, "c", "", "scorestream config file: brokers, TLS/SASL, input topics, group and output topics")
 	fs.StringVar(&f.brokers, "brokers", "127.0.0.1:9092", "comma-separated seed brokers (env "+config.EnvBrokers+")")
 	fs.Var(&f.inputs, "input", "input topic; repeat the flag or separate with commas")
@@ -95,17 +94,8 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&f.to, "to", "", "only input records with timestamp before this RFC3339 time")
 	fs.StringVar(&f.summary, "summary", "text", "final summary on stdout: text or json (one JSON object on the last line)")
 	fs.IntVar(&f.list, "list", audit.DefaultMaxListed, "list at most this many of each problem; 0 lists none")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), auditUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return exitOK
-		}
-		return exitUsage
+	if ok, code := parseFlags(fs, args, auditUsage, stdout, stderr); !ok {
+		return code
 	}
 	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 

@@ -40,7 +40,6 @@ Example:
 
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	brokers := fs.String("brokers", envOr("SCORESTREAM_BROKERS", "127.0.0.1:9092"), "")
 	registry := fs.String("registry", "http://127.0.0.1:8081", "")
 	events := fs.Int("events", 200000, "")
@@ -49,13 +48,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	rate := fs.Float64("rate", 2000, "")
 	seconds := fs.Float64("seconds", 10, "")
 	summary := fs.String("summary", "text", "")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			fmt.Fprint(stdout, benchUsage)
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "scorestream bench: %v\n\n%s", err, benchUsage)
-		return exitUsage
+	if ok, code := parseFlagsUsage(fs, args, "bench", benchUsage, stdout, stderr); !ok {
+		return code
 	}
 	if *events < 1 || *partitions < 1 || *instances < 1 || *rate <= 0 || *seconds <= 0 || (*summary != "text" && *summary != "json") || fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "scorestream bench: --events, --partitions, --instances, --rate and --seconds must be positive; --summary text or json\n\n%s", benchUsage)

@@ -82,7 +82,6 @@ type demoSummary struct {
 func demoParse(args []string, stdout, stderr io.Writer) (demoFlags, int, bool) {
 	f := demoFlags{}
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	fs.IntVar(&f.events, "events", 50000, "")
 	fs.Float64Var(&f.rate, "rate", 0, "")
 	fs.IntVar(&f.instances, "instances", 2, "")
@@ -93,13 +92,8 @@ func demoParse(args []string, stdout, stderr io.Writer) (demoFlags, int, bool) {
 	fs.StringVar(&f.metrics, "metrics-listen", "127.0.0.1:9464", "")
 	fs.StringVar(&f.registry, "registry-listen", "127.0.0.1:0", "")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			fmt.Fprint(stdout, demoUsage)
-			return f, exitOK, false
-		}
-		fmt.Fprintf(stderr, "scorestream demo: %v\n\n%s", err, demoUsage)
-		return f, exitUsage, false
+	if ok, code := parseFlagsUsage(fs, args, "demo", demoUsage, stdout, stderr); !ok {
+		return f, code, false
 	}
 	var bad []string
 	if f.events < 0 {

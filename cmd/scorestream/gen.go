@@ -66,7 +66,6 @@ type genFlags struct {
 func genParse(args []string, stdout, stderr io.Writer) (genFlags, int, bool) {
 	var f genFlags
 	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&f.brokers, "brokers", "127.0.0.1:9092", "comma-separated seed brokers (env "+config.EnvBrokers+")")
 	fs.StringVar(&f.registry, "registry", "http://127.0.0.1:8081", "schema registry URL(s), comma-separated (env "+config.EnvRegistryURLs+")")
 	fs.StringVar(&f.topic, "topic", "payments", "topic to produce to")
@@ -83,17 +82,8 @@ func genParse(args []string, stdout, stderr io.Writer) (genFlags, int, bool) {
 	fs.StringVar(&f.summary, "summary", "text", "final summary on stdout: text or json (one JSON object on the last line)")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "how long to wait for the registry and the brokers at startup")
 	fs.DurationVar(&f.deliveryTimeout, "delivery-timeout", 30*time.Second, "how long the brokers may acknowledge nothing while records are outstanding before gen fails")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), genUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return f, exitOK, false
-		}
-		return f, exitUsage, false
+	if ok, code := parseFlags(fs, args, genUsage, stdout, stderr); !ok {
+		return f, code, false
 	}
 	fs.Visit(func(fl *flag.Flag) {
 		switch fl.Name {

@@ -110,26 +110,6 @@ func modelCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return exitUsage
 }
 
-// modelParseFlags parses fs, treating -h/--help as success (printed to stdout).
-func modelParseFlags(fs *flag.FlagSet, args []string, usage string, stdout, stderr io.Writer) (ok bool, code int) {
-	fs.SetOutput(stderr)
-	fs.Usage = func() {} // printed below, to stdout for --help
-	printUsage := func(w io.Writer) {
-		fs.SetOutput(w)
-		fmt.Fprint(w, usage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			printUsage(stdout)
-			return false, exitOK
-		}
-		printUsage(stderr)
-		return false, exitUsage
-	}
-	return true, exitOK
-}
-
 func modelPredict(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("scorestream model predict", flag.ContinueOnError)
 	path := fs.String("model", "", "model `file` (required)")
@@ -137,7 +117,7 @@ func modelPredict(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	rows := fs.String("features", "", "CSV `file` of rows to score, with a header of feature names; - reads stdin (required)")
 	class := fs.Int("class", -1, "multiclass models: the class whose probability to print; -1 keeps the model's default, class 1")
 	all := fs.Bool("all-classes", false, "multiclass models: print every class's probability, space-separated")
-	if ok, code := modelParseFlags(fs, args, modelPredictUsageText, stdout, stderr); !ok {
+	if ok, code := parseFlags(fs, args, modelPredictUsageText, stdout, stderr); !ok {
 		return code
 	}
 	if *path == "" || *rows == "" || fs.NArg() > 0 {
@@ -269,14 +249,14 @@ func modelCheck(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("scorestream model check", flag.ContinueOnError)
 	format := fs.String("format", "", "model format: logistic, xgboost, xgboost-ubj or lightgbm (default: detect)")
 	cfgPath := fs.String("config", "", "pipeline config `file`: check a manifest's model against its feature spec")
-	if ok, code := modelParseFlags(fs, args, modelCheckUsageText, stdout, stderr); !ok {
+	if ok, code := parseFlags(fs, args, modelCheckUsageText, stdout, stderr); !ok {
 		return code
 	}
 	// Allow flags after the file name too: check FILE --format F.
 	var path string
 	if fs.NArg() > 0 {
 		path = fs.Arg(0)
-		if ok, code := modelParseFlags(fs, fs.Args()[1:], modelCheckUsageText, stdout, stderr); !ok {
+		if ok, code := parseFlags(fs, fs.Args()[1:], modelCheckUsageText, stdout, stderr); !ok {
 			return code
 		}
 	}

@@ -31,15 +31,9 @@ Examples:
 
 func registryCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("registry", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	listen := fs.String("listen", "127.0.0.1:8081", "")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			fmt.Fprint(stdout, registryUsage)
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "scorestream registry: %v\n\n%s", err, registryUsage)
-		return exitUsage
+	if ok, code := parseFlagsUsage(fs, args, "registry", registryUsage, stdout, stderr); !ok {
+		return code
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

@@ -54,19 +54,13 @@ Examples:
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	var path string
 	var check bool
 	fs.StringVar(&path, "c", "", "")
 	fs.StringVar(&path, "config", "", "")
 	fs.BoolVar(&check, "check", false, "")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			fmt.Fprint(stdout, runUsage)
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "scorestream run: %v\n\n%s", err, runUsage)
-		return exitUsage
+	if ok, code := parseFlagsUsage(fs, args, "run", runUsage, stdout, stderr); !ok {
+		return code
 	}
 	if path == "" || fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "scorestream run: -c config.yaml is required\n\n%s", runUsage)

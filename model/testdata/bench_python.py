@@ -16,19 +16,11 @@ models in Go. Keep it short on a shared machine: training takes ~20 s.
 
 import argparse
 import os
-import time
 
 import numpy as np
 import xgboost as xgb
 
-
-def best_of(fn, repeat):
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+from pybench import per_row_ns
 
 
 def main():
@@ -55,18 +47,8 @@ def main():
             b.save_model(os.path.join(args.save, "xgb_%d.ubj" % trees))
         nodes = sum(int(t.count("\n")) for t in b.get_dump())
         b.set_param({"nthread": 1})
-        one = rows[:1].copy()
-        b.inplace_predict(one)  # warm up
-
-        reps = 2000
-
-        def single():
-            for i in range(reps):
-                b.inplace_predict(rows[i:i + 1])
-
-        t_single = best_of(single, 3) / reps
-        t_batch = best_of(lambda: b.inplace_predict(rows), 3) / len(rows)
-        print("%-6d %6d %14.0f %14.0f" % (trees, nodes, t_single * 1e9, t_batch * 1e9))
+        single, batch = per_row_ns(b.inplace_predict, rows, 2000)
+        print("%-6d %6d %14.0f %14.0f" % (trees, nodes, single, batch))
 
 
 if __name__ == "__main__":

@@ -16,19 +16,13 @@ models in Go. Training 1000 trees takes ~1 min of CPU.
 
 import argparse
 import os
-import time
+import sys
 
 import lightgbm as lgb
 import numpy as np
 
-
-def best_of(fn, repeat):
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pybench import per_row_ns  # noqa: E402  (model/testdata/pybench.py)
 
 
 def main():
@@ -60,19 +54,8 @@ def main():
         assert b.num_trees() == trees
         leaves = np.mean([t["num_leaves"] for t in b.dump_model()["tree_info"]])
         calls = 2000 if trees < 1000 else 500
-        singles = [rows[i : i + 1] for i in range(calls)]
-        b.predict(singles[0], num_threads=1)  # warm up
-
-        def single():
-            for r in singles:
-                b.predict(r, num_threads=1)
-
-        def batch():
-            b.predict(rows, num_threads=1)
-
-        t_single = best_of(single, 3) / calls
-        t_batch = best_of(batch, 3) / len(rows)
-        print(f"{trees:>6} {leaves:>11.1f} {t_single * 1e9:>14.0f} {t_batch * 1e9:>13.0f}")
+        single, batch = per_row_ns(lambda r: b.predict(r, num_threads=1), rows, calls)
+        print(f"{trees:>6} {leaves:>11.1f} {single:>14.0f} {batch:>13.0f}")
 
 
 if __name__ == "__main__":
