@@ -164,8 +164,8 @@ func Provenance(headers []kgo.RecordHeader) (topic string, partition int32, offs
 				return "", 0, 0, fmt.Errorf("%w: header %s repeated", errNoProvenance, h.Key)
 			}
 			seenP = true
-			p, perr := strconv.ParseInt(string(h.Value), 10, 32)
-			if perr != nil || p < 0 || strconv.FormatInt(p, 10) != string(h.Value) {
+			p, ok := canonical(h.Value, 32)
+			if !ok {
 				return "", 0, 0, fmt.Errorf("%w: header %s: %q is not a partition", errNoProvenance, h.Key, h.Value)
 			}
 			partition = int32(p)
@@ -174,8 +174,8 @@ func Provenance(headers []kgo.RecordHeader) (topic string, partition int32, offs
 				return "", 0, 0, fmt.Errorf("%w: header %s repeated", errNoProvenance, h.Key)
 			}
 			seenO = true
-			o, oerr := strconv.ParseInt(string(h.Value), 10, 64)
-			if oerr != nil || o < 0 || strconv.FormatInt(o, 10) != string(h.Value) {
+			o, ok := canonical(h.Value, 64)
+			if !ok {
 				return "", 0, 0, fmt.Errorf("%w: header %s: %q is not an offset", errNoProvenance, h.Key, h.Value)
 			}
 			offset = o
@@ -190,4 +190,11 @@ func Provenance(headers []kgo.RecordHeader) (topic string, partition int32, offs
 		return "", 0, 0, fmt.Errorf("%w: header %s missing", errNoProvenance, sink.HeaderSourceOffset)
 	}
 	return topic, partition, offset, nil
+}
+
+// canonical parses v as a non-negative decimal of at most bits bits written the
+// way strconv.FormatInt writes it (no sign, no leading zeros).
+func canonical(v []byte, bits int) (int64, bool) {
+	n, err := strconv.ParseInt(string(v), 10, bits)
+	return n, err == nil && n >= 0 && strconv.FormatInt(n, 10) == string(v)
 }

@@ -35,6 +35,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -496,14 +497,16 @@ func (in *instance) exited() (bool, error) {
 	}
 }
 
+// all returns the scenario's instances.
+func (s *scenario) all() []*instance {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Collect(maps.Values(s.instances))
+}
+
 // stopAll SIGKILLs whatever still runs (t.Cleanup).
 func (s *scenario) stopAll() {
-	s.mu.Lock()
-	ins := make([]*instance, 0, len(s.instances))
-	for _, in := range s.instances {
-		ins = append(ins, in)
-	}
-	s.mu.Unlock()
+	ins := s.all()
 	for _, in := range ins {
 		in.mu.Lock()
 		in.planned = true
@@ -521,12 +524,7 @@ func (s *scenario) stopAll() {
 // stopGracefully SIGTERMs every instance and checks they exit 0.
 func (s *scenario) stopGracefully() {
 	s.t.Helper()
-	s.mu.Lock()
-	ins := make([]*instance, 0, len(s.instances))
-	for _, in := range s.instances {
-		ins = append(ins, in)
-	}
-	s.mu.Unlock()
+	ins := s.all()
 	for _, in := range ins {
 		if err := in.signal(syscall.SIGTERM); err != nil {
 			s.t.Errorf("instance %s: SIGTERM exit: %v (log %s)", in.id, err, in.logPath)

@@ -152,18 +152,7 @@ func TestExactlyOnceUnderAbortsAndRebalance(t *testing.T) {
 
 	// Every third transaction commit is answered TRANSACTION_ABORTABLE: the
 	// client must abort, rewind and score those records again.
-	var endTxns, forced atomic.Int32
-	h.env.Cluster.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		h.env.Cluster.KeepControl()
-		r := req.(*kmsg.EndTxnRequest)
-		if !r.Commit || endTxns.Add(1)%3 != 0 {
-			return nil, nil, false
-		}
-		forced.Add(1)
-		resp := r.ResponseKind().(*kmsg.EndTxnResponse)
-		resp.ErrorCode = kerr.TransactionAbortable.Code
-		return resp, nil, true
-	})
+	forced := h.failCommits(kerr.TransactionAbortable.Code, func(n int32) bool { return n%3 == 0 })
 
 	commits := make(chan int, 1024)
 	a := h.start("a", commits)
@@ -277,18 +266,7 @@ func TestSessionRestartAfterFailedCommit(t *testing.T) {
 	const n = 2000
 	h := newHarness(t, 3)
 	h.produce(n, 0.01)
-	var endTxns, failed atomic.Int32
-	h.env.Cluster.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		h.env.Cluster.KeepControl()
-		r := req.(*kmsg.EndTxnRequest)
-		if !r.Commit || endTxns.Add(1) != 4 {
-			return nil, nil, false
-		}
-		failed.Add(1)
-		resp := r.ResponseKind().(*kmsg.EndTxnResponse)
-		resp.ErrorCode = kerr.InvalidProducerEpoch.Code
-		return resp, nil, true
-	})
+	failed := h.failCommits(kerr.InvalidProducerEpoch.Code, func(n int32) bool { return n == 4 })
 	commits := make(chan int, 1024)
 	a := h.start("a", commits)
 	waitScored(t, commits, n, a.loop)
@@ -308,4 +286,22 @@ func TestSessionRestartAfterFailedCommit(t *testing.T) {
 		t.Fatalf("audit after a session restart: %+v", rep)
 	}
 	h.checkState(3)
+}
+
+// failCommits makes the broker answer the n-th committing EndTxn with code
+// wherever fail(n) holds (n counts from 1), and returns how many it failed.
+func (h *harness) failCommits(code int16, fail func(n int32) bool) *atomic.Int32 {
+	var commits, failed atomic.Int32
+	h.env.Cluster.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		h.env.Cluster.KeepControl()
+		r := req.(*kmsg.EndTxnRequest)
+		if !r.Commit || !fail(commits.Add(1)) {
+			return nil, nil, false
+		}
+		failed.Add(1)
+		resp := r.ResponseKind().(*kmsg.EndTxnResponse)
+		resp.ErrorCode = code
+		return resp, nil, true
+	})
+	return &failed
 }
