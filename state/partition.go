@@ -57,9 +57,8 @@ func (p *Partition) evicted(_ string, e *Entity) {
 func (p *Partition) Watermark() int64 { return max(p.wm, p.stagedWM) }
 
 // Advance raises the staged watermark to t and returns the new watermark.
-func (p *Partition) Advance(t int64) int64 {
+func (p *Partition) Advance(t int64) {
 	p.stagedWM = max(p.stagedWM, t)
-	return p.Watermark()
 }
 
 // Get returns the entity's current state (staged or committed) or nil if it has

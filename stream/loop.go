@@ -64,7 +64,6 @@ type Config struct {
 
 // Stats are running totals, safe to read from any goroutine.
 type Stats struct {
-	Consumed    atomic.Int64 // records polled (again after an abort)
 	Predictions atomic.Int64 // committed
 	DeadLetters atomic.Int64 // committed
 	Committed   atomic.Int64 // transactions
@@ -91,7 +90,6 @@ type Loop struct {
 	inTxn    bool
 	txnStart time.Time
 	pending  []process.Pending // prepared records of the open transaction
-	appended []time.Time       // their input record timestamps
 	results  []process.Result  // their results, after Finish
 	touched  map[int32]*state.Partition
 	prodErr  atomic.Pointer[error]
@@ -157,19 +155,16 @@ func (l *Loop) restart(ctx context.Context, cause error) error {
 	l.m.SessionRestarts.Inc()
 	l.ready.Store(false) // until the new session joins
 	l.sess.Close()
+	l.mu.Lock()
 	for p := range l.parts {
-		l.m.StateEntries.DeleteLabelValues(strconv.Itoa(int(p)))
+		l.drop[p] = true // the new session restores whatever it is assigned
 	}
-	clear(l.parts)
+	l.mu.Unlock()
+	l.applyDrops()
 	l.backoff = min(max(2*l.backoff, 500*time.Millisecond), l.cfg.RetryMax)
 	l.log.Warn("transaction failed; starting a new session (state is restored from the changelog)",
 		"err", cause, "retry_in", l.backoff)
-	t := time.NewTimer(l.backoff)
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-	t.Stop()
+	_ = sleep(ctx, l.backoff)
 	sess, err := l.newSession()
 	if err != nil {
 		return fmt.Errorf("stream: new session: %w", err)
@@ -327,7 +322,6 @@ func (l *Loop) process(ctx context.Context, fetches kgo.Fetches) (hold error, fa
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		if n := len(p.Records); n > 0 {
 			l.m.Consumed.WithLabelValues(p.Topic).Add(float64(n))
-			l.Stats.Consumed.Add(int64(n))
 			lag := p.HighWatermark - p.Records[n-1].Offset - 1
 			l.m.Lag.WithLabelValues(p.Topic, strconv.Itoa(int(p.Partition))).Set(float64(max(0, lag)))
 		}
@@ -341,7 +335,6 @@ func (l *Loop) process(ctx context.Context, fetches kgo.Fetches) (hold error, fa
 		}
 		l.touched[r.Partition] = part
 		l.pending = append(l.pending, pe)
-		l.appended = append(l.appended, r.Timestamp)
 	}
 	return nil, nil
 }
@@ -433,7 +426,7 @@ func (l *Loop) end(ctx context.Context, commit bool) error {
 		l.log.Info("transaction aborted; its records will be polled again", "records", n, "wanted_commit", commit)
 	}
 	clear(l.touched)
-	l.pending, l.appended, l.results = l.pending[:0], l.appended[:0], l.results[:0]
+	l.pending, l.results = l.pending[:0], l.results[:0]
 	l.inTxn = false
 	if err != nil {
 		return fmt.Errorf("stream: end transaction: %w", err)
@@ -450,27 +443,36 @@ func (l *Loop) record(n int, dur time.Duration) {
 	now := time.Now()
 	ms := l.proc.Models()
 	ch := ms.Champion
+	logAppend := l.m.Latency.WithLabelValues("log_append")
+	eventTime := l.m.Latency.WithLabelValues("event_time")
+	champScore := l.m.Score.WithLabelValues(ch.Name, ch.Version, "champion")
+	var challScore prometheus.Observer
+	if c := ms.Challenger; c != nil {
+		challScore = l.m.Score.WithLabelValues(c.Name, c.Version, "challenger")
+	}
 	var preds, dead int64
 	for i := range l.results {
 		r := &l.results[i]
-		l.m.Latency.WithLabelValues("log_append").Observe(now.Sub(l.appended[i]).Seconds())
+		logAppend.Observe(now.Sub(l.pending[i].Input().Timestamp).Seconds())
 		if r.DeadLetter != "" {
 			dead++
 			l.m.DeadLetters.WithLabelValues(r.DeadLetter).Inc()
 			continue
 		}
 		preds++
-		l.m.Latency.WithLabelValues("event_time").Observe(now.Sub(time.UnixMilli(r.EventTime)).Seconds())
-		l.m.Predictions.WithLabelValues(ch.Name, ch.Version).Inc()
-		l.m.Score.WithLabelValues(ch.Name, ch.Version, "champion").Observe(r.Score)
+		eventTime.Observe(now.Sub(time.UnixMilli(r.EventTime)).Seconds())
+		champScore.Observe(r.Score)
 		l.m.Decisions.WithLabelValues(ch.Name, ch.Version, "champion", r.Decision).Inc()
 		if c := ms.Challenger; c != nil && r.ChallengerDecide != "" {
-			l.m.Score.WithLabelValues(c.Name, c.Version, "challenger").Observe(r.ChallengerScore)
+			challScore.Observe(r.ChallengerScore)
 			l.m.Decisions.WithLabelValues(c.Name, c.Version, "challenger", r.ChallengerDecide).Inc()
 			if r.ChallengerDecide != r.Decision {
 				l.m.Disagreements.Inc()
 			}
 		}
+	}
+	if preds > 0 {
+		l.m.Predictions.WithLabelValues(ch.Name, ch.Version).Add(float64(preds))
 	}
 	l.Stats.Predictions.Add(preds)
 	l.Stats.DeadLetters.Add(dead)
@@ -488,12 +490,7 @@ func (l *Loop) wait(ctx context.Context, why error) {
 	l.m.RegistryDown.Set(1)
 	l.log.Warn("holding input: dependency unavailable, records will be retried, not dead-lettered",
 		"err", why, "retry_in", l.backoff)
-	t := time.NewTimer(l.backoff)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
+	_ = sleep(ctx, l.backoff)
 	l.m.RegistryDown.Set(0)
 }
 

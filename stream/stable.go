@@ -101,12 +101,8 @@ func awaitStable(ctx context.Context, cl *kgo.Client, topic string, ps []int32, 
 			}
 			return
 		}
-		t := time.NewTimer(100 * time.Millisecond) // poll interval
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if sleep(ctx, 100*time.Millisecond) != nil { // poll interval
 			return
-		case <-t.C:
 		}
 	}
 }
