@@ -83,7 +83,7 @@ type lgbMulti struct {
 // missing type (None, Zero, NaN), and categorical features carry the integer
 // category codes (pandas_categorical mappings are not applied). Multiclass models
 // (multiclass, multiclassova) also implement Multi, and their Score is the
-// probability of class 1 (see withScoreClass). Score allocates nothing, except for
+// probability of class 1 (see withClass). Score allocates nothing, except for
 // multiclass models of more than 16 classes.
 //
 // Linear trees (linear_tree=true) are refused.
@@ -154,9 +154,9 @@ func (m *lgbMulti) ScoreAll(dst, x []float64) []float64 {
 	return dst
 }
 
-// withScoreClass returns a copy of a multiclass model whose Score is the
+// withClass returns a copy of a multiclass model whose Score is the
 // probability of class k.
-func (m *lgbMulti) withScoreClass(k int) (*lgbMulti, error) {
+func (m *lgbMulti) withClass(k int) (*lgbMulti, error) {
 	if k < 0 || k >= m.classes {
 		return nil, fmt.Errorf("lightgbm: score class %d out of range [0,%d)", k, m.classes)
 	}

@@ -114,7 +114,7 @@ func TestLightGBMScoreClass(t *testing.T) {
 	_, rows := readRows(t, filepath.Join(dir, "multiclass.rows.csv"))
 	expected := lgbReadExpected(t, filepath.Join(dir, "multiclass.expected.txt"), 3)
 	for k := range 3 {
-		c, err := m.(*lgbMulti).withScoreClass(k)
+		c, err := WithScoreClass(m, k) // what model predict --class calls
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,11 +127,11 @@ func TestLightGBMScoreClass(t *testing.T) {
 			}
 		}
 	}
-	if _, err := m.(*lgbMulti).withScoreClass(3); err == nil {
-		t.Fatal("withScoreClass(3) on 3 classes: no error")
+	if _, err := WithScoreClass(m, 3); err == nil {
+		t.Fatal("WithScoreClass(3) on 3 classes: no error")
 	}
 	if m.Info().ScoreClass != 1 {
-		t.Fatal("withScoreClass changed the original model")
+		t.Fatal("WithScoreClass changed the original model")
 	}
 }
 

@@ -134,6 +134,8 @@ func WithScoreClass(m Model, k int) (Model, error) {
 	switch x := m.(type) {
 	case *XGBoost:
 		return x.withClass(k)
+	case *lgbMulti:
+		return x.withClass(k)
 	}
 	if m.Info().Classes > 1 {
 		return nil, fmt.Errorf("model: score class: not supported for format %q", m.Info().Format)

@@ -603,30 +603,21 @@ func (m *XGBoost) Info() Info { return m.info }
 
 // step moves from node i one level down for x. Leaves lead to themselves.
 func (m *XGBoost) step(i int32, x []float64) int32 {
-	n := &m.nodes[i]
-	v := x[n.feat]
-	if n.flags&xgbCategorical != 0 {
-		return m.catStep(n, v)
+	if n := &m.nodes[i]; n.flags&xgbCategorical != 0 {
+		return m.catStep(n, x[n.feat])
 	}
+	return numStep(m.nodes, i, x)
+}
+
+// numStep is step for a numerical split; small enough to inline.
+func numStep(nodes []xgbNode, i int32, x []float64) int32 {
+	n := &nodes[i]
+	v := x[n.feat]
 	var r int32
 	if !(float32(v) < n.cond) { // NaN goes right here...
 		r = 1
 	}
 	if v != v { // ...unless missing goes left
-		r ^= int32(n.flags & xgbDefaultLeft)
-	}
-	return n.left + r
-}
-
-// numStep is step for a tree without categorical splits; small enough to inline.
-func numStep(nodes []xgbNode, i int32, x []float64) int32 {
-	n := &nodes[i]
-	v := x[n.feat]
-	var r int32
-	if !(float32(v) < n.cond) {
-		r = 1
-	}
-	if v != v {
 		r ^= int32(n.flags & xgbDefaultLeft)
 	}
 	return n.left + r

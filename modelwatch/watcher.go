@@ -136,8 +136,7 @@ func (w *Watcher) Reload() (bool, error) {
 	w.seen = statAll(w.files)
 	ms, fp, err := load(w.cfg.Model, w.cfg.Features, w.cfg.Spec)
 	cur := w.cur.Load()
-	if err != nil {
-		closeModels(ms)
+	if err != nil { // load closed what it had opened
 		w.count(ResultRefused)
 		return false, fmt.Errorf("model reload refused: %w", err)
 	}
