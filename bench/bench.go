@@ -138,8 +138,8 @@ func drain(ctx context.Context, cfg *config.Config, noop bool, c Config, prod *d
 	commits := make(chan time.Time, 4096)
 	loops := make([]*stream.Loop, c.Instances)
 	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
 	var wg sync.WaitGroup
+	defer func() { stop(); wg.Wait() }() // on every return: no loop outlives the phase
 	errs := make([]error, c.Instances)
 	for i := range loops {
 		var l *stream.Loop
@@ -181,8 +181,6 @@ func drain(ctx context.Context, cfg *config.Config, noop bool, c Config, prod *d
 				first, firstN = t, done()
 			}
 		case <-deadline:
-			stop()
-			wg.Wait()
 			return Phase{}, fmt.Errorf("backlog not drained in 10 minutes (%d of %d)", done(), backlog)
 		}
 	}

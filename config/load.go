@@ -274,10 +274,10 @@ func editDistance(a, b string) int {
 // Validate reports it.
 func (c *Config) applyEnv(lookupEnv func(string) (string, bool)) {
 	if v, ok := lookupEnv(EnvBrokers); ok && strings.TrimSpace(v) != "" {
-		c.Kafka.Brokers = splitList(v)
+		c.Kafka.Brokers = SplitList(v)
 	}
 	if v, ok := lookupEnv(EnvRegistryURLs); ok && strings.TrimSpace(v) != "" {
-		c.Registry.URLs = splitList(v)
+		c.Registry.URLs = SplitList(v)
 	}
 	if v, ok := lookupEnv(EnvInstanceID); ok && v != "" {
 		c.Stream.InstanceID = v
@@ -290,8 +290,9 @@ func (c *Config) applyEnv(lookupEnv func(string) (string, bool)) {
 	}
 }
 
-// splitList splits a comma-separated list, trimming spaces and dropping empty items.
-func splitList(s string) []string {
+// SplitList splits a comma-separated list, trimming blanks and dropping empty
+// items (the form of SCORESTREAM_BROKERS and list flags).
+func SplitList(s string) []string {
 	var out []string
 	for item := range strings.SplitSeq(s, ",") {
 		if item = strings.TrimSpace(item); item != "" {

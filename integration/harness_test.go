@@ -333,7 +333,7 @@ func (s *scenario) config(metricsAddr string) []byte {
 	st["transactional_id_prefix"] = s.group
 	st["session_timeout"] = "6s"
 	st["rebalance_timeout"] = "10s"
-	st["transaction_timeout"] = "30s" // the product default; scenarios override it
+	st["transaction_timeout"] = "30s" // half the product default (60s), > rebalance_timeout; scenarios override it
 	st["shutdown_timeout"] = "15s"
 	c["output"] = map[string]any{
 		"predictions_topic": s.preds, "dead_letter_topic": s.dlq,
@@ -447,6 +447,12 @@ func (in *instance) launch() error {
 			in.mu.Unlock()
 			in.s.t.Logf("instance %s exited unexpectedly (%v), restarting in %s; log %s", in.id, err, wait, in.logPath)
 			time.Sleep(wait) // restart policy, not synchronisation
+			in.mu.Lock()
+			stopped := in.planned // the test stopped it meanwhile: stay down
+			in.mu.Unlock()
+			if stopped {
+				return
+			}
 			if err := in.launch(); err != nil {
 				in.s.t.Errorf("restart instance %s: %v", in.id, err)
 			}

@@ -73,11 +73,7 @@ type auditList []string
 
 func (l *auditList) String() string { return strings.Join(*l, ",") }
 func (l *auditList) Set(v string) error {
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			*l = append(*l, s)
-		}
-	}
+	*l = append(*l, config.SplitList(v)...)
 	return nil
 }
 
@@ -153,12 +149,7 @@ func auditConfig(f auditFlags, nargs int) (audit.Config, []kgo.Opt, error) {
 		brokers = v
 	}
 	if f.configPath == "" || f.set["brokers"] {
-		var seeds []string
-		for _, b := range strings.Split(brokers, ",") {
-			if b = strings.TrimSpace(b); b != "" {
-				seeds = append(seeds, b)
-			}
-		}
+		seeds := config.SplitList(brokers)
 		if len(seeds) == 0 {
 			errs = append(errs, errors.New("--brokers: empty"))
 		}

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/scorestream/scorestream/bench"
+	"github.com/scorestream/scorestream/config"
 )
 
 const benchUsage = `Usage: scorestream bench [flags]
@@ -40,7 +40,7 @@ Example:
 
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	brokers := fs.String("brokers", envOr("SCORESTREAM_BROKERS", "127.0.0.1:9092"), "")
+	brokers := fs.String("brokers", envOr(config.EnvBrokers, "127.0.0.1:9092"), "")
 	registry := fs.String("registry", "http://127.0.0.1:8081", "")
 	events := fs.Int("events", 200000, "")
 	partitions := fs.Int("partitions", 6, "")
@@ -56,7 +56,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	res, err := bench.Run(ctx, bench.Config{
-		Brokers: strings.Split(*brokers, ","), RegistryURL: *registry, Events: *events,
+		Brokers: config.SplitList(*brokers), RegistryURL: *registry, Events: *events,
 		Partitions: int32(*partitions), Instances: *instances, Rate: *rate, Seconds: *seconds, Progress: stderr,
 	})
 	if err != nil {

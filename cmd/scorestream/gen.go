@@ -9,7 +9,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -105,10 +104,10 @@ func genParse(args []string, stdout, stderr io.Writer) (genFlags, int, bool) {
 	if fs.NArg() > 0 {
 		bad("unexpected arguments %q", fs.Args())
 	}
-	if genSplit(f.brokers) == nil {
+	if config.SplitList(f.brokers) == nil {
 		bad("--brokers: empty")
 	}
-	if genSplit(f.registry) == nil {
+	if config.SplitList(f.registry) == nil {
 		bad("--registry: empty")
 	}
 	if f.topic == "" {
@@ -155,16 +154,6 @@ func genParse(args []string, stdout, stderr io.Writer) (genFlags, int, bool) {
 		return f, exitUsage, false
 	}
 	return f, exitOK, true
-}
-
-func genSplit(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // genSummary is the final report; with --summary json it is the last line
@@ -244,7 +233,7 @@ func genCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	// Register the schema: the id goes into every record.
-	rcl, err := sr.NewClient(sr.URLs(genSplit(f.registry)...))
+	rcl, err := sr.NewClient(sr.URLs(config.SplitList(f.registry)...))
 	if err != nil {
 		return fail("registry client: %v", err)
 	}
@@ -274,7 +263,7 @@ func genCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(genSplit(f.brokers)...),
+		kgo.SeedBrokers(config.SplitList(f.brokers)...),
 		kgo.DefaultProduceTopic(f.topic),
 		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotent by default
 		kgo.ProducerLinger(5*time.Millisecond),
