@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/linkedin/goavro/v2"
+
+	"github.com/scorestream/scorestream/stream/features"
 )
 
 // A projection decodes only the fields the pipeline reads (the feature spec's
@@ -137,12 +139,7 @@ func newProjection(schema string, paths [][]string) (*projection, error) {
 // ambiguous reports names the feature lookup's union unwrapping could take for
 // a branch name when a projected record keeps only that one field.
 func ambiguous(seg string) bool {
-	switch seg {
-	case "string", "bytes", "int", "long", "float", "double", "boolean", "null", "array", "map":
-		return true
-	}
-	return strings.HasPrefix(seg, "long.") || strings.HasPrefix(seg, "int.") || strings.Contains(seg, ".") ||
-		seg == "" || seg[0] >= 'A' && seg[0] <= 'Z'
+	return seg == "" || features.UnwrapsBranch(seg, map[string]any{})
 }
 
 // check verifies that every kept field can be materialised: scalars (through
@@ -276,10 +273,10 @@ func (p *parser) parse(v any, ns string) (*node, error) {
 			// wrappers it would remove, keep the ones it would not.
 			wrap := false
 			switch n.kind {
-			case kEnum, kFixed:
-				wrap = true
+			case kEnum, kFixed: // a string or bytes value
+				wrap = !features.UnwrapsBranch(n.name, "")
 			case kRecord:
-				wrap = !strings.Contains(n.name, ".") && !(n.name != "" && n.name[0] >= 'A' && n.name[0] <= 'Z')
+				wrap = !features.UnwrapsBranch(n.name, map[string]any{})
 			}
 			u.wrap = append(u.wrap, wrap)
 		}

@@ -307,14 +307,17 @@ func unwrap(v any) any {
 		return v
 	}
 	for k, inner := range m {
-		if isUnionBranch(k, inner) {
+		if UnwrapsBranch(k, inner) {
 			return inner
 		}
 	}
 	return v
 }
 
-func isUnionBranch(name string, v any) bool {
+// UnwrapsBranch reports whether the lookup takes a one-entry map {name: v} for
+// goavro's wrapper of a union branch named name and reads v through it. The
+// projection decoder (stream/decode) builds its values by this same rule.
+func UnwrapsBranch(name string, v any) bool {
 	switch name {
 	case "string", "bytes", "int", "long", "float", "double", "boolean", "null",
 		"long.timestamp-millis", "long.timestamp-micros", "int.date", "int.time-millis", "array", "map":
