@@ -9,7 +9,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/plugin/kprom"
@@ -199,41 +198,23 @@ func ensureTopics(ctx context.Context, adm *kadm.Client, cfg *config.Config, cre
 		return fmt.Errorf("stream.input_topics: topic %q does not exist", in)
 	}
 	parts := int32(len(it.Partitions))
-	outputs := []struct {
-		field, name string
-		compact     bool
-	}{
-		{"output.predictions_topic", cfg.Output.PredictionsTopic, false},
-		{"output.dead_letter_topic", cfg.Output.DeadLetterTopic, false},
-		{"output.changelog_topic", cfg.Output.ChangelogTopic, true},
-		{"output.shadow_topic", cfg.Output.ShadowTopic, false},
-	}
-	for _, o := range outputs {
-		if o.name == "" {
+	for _, t := range Topics(cfg) {
+		if t.Input {
 			continue
 		}
-		d, exists := details[o.name]
+		d, exists := details[t.Name]
 		if !exists {
 			if !create {
-				return fmt.Errorf("%s: topic %q does not exist (create it, or set output.create_topics)", o.field, o.name)
+				return fmt.Errorf("%s: topic %q does not exist (create it: scorestream topics create)", t.Field, t.Name)
 			}
-			var topicCfg map[string]*string
-			if o.compact {
-				compact := "compact"
-				topicCfg = map[string]*string{"cleanup.policy": &compact}
-			}
-			resp, err := adm.CreateTopic(ctx, parts, rf, topicCfg, o.name)
-			if err == nil && errors.Is(resp.Err, kerr.TopicAlreadyExists) {
-				continue // another instance created it first
-			}
-			if err != nil || resp.Err != nil {
-				return fmt.Errorf("%s: create topic %q: %w", o.field, o.name, errors.Join(err, resp.Err))
+			if _, _, err := createTopic(ctx, adm, t, parts, rf); err != nil {
+				return err
 			}
 			continue
 		}
-		if o.compact && int32(len(d.Partitions)) != parts {
+		if t.Changelog && int32(len(d.Partitions)) != parts {
 			return permanent(fmt.Errorf("%s: topic %q has %d partitions, the input %q has %d: the changelog must be co-partitioned with the input",
-				o.field, o.name, len(d.Partitions), in, parts))
+				t.Field, t.Name, len(d.Partitions), in, parts))
 		}
 	}
 	return nil

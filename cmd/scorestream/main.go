@@ -31,6 +31,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"run", "consume, score and produce exactly once against a Kafka cluster (needs -c config.yaml)", runCmd},
+		{"topics", "create the topics a config names, with their settings (topics create -c config.yaml)", topicsCmd},
 		{"demo", "the whole pipeline in one process on an embedded broker and registry", demoCmd},
 		{"gen", "produce synthetic card-payment events (Avro) to a topic", genCmd},
 		{"audit", "verify that every input offset has exactly one prediction or dead letter", auditCmd},
