@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -17,7 +19,7 @@ import (
 	"github.com/scorestream/scorestream/stream"
 )
 
-const runUsage = `Usage: scorestream run -c config.yaml [--check]
+const runUsage = `Usage: scorestream run -c config.yaml [--check [--timeout 5s]]
 
 Consume the input topic(s) in a consumer group, score every event with the
 configured model and produce one prediction (or one dead letter) per input
@@ -38,10 +40,21 @@ feature spec and reproduces its manifest's golden rows; otherwise it is refused
 (a warning, scorestream_model_reloads_total{result="refused"}) and the current
 model keeps serving. The swap happens between transactions.
 
+Topics are not created unless output.create_topics is true; create them up
+front with "scorestream topics create -c config.yaml".
+
 Flags:
   -c, --config FILE   the YAML config (see config/example.yaml)
-      --check         load and validate the config and the model, check the
-                      topics, then exit (0 if all is well)
+      --check         check everything a run needs and print every problem
+                      found, changing nothing: the config, the model against
+                      the features, the brokers, each topic (exists, partition
+                      count, changelog compacted and co-partitioned, ACLs where
+                      the brokers tell), the consumer group and transactional id
+                      ACLs, the registry, and whether the prediction schema is
+                      compatible with its subject (asked, never registered).
+                      Exit 0 if all is well, 1 with the list of problems
+      --timeout D     how long --check waits for the brokers and the registry
+                      (default 5s; both are asked at the same time)
 
 Endpoints (metrics.listen, default :9464): /metrics, /healthz (alive), /readyz
 (joined the consumer group).
@@ -50,6 +63,7 @@ Examples:
   scorestream run -c config/example.yaml
   SCORESTREAM_INSTANCE_ID=scorer-1 scorestream run -c prod.yaml
   scorestream run -c prod.yaml --check
+  scorestream run -c prod.yaml --check --timeout 2s
 `
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -59,6 +73,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&path, "c", "", "")
 	fs.StringVar(&path, "config", "", "")
 	fs.BoolVar(&check, "check", false, "")
+	timeout := fs.Duration("timeout", 5*time.Second, "")
 	if ok, code := parseFlagsUsage(fs, args, "run", runUsage, stdout, stderr); !ok {
 		return code
 	}
@@ -66,10 +81,17 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "scorestream run: -c config.yaml is required\n\n%s", runUsage)
 		return exitUsage
 	}
+	if *timeout <= 0 {
+		fmt.Fprintf(stderr, "scorestream run: --timeout %v: want > 0\n", *timeout)
+		return exitUsage
+	}
 	cfg, err := config.Load(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "scorestream run: %v\n", err)
 		return exitUsage
+	}
+	if check {
+		return runCheck(ctx, cfg, path, *timeout, stdout)
 	}
 	log := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
 	reg := newRegistry()
@@ -92,10 +114,6 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		log.Error("topics", "err", err)
 		return exitFailure
-	}
-	if check {
-		fmt.Fprintf(stdout, "config ok: %s; model %s; topics ok\n", path, shared.Models.Champion.Label())
-		return exitOK
 	}
 	loop, err := shared.NewLoop(cfg.Stream.InstanceID, log)
 	if err != nil {
@@ -135,5 +153,37 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Error("stopped with an error", "err", err)
 		return exitFailure
 	}
+	return exitOK
+}
+
+// runCheck is run --check: every finding, one a line, then a count; exit 1 when
+// something is wrong.
+func runCheck(ctx context.Context, cfg *config.Config, path string, timeout time.Duration, stdout io.Writer) int {
+	start := time.Now()
+	fmt.Fprintf(stdout, "scorestream run --check: %s\n", path)
+	findings := stream.Check(ctx, cfg, timeout)
+	problems := 0
+	for _, f := range findings {
+		if f.Err != nil {
+			problems++
+			msg := f.Err.Error()
+			if !strings.HasPrefix(msg, f.Check+":") && !strings.HasPrefix(msg, f.Check+".") {
+				msg = f.Check + ": " + msg // errors that name their field already keep it once
+			}
+			fmt.Fprintf(stdout, "  FAIL  %s\n", msg)
+			continue
+		}
+		fmt.Fprintf(stdout, "  ok    %s: %s\n", f.Check, f.Detail)
+	}
+	took := time.Since(start).Round(time.Millisecond)
+	if problems > 0 {
+		noun := "problems"
+		if problems == 1 {
+			noun = "problem"
+		}
+		fmt.Fprintf(stdout, "%d %s found in %v (nothing was changed)\n", problems, noun, took)
+		return exitFailure
+	}
+	fmt.Fprintf(stdout, "all %d checks passed in %v (nothing was changed)\n", len(findings), took)
 	return exitOK
 }
