@@ -251,7 +251,7 @@ func TestExample(t *testing.T) {
 		{"amount_field", c.State.AmountField, "amount"},
 		{"distinct_field", c.State.DistinctField, "merchant.id"},
 		{"event_time_field", c.Stream.EventTimeField, "event_time"},
-		{"model.path", c.Model.Path, "examples/fraud/model.json"},
+		{"model.path", c.Model.Path, "../examples/fraud/model.json"}, // relative to config/
 		{"model.format", c.Model.Format, "xgboost"},
 		{"model.name", c.Model.Name, "fraud"},
 		{"model.version", c.Model.Version, "1"},
@@ -266,6 +266,71 @@ func TestExample(t *testing.T) {
 		if tc.got != tc.want {
 			t.Errorf("%s = %v, want %v", tc.name, tc.got, tc.want)
 		}
+	}
+}
+
+// TestExampleModelExists: example.yaml's model path, relative to the file,
+// names the fraud example's model.
+func TestExampleModelExists(t *testing.T) {
+	isolateEnv(t)
+	c, err := Load("example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(c.Model.Path); err != nil {
+		t.Fatalf("model.path %s: %v", c.Model.Path, err)
+	}
+}
+
+// TestRelativePaths: Load resolves every relative file path against the config
+// file's directory, whatever the working directory; absolute paths stay, and
+// Parse (no file) leaves relative paths to the working directory.
+func TestRelativePaths(t *testing.T) {
+	isolateEnv(t)
+	dir := t.TempDir()
+	for _, f := range []string{"ca.pem", "client.pem", "client.key"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, err := os.ReadFile("testdata/minimal.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(raw)
+	doc = strings.Replace(doc, "  path: model.json\n", "  path: models/m.json\n  manifest: m.yaml\n"+
+		"  challenger: {path: /abs/next.json, manifest: next.yaml}\n", 1)
+	doc = strings.Replace(doc, "registry:\n  urls: [\"http://127.0.0.1:8081\"]",
+		"registry:\n  urls: [\"https://127.0.0.1:8081\"]\n  tls: {enabled: true, ca_file: ca.pem}", 1)
+	doc = strings.Replace(doc, "kafka:\n", "kafka:\n  tls: {enabled: true, ca_file: ca.pem, cert_file: client.pem, key_file: client.key}\n", 1)
+	doc = strings.Replace(doc, "  changelog_topic: scorestream-state-changelog\n",
+		"  changelog_topic: scorestream-state-changelog\n  shadow_topic: predictions-shadow\n", 1)
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatalf("Load: %v\n%s", err, doc)
+	}
+	for _, tc := range []struct{ field, got, want string }{
+		{"model.path", c.Model.Path, filepath.Join(dir, "models/m.json")},
+		{"model.manifest", c.Model.Manifest, filepath.Join(dir, "m.yaml")},
+		{"model.challenger.path", c.Model.Challenger.Path, "/abs/next.json"},
+		{"model.challenger.manifest", c.Model.Challenger.Manifest, filepath.Join(dir, "next.yaml")},
+		{"kafka.tls.ca_file", c.Kafka.TLS.CAFile, filepath.Join(dir, "ca.pem")},
+		{"kafka.tls.cert_file", c.Kafka.TLS.CertFile, filepath.Join(dir, "client.pem")},
+		{"kafka.tls.key_file", c.Kafka.TLS.KeyFile, filepath.Join(dir, "client.key")},
+		{"registry.tls.ca_file", c.Registry.TLS.CAFile, filepath.Join(dir, "ca.pem")},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s = %q, want %q", tc.field, tc.got, tc.want)
+		}
+	}
+	// The TLS files exist only beside the config: Parse, relative to the working
+	// directory, does not find them.
+	if _, err := Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), "kafka.tls.ca_file: stat ca.pem") {
+		t.Fatalf("Parse = %v, want ca.pem looked up in the working directory", err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -56,12 +57,15 @@ func Default() *Config {
 }
 
 // Load reads the YAML file at path and returns its validated Config; see Parse.
+// Relative file paths in it (model.path, model.manifest, the TLS files; see
+// Config.ResolvePaths) are taken relative to the file's directory, so a config
+// and its model can move together and the config works from any directory.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	c, err := Parse(data)
+	c, err := parseIn(data, os.LookupEnv, filepath.Dir(path))
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -84,11 +88,18 @@ func Parse(data []byte) (*Config, error) {
 
 // parse is Parse with the environment passed in, so fuzzing needs no process env.
 func parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
+	return parseIn(data, lookupEnv, "")
+}
+
+// parseIn is parse with relative file paths resolved against dir ("": left as
+// they are, relative to the working directory).
+func parseIn(data []byte, lookupEnv func(string) (string, bool), dir string) (*Config, error) {
 	c := Default()
 	if err := decodeStrict(data, c); err != nil {
 		return nil, err
 	}
 	c.applyEnv(lookupEnv)
+	c.ResolvePaths(dir)
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -287,6 +298,30 @@ func (c *Config) applyEnv(lookupEnv func(string) (string, bool)) {
 	}
 	if name := c.Registry.PasswordEnv; name != "" {
 		c.Registry.Password, _ = lookupEnv(name)
+	}
+}
+
+// ResolvePaths makes every relative file path in c relative to dir instead of
+// the working directory: model.path and model.manifest (and the challenger's),
+// and the ca_file, cert_file and key_file of kafka.tls and registry.tls. Absolute
+// and empty paths are left as they are, and so is everything with dir "".
+// (A manifest's own model path is relative to the manifest: model.Manifest.)
+func (c *Config) ResolvePaths(dir string) {
+	if dir == "" {
+		return
+	}
+	paths := []*string{
+		&c.Kafka.TLS.CAFile, &c.Kafka.TLS.CertFile, &c.Kafka.TLS.KeyFile,
+		&c.Registry.TLS.CAFile, &c.Registry.TLS.CertFile, &c.Registry.TLS.KeyFile,
+		&c.Model.Path, &c.Model.Manifest,
+	}
+	if ch := c.Model.Challenger; ch != nil {
+		paths = append(paths, &ch.Path, &ch.Manifest)
+	}
+	for _, p := range paths {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
 	}
 }
 

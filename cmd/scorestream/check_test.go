@@ -48,7 +48,7 @@ func checkConfig(t *testing.T, brokers []string, registry string, patch func(c m
 	if err := os.WriteFile(filepath.Join(dir, "model.json"), model, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c["model"].(map[string]any)["path"] = filepath.Join(dir, "model.json")
+	// model.path stays "model.json": relative to the config file, beside it.
 	out, err := yaml.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
