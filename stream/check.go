@@ -232,18 +232,18 @@ func missingOps(have, need []kadm.ACLOperation) string {
 // the transactional id, where the brokers tell.
 func checkGroupAndTxn(ctx context.Context, adm *kadm.Client, cfg *config.Config) []Finding {
 	var out []Finding
+	// Only refusals count: a new group (GROUP_ID_NOT_FOUND) is fine, and a
+	// coordinator still loading on a new cluster is not a config problem.
 	groups, err := adm.DescribeGroups(ctx, cfg.Stream.Group)
 	if err == nil {
 		g := groups[cfg.Stream.Group]
 		err = g.Err
-		if errors.Is(err, kerr.GroupIDNotFound) {
-			err = nil // a new group: the first run creates it
-		}
 		if miss := missingOps(g.AuthorizedOperations, []kadm.ACLOperation{kmsg.ACLOperationRead}); err == nil && miss != "" {
 			err = fmt.Errorf("this principal may not %s it (ACLs)", miss)
 		}
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) && !errors.Is(err, kerr.CoordinatorNotAvailable) &&
+		!errors.Is(err, kerr.CoordinatorLoadInProgress) {
 		out = append(out, Finding{Check: "stream.group", Err: fmt.Errorf("group %q: %w", cfg.Stream.Group, err)})
 	}
 	txnID := cfg.TransactionalID()
