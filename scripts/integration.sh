@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the real-broker integration suite (integration/, build tag `integration`):
 # exactly-once under crashes, rolling restarts, broker restart, zombies, stalls,
-# a broker failure on a 3-node cluster, and interop with kcat and confluent-kafka.
+# a broker failure on a 3-node cluster, interop with kcat and confluent-kafka,
+# run --check and topics create, and every command of docs/getting-started.md.
 #
 #   scripts/integration.sh            everything (about 6 minutes on 2 shared cores)
 #   scripts/integration.sh -run Crash only the tests matching (go test -run)

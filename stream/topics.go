@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -120,7 +122,52 @@ func CreateTopics(ctx context.Context, adm *kadm.Client, cfg *config.Config, inp
 		}
 		out = append(out, c)
 	}
-	return out, nil
+	return out, waitListed(ctx, adm, out)
+}
+
+// waitListed waits until the brokers' metadata lists every created topic with
+// all its partitions led: a broker answers CreateTopics before its metadata has
+// the topic, and the next step (run --check, run) must find it.
+func waitListed(ctx context.Context, adm *kadm.Client, cs []Created) error {
+	var names []string
+	for _, c := range cs {
+		if !c.Existed {
+			names = append(names, c.Name)
+		}
+	}
+	for len(names) > 0 {
+		// WithAuthorizedOps makes kadm ask the brokers instead of the client's
+		// metadata cache, which would keep answering "missing".
+		td, err := adm.ListTopics(kadm.WithAuthorizedOps(ctx), names...)
+		if err == nil {
+			names = slices.DeleteFunc(names, func(n string) bool { return listed(td[n], cs) })
+		}
+		if len(names) == 0 {
+			return nil
+		}
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return fmt.Errorf("created topics %v are not in the brokers' metadata yet: %w", names, err)
+		}
+	}
+	return nil
+}
+
+// listed: d has the partition count its Created entry asked for, each with a leader.
+func listed(d kadm.TopicDetail, cs []Created) bool {
+	if d.Err != nil {
+		return false
+	}
+	for _, c := range cs {
+		if c.Name == d.Topic && int32(len(d.Partitions)) != c.Partitions {
+			return false
+		}
+	}
+	for _, p := range d.Partitions {
+		if p.Err != nil || p.Leader < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // createTopic creates t; existed is true when another client created it first,
