@@ -86,7 +86,7 @@ type Output struct {
 	ChangelogTopic   string `yaml:"changelog_topic"`
 	ShadowTopic      string `yaml:"shadow_topic"` // challenger predictions; required when model.challenger is set
 	FeatureLogging   bool   `yaml:"feature_logging"`
-	CreateTopics     bool   `yaml:"create_topics"` // create missing output topics at startup
+	CreateTopics     bool   `yaml:"create_topics"` // run creates missing output topics at startup (never run --check; see topics create)
 }
 
 // State is the per-entity enrichment state.

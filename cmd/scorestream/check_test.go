@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -292,5 +293,56 @@ func TestRunCheckACLs(t *testing.T) {
 	}
 	if !strings.Contains(out, `topic "payments-dlq": this principal may not write it (ACLs)`) {
 		t.Errorf("output does not name the missing write")
+	}
+}
+
+// silentPeer accepts TCP connections and never answers: a blackholed broker or
+// registry, which only a timeout ends.
+func silentPeer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c) // held open, never read or written
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// TestRunCheckSilentPeers: brokers and a registry that accept connections but
+// never answer are both reported, each naming the --timeout it waited; without
+// that bound this test would hang (go test's own timeout fails it).
+func TestRunCheckSilentPeers(t *testing.T) {
+	path := checkConfig(t, []string{silentPeer(t)}, "http://"+silentPeer(t), nil)
+	var stdout, stderr bytes.Buffer
+	code := runCmd(context.Background(), []string{"-c", path, "--check", "--timeout", "1s"}, &stdout, &stderr)
+	out := stdout.String() + stderr.String()
+	if code != exitFailure {
+		t.Fatalf("exit %d, want %d:\n%s", code, exitFailure, out)
+	}
+	if got := fails(out); !slices.Equal(got, []string{"kafka.brokers", "registry.urls"}) {
+		t.Fatalf("FAIL lines for %v, want [kafka.brokers registry.urls]:\n%s", got, out)
+	}
+	for _, s := range []string{"answered within 1s", "did not answer within 1s"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("output lacks %q:\n%s", s, out)
+		}
 	}
 }
