@@ -229,32 +229,57 @@ func missingOps(have, need []kadm.ACLOperation) string {
 }
 
 // checkGroupAndTxn checks that this principal may use the consumer group and
-// the transactional id, where the brokers tell.
+// the transactional id, where the brokers tell. Finding a group's or a
+// transaction's coordinator makes Kafka create its internal topic
+// (__consumer_offsets, __transaction_state) if no client has needed it yet, so
+// on a cluster without it that check is skipped: the check changes nothing.
 func checkGroupAndTxn(ctx context.Context, adm *kadm.Client, cfg *config.Config) []Finding {
-	var out []Finding
-	// Only refusals count: a new group (GROUP_ID_NOT_FOUND) is fine, and a
-	// coordinator still loading on a new cluster is not a config problem.
-	groups, err := adm.DescribeGroups(ctx, cfg.Stream.Group)
-	if err == nil {
-		g := groups[cfg.Stream.Group]
-		err = g.Err
-		if miss := missingOps(g.AuthorizedOperations, []kadm.ACLOperation{kmsg.ACLOperationRead}); err == nil && miss != "" {
-			err = fmt.Errorf("this principal may not %s it (ACLs)", miss)
-		}
+	const offsetsTopic, txnTopic = "__consumer_offsets", "__transaction_state"
+	internal, err := adm.ListTopicsWithInternal(ctx, offsetsTopic, txnTopic)
+	var authErr *kadm.AuthError
+	secured := errors.As(err, &authErr) // may not see them: a secured cluster, long in use; check
+	if err != nil && !secured {
+		return []Finding{{Check: "kafka.brokers", Err: fmt.Errorf("list internal topics: %w", err)}}
 	}
-	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) && !errors.Is(err, kerr.CoordinatorNotAvailable) &&
-		!errors.Is(err, kerr.CoordinatorLoadInProgress) {
+	exists := func(t string) bool { d, ok := internal[t]; return secured || ok && d.Err == nil }
+	var out []Finding
+	if !exists(offsetsTopic) {
+		out = append(out, Finding{Check: "stream.group", Detail: "not checked: no group has been used on this cluster yet (no " + offsetsTopic + ")"})
+	} else if err := checkGroup(ctx, adm, cfg.Stream.Group); err != nil {
 		out = append(out, Finding{Check: "stream.group", Err: fmt.Errorf("group %q: %w", cfg.Stream.Group, err)})
+	} else {
+		out = append(out, Finding{Check: "stream.group", Detail: fmt.Sprintf("group %q not refused", cfg.Stream.Group)})
 	}
 	txnID := cfg.TransactionalID()
+	if !exists(txnTopic) {
+		return append(out, Finding{Check: "stream.transactional_id_prefix", Detail: "not checked: no transaction has run on this cluster yet (no " + txnTopic + ")"})
+	}
 	txns, err := adm.DescribeTransactions(ctx, txnID)
 	if err == nil {
 		err = txns[txnID].Err
 	}
 	if errors.Is(err, kerr.TransactionalIDAuthorizationFailed) { // anything else: not ours to judge here
-		out = append(out, Finding{Check: "stream.transactional_id_prefix", Err: fmt.Errorf("transactional id %q: %w", txnID, err)})
+		return append(out, Finding{Check: "stream.transactional_id_prefix", Err: fmt.Errorf("transactional id %q: %w", txnID, err)})
 	}
-	return out
+	return append(out, Finding{Check: "stream.transactional_id_prefix", Detail: fmt.Sprintf("transactional id %q not refused", txnID)})
+}
+
+// checkGroup returns why this principal may not use group, or nil. Only
+// refusals count: a new group (GROUP_ID_NOT_FOUND) is fine, and a coordinator
+// still loading is not a config problem.
+func checkGroup(ctx context.Context, adm *kadm.Client, group string) error {
+	groups, err := adm.DescribeGroups(ctx, group)
+	if err == nil {
+		g := groups[group]
+		err = g.Err
+		if miss := missingOps(g.AuthorizedOperations, []kadm.ACLOperation{kmsg.ACLOperationRead}); err == nil && miss != "" {
+			err = fmt.Errorf("this principal may not %s it (ACLs)", miss)
+		}
+	}
+	if errors.Is(err, kerr.GroupIDNotFound) || errors.Is(err, kerr.CoordinatorNotAvailable) || errors.Is(err, kerr.CoordinatorLoadInProgress) {
+		return nil
+	}
+	return err
 }
 
 // checkRegistry checks that the registry answers, that the prediction schema
