@@ -67,6 +67,8 @@ func checkModel(cfg *config.Config) (*features.Spec, []Finding) {
 	if err != nil {
 		return nil, []Finding{{Check: "features", Err: err}}
 	}
+	// The models stay loaded (an ONNX session's native memory with them) until
+	// the process ends: --check exits right after.
 	w, err := modelwatch.New(modelwatch.Config{Model: cfg.Model, Features: cfg.Features, Spec: spec})
 	if err != nil {
 		return spec, []Finding{{Check: "model", Err: err}}
@@ -340,7 +342,6 @@ func checkRegistry(ctx context.Context, cfg *config.Config, spec *features.Spec,
 			out = append(out, Finding{Check: field, Err: fmt.Errorf("subject %s: latest schema: %w", subject, err)})
 			continue
 		}
-		_ = spec // used by the writer-schema check below
 		// ---- INTEGRATOR: the writer-schema check of the feature paths goes here ----
 		// for _, err := range spec.CheckSchema(ss.Schema.Schema) {
 		// 	out = append(out, Finding{Check: "features", Err: fmt.Errorf("subject %s version %d: %w", subject, ss.Version, err)})

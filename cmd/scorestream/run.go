@@ -81,7 +81,13 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "scorestream run: -c config.yaml is required\n\n%s", runUsage)
 		return exitUsage
 	}
-	if *timeout <= 0 {
+	timeoutSet := false
+	fs.Visit(func(f *flag.Flag) { timeoutSet = timeoutSet || f.Name == "timeout" })
+	switch {
+	case timeoutSet && !check:
+		fmt.Fprintf(stderr, "scorestream run: --timeout is for --check (a run waits up to %v for brokers and registry)\n", stream.StartupTimeout)
+		return exitUsage
+	case *timeout <= 0:
 		fmt.Fprintf(stderr, "scorestream run: --timeout %v: want > 0\n", *timeout)
 		return exitUsage
 	}
@@ -170,7 +176,7 @@ func runCheck(ctx context.Context, cfg *config.Config, path string, timeout time
 			if !strings.HasPrefix(msg, f.Check+":") && !strings.HasPrefix(msg, f.Check+".") {
 				msg = f.Check + ": " + msg // errors that name their field already keep it once
 			}
-			fmt.Fprintf(stdout, "  FAIL  %s\n", msg)
+			fmt.Fprintf(stdout, "  FAIL  %s\n", strings.ReplaceAll(msg, "\n", "\n        ")) // joined errors: one a line
 			continue
 		}
 		fmt.Fprintf(stdout, "  ok    %s: %s\n", f.Check, f.Detail)

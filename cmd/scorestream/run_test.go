@@ -19,6 +19,8 @@ func TestRunUsageAndBadConfig(t *testing.T) {
 		{"help", []string{"--help"}, exitOK, "exactly once"},
 		{"bad config names the field", []string{"-c", "../../config/testdata/commit_interval_zero.bad.yaml"}, exitUsage, "stream.commit_interval"},
 		{"missing file", []string{"-c", "does-not-exist.yaml"}, exitUsage, "does-not-exist.yaml"},
+		{"timeout without check", []string{"-c", "x.yaml", "--timeout", "1s"}, exitUsage, "--timeout is for --check"},
+		{"bad timeout", []string{"-c", "x.yaml", "--check", "--timeout", "0s"}, exitUsage, "--timeout 0s: want > 0"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
