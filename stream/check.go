@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -147,11 +148,14 @@ func checkKafka(ctx context.Context, cfg *config.Config, timeout time.Duration) 
 		}
 		parts := len(d.Partitions)
 		var problems []string
+		var note string
+		var compacted bool
 		if t.Changelog {
 			if inParts > 0 && parts != inParts {
 				problems = append(problems, fmt.Sprintf("has %d partitions, the input %q has %d: the changelog must be co-partitioned with the input", parts, in, inParts))
 			}
-			if p := changelogSettings(ctx, adm, t.Name); p != "" {
+			var p string
+			if p, note, compacted = changelogSettings(ctx, adm, t.Name, ChangelogConfigs()); p != "" {
 				problems = append(problems, p)
 			}
 		}
@@ -162,46 +166,54 @@ func checkKafka(ctx context.Context, cfg *config.Config, timeout time.Duration) 
 			out = append(out, Finding{Check: t.Field, Err: fmt.Errorf("topic %q: %s", t.Name, strings.Join(problems, "; "))})
 			continue
 		}
-		out = append(out, Finding{Check: t.Field, Detail: fmt.Sprintf("topic %q, %d partitions", t.Name, parts)})
+		detail := fmt.Sprintf("topic %q, %d partitions", t.Name, parts)
+		if compacted {
+			detail += ", compacted"
+		}
+		if note != "" {
+			detail += "; " + note
+		}
+		out = append(out, Finding{Check: t.Field, Detail: detail})
 	}
 	return append(out, checkGroupAndTxn(ctx, adm, cfg)...)
 }
 
-// changelogSettings says what is wrong with the changelog's topic settings
-// compared with ChangelogConfigs ("" if nothing, or if they cannot be read).
-func changelogSettings(ctx context.Context, adm *kadm.Client, topic string) string {
+// changelogSettings compares the changelog's topic settings with want
+// (ChangelogConfigs). problem: it is not compacted (a restore would read the whole
+// history, and expired entities would come back). note: the other settings that
+// differ from what topics create gives (tuning, not wrong), or why the settings
+// could not be read (DescribeConfigs is not something a run needs).
+func changelogSettings(ctx context.Context, adm *kadm.Client, topic string, want map[string]string) (problem, note string, read bool) {
 	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
-	if err != nil {
-		return fmt.Sprintf("settings unreadable: %v", err)
+	var rc kadm.ResourceConfig
+	if err == nil {
+		rc, err = rcs.On(topic, nil)
 	}
-	rc, err := rcs.On(topic, nil)
 	if err == nil {
 		err = rc.Err
 	}
 	if err != nil {
-		return fmt.Sprintf("settings unreadable: %v", err)
+		return "", fmt.Sprintf("compaction not checked: settings unreadable: %v", err), false
 	}
-	var wrong []string
-	for k, want := range ChangelogConfigs() {
-		got := ""
+	var differ []string
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		want, got := want[k], ""
 		for _, c := range rc.Configs {
 			if c.Key == k {
 				got = c.MaybeValue()
 			}
 		}
-		ok := got == want
-		if k == "cleanup.policy" { // "compact,delete" also keeps every key's last value
-			ok = slices.Contains(strings.Split(got, ","), "compact")
-		}
-		if !ok {
-			wrong = append(wrong, fmt.Sprintf("%s=%q, want %q", k, got, want))
+		switch {
+		case k == "cleanup.policy" && !slices.Contains(strings.Split(got, ","), "compact"): // "compact,delete" keeps each key's last value too
+			problem = fmt.Sprintf("has cleanup.policy=%q, want %q (without compaction a restore reads the whole history)", got, want)
+		case k != "cleanup.policy" && got != want:
+			differ = append(differ, fmt.Sprintf("%s=%s (topics create: %s)", k, got, want))
 		}
 	}
-	if len(wrong) == 0 {
-		return ""
+	if len(differ) > 0 {
+		note = "settings " + strings.Join(differ, ", ")
 	}
-	slices.Sort(wrong)
-	return "has " + strings.Join(wrong, ", ") + " (without compaction a restore reads the whole history)"
+	return problem, note, true
 }
 
 // neededTopicOps are the operations the loop performs on t.

@@ -148,3 +148,27 @@ func TestCreateTopicsInput(t *testing.T) {
 		t.Fatalf("changelog with the wrong partition count: %v", err)
 	}
 }
+
+// TestChangelogSettings: only a changelog that is not compacted is a problem;
+// other settings that differ from what topics create gives are a note.
+func TestChangelogSettings(t *testing.T) {
+	newAdm, _ := topicsFixture(t)
+	ctx := context.Background()
+	for name, cfg := range map[string]map[string]*string{
+		"compacted": {"cleanup.policy": kadm.StringPtr("compact,delete"), "segment.ms": kadm.StringPtr("600000")},
+		"deleted":   {"cleanup.policy": kadm.StringPtr("delete")},
+	} {
+		if _, err := newAdm().CreateTopic(ctx, 4, 1, cfg, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]string{"cleanup.policy": "compact", "segment.ms": "3600000"}
+	problem, note, read := changelogSettings(ctx, newAdm(), "compacted", want)
+	if problem != "" || !read || note != "settings segment.ms=600000 (topics create: 3600000)" {
+		t.Errorf("compacted: problem %q, note %q, read %v", problem, note, read)
+	}
+	problem, _, read = changelogSettings(ctx, newAdm(), "deleted", want)
+	if !strings.Contains(problem, `cleanup.policy="delete", want "compact"`) || !read {
+		t.Errorf("deleted: problem %q, read %v", problem, read)
+	}
+}
