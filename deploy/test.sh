@@ -9,7 +9,10 @@
 #   - the PrometheusRule in kubernetes/optional is in sync with alerts.yml;
 #   - YAML syntax of the Kubernetes manifests, docker-compose.yml, Grafana provisioning
 #     (duplicate keys are errors too); JSON of the Grafana dashboard;
-#   - go test ./deploy/: the files agree with each other and with the config package.
+#   - go test ./deploy/: the files agree with each other and with the config package;
+#   - go test -tags prometheus ./deploy/: a real prometheus server (same Debian
+#     package) scrapes `scorestream demo --drift-at` with the rules `scorestream
+#     rules` generates and the drift alert fires for the shifted input only.
 #
 # Installs promtool (Debian package "prometheus") with apt if it is missing.
 set -uo pipefail
@@ -109,6 +112,8 @@ for path in sys.argv[1:]:
 run "Grafana dashboard JSON" "$py" -c "$jsoncheck" deploy/grafana/dashboards/*.json
 
 run "go test ./deploy/ (files agree with each other and with package config)" go test -count=1 ./deploy/
+run "real Prometheus: generated drift rules on a running demo --drift-at (go test -tags prometheus ./deploy/)" \
+  go test -tags prometheus -count=1 -run TestRealPrometheusDrift ./deploy/
 
 echo
 echo "deploy/test.sh: $passes passed, $failures failed"

@@ -78,6 +78,10 @@ type Config struct {
 	EventsPerSecond float64
 	// SchemaID is the registry id framed into every well-formed record.
 	SchemaID int
+	// StreamSeed, when nonzero, draws the events from this seed while the world
+	// (cards, merchants) still comes from Seed: another sample of the same
+	// population, as a validation set is of the traffic a model serves.
+	StreamSeed int64
 	// DriftAt, when > 0, shifts the stream's distribution after that many
 	// events: every later event's amount is multiplied by DriftFactor (default
 	// 4). It stands for an upstream change (a unit, a new source) that the
@@ -415,6 +419,9 @@ func New(cfg Config) (*Generator, error) {
 	for i := range g.cards {
 		// Mean time between the card's own background transactions.
 		g.cards[i].gap = g.meanGapNS * sum / g.cards[i].gap
+	}
+	if cfg.StreamSeed != 0 {
+		g.rng = rand.New(rand.NewPCG(uint64(cfg.StreamSeed), 0x5c0e5eed))
 	}
 	g.next = g.gap()
 	return g, nil

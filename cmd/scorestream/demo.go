@@ -188,7 +188,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		refEvents = f.driftAt
 	}
 	refEvents = max(refEvents, 2000)
-	profile, defs, err := demoReference(shared, f.seed+1000, refEvents)
+	profile, defs, err := demoReference(shared, f.seed, refEvents)
 	if err != nil {
 		fmt.Fprintf(stderr, "scorestream demo: reference profile: %v\n", err)
 		return exitFailure

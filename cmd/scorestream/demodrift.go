@@ -20,10 +20,12 @@ import (
 const demoReferenceEvents = 20000
 
 // demoReference computes the demo model's reference profile the way a model
-// owner would from a validation set: a stream of the same generator (another
-// seed, never drifted) run through the pipeline's own feature spec and state
+// owner would from a validation set: a stream of the same generator (never
+// drifted) run through the pipeline's own feature spec and state
 // code, scored by the serving model, binned by drift.Build (examples/profile.py's
-// Go twin). It is computed at startup, not shipped, so that it follows the demo's
+// Go twin) — the same cards and merchants (the generator's world of seed) but
+// other events (StreamSeed), as a validation set samples the served
+// population. It is computed at startup, not shipped, so that it follows the demo's
 // feature spec whatever it holds.
 func demoReference(shared *stream.Shared, seed int64, n int) (*model.Profile, []model.FeatureDef, error) {
 	spec := shared.Spec
@@ -32,7 +34,7 @@ func demoReference(shared *stream.Shared, seed int64, n int) (*model.Profile, []
 	if err != nil {
 		return nil, nil, err
 	}
-	g, err := gen.New(gen.Config{Seed: seed})
+	g, err := gen.New(gen.Config{Seed: seed, StreamSeed: seed + 1000})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -83,7 +85,7 @@ func demoReference(shared *stream.Shared, seed int64, n int) (*model.Profile, []
 	if err != nil {
 		return nil, nil, err
 	}
-	p.Source = fmt.Sprintf("scorestream demo: %d generated events (seed %d) through the demo's feature spec", n, seed)
+	p.Source = fmt.Sprintf("scorestream demo: %d generated events (world seed %d, stream seed %d) through the demo's feature spec", n, seed, seed+1000)
 	return p, defs, nil
 }
 
