@@ -2,6 +2,7 @@ package drift
 
 import (
 	"encoding/csv"
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -93,5 +94,36 @@ func TestBuildMatchesPython(t *testing.T) {
 	}
 	for i := range got.Features {
 		cmp(got.Features[i].Name, &got.Features[i].Dist, &man.Profile.Features[i].Dist)
+	}
+}
+
+// TestPSIKSMatchNumpy compares PSI and KS with numpy's on the same bins
+// (drift/testdata/parity.py wrote the goldens), to 1e-9.
+func TestPSIKSMatchNumpy(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "parity.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct {
+		Floor float64 `json:"floor"`
+		Cases []struct {
+			Ref     []float64 `json:"ref"`
+			Counts  []float64 `json:"counts"`
+			PSI, KS float64
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	if g.Floor != PSIFloor || len(g.Cases) < 20 {
+		t.Fatalf("goldens: floor %v (want %v), %d cases", g.Floor, PSIFloor, len(g.Cases))
+	}
+	for i, c := range g.Cases {
+		if got := PSI(c.Ref, c.Counts); math.Abs(got-c.PSI) > 1e-9 {
+			t.Errorf("case %d: PSI %.17g, numpy %.17g", i, got, c.PSI)
+		}
+		if got := KS(c.Ref, c.Counts); math.Abs(got-c.KS) > 1e-9 {
+			t.Errorf("case %d: KS %.17g, numpy %.17g", i, got, c.KS)
+		}
 	}
 }
