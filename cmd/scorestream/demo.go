@@ -188,11 +188,14 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		refEvents = f.driftAt
 	}
 	refEvents = max(refEvents, 2000)
+	refStart := time.Now()
 	profile, defs, err := demoReference(shared, f.seed, refEvents)
 	if err != nil {
 		fmt.Fprintf(stderr, "scorestream demo: reference profile: %v\n", err)
 		return exitFailure
 	}
+	fmt.Fprintf(stderr, "drift reference: %d events of another sample through the feature spec and model in %.1fs\n",
+		refEvents, time.Since(refStart).Seconds())
 	champ.Profile = profile
 	if f.manifestOut != "" {
 		if err := writeDemoManifest(f.manifestOut, champ, defs, profile); err != nil {
