@@ -47,7 +47,9 @@ Flags:
                         line and the summary show the score PSI and the most
                         drifted feature against the reference (0 = no shift)
   --manifest-out FILE   write the demo model's manifest with the reference
-                        profile computed at startup (input to scorestream rules)
+                        profile computed at startup, for scorestream rules
+                        (its model: names the demo's embedded model.json, which
+                        is not written there)
   --summary FORMAT      text or json: json makes the last line one JSON object
   --metrics-listen ADDR /metrics endpoint; "" disables (default 127.0.0.1:9464)
   --registry-listen ADDR embedded registry address (default 127.0.0.1:0)
