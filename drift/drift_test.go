@@ -208,3 +208,25 @@ func BenchmarkObserve(b *testing.B) {
 		})
 	}
 }
+
+// TestCardinalityFraudExample checks the series count deploy/README.md states
+// for the fraud example's profile: score bins + feature bins + missing and
+// unseen per feature + records, per model version and role.
+func TestCardinalityFraudExample(t *testing.T) {
+	man, err := model.LoadManifest("../examples/fraud/manifest.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	m := NewMetrics(reg)
+	o := NewObserver(m, man.Name, man.Version, "champion", man.Profile, man.FeatureNames())
+	o.Observe(0.5, make([]float64, len(man.Features)))
+	o.Flush()
+	n, err := testutil.GatherAndCount(reg, MetricScoreBins, MetricFeatureBins, MetricFeatureMissing, MetricFeatureUnseen, MetricRecords)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 141 {
+		t.Errorf("%d drift series for the fraud example, deploy/README.md says 141", n)
+	}
+}

@@ -139,6 +139,21 @@ func FuzzParseManifest(f *testing.F) {
 			return
 		}
 		_ = man.CheckModel(m) // must not panic
+		if p := man.Profile; p != nil {
+			// A profile that loads bins every value into one of its bins (or
+			// unseen, -1, for a categorical one): the drift counters index by it.
+			dists := []*Dist{p.Score}
+			for i := range p.Features {
+				dists = append(dists, &p.Features[i].Dist)
+			}
+			for _, d := range dists {
+				for _, x := range []float64{math.Inf(-1), -1, 0, 0.5, 1, 1e9, math.Inf(1)} {
+					if b := d.Bin(x); b < -1 || b >= d.Bins() || (b == -1 && !d.Categorical()) {
+						t.Fatalf("Bin(%v) = %d of %d bins (edges %v, values %v)", x, b, d.Bins(), d.Edges, d.Values)
+					}
+				}
+			}
+		}
 	})
 }
 
