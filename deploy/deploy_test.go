@@ -488,46 +488,15 @@ func checkTopicScript(t *testing.T, script string) {
 	}
 }
 
-// knownMetrics are the metric names scorestream exports (fixed in the design brief;
-// franz-go kprom names with namespace scorestream_kafka), plus Prometheus's own.
-var knownMetrics = []string{
-	"up",
-	"scorestream_stream_records_consumed_total",
-	"scorestream_stream_predictions_total",
-	"scorestream_stream_dead_letters_total",
-	"scorestream_stream_transactions_total",
-	"scorestream_stream_transaction_duration_seconds_bucket",
-	"scorestream_stream_records_per_transaction_bucket",
-	"scorestream_stream_event_latency_seconds_bucket",
-	"scorestream_stream_lag_records",
-	"scorestream_group_lag_records",
-	"scorestream_group_committed_offset",
-	"scorestream_registry_unavailable",
-	"scorestream_registry_errors_total",
-	"scorestream_model_score_bucket",
-	"scorestream_model_score_sum",
-	"scorestream_model_score_count",
-	"scorestream_model_decisions_total",
-	"scorestream_model_decision_disagreements_total",
-	"scorestream_model_reloads_total",
-	"scorestream_model_info",
-	"scorestream_state_entries",
-	"scorestream_state_early_evictions_total",
-	"scorestream_state_restore_seconds_bucket",
-	"scorestream_state_restored_entities_total",
-	"scorestream_kafka_produce_bytes_total",
-	"scorestream_kafka_fetch_bytes_total",
-	"scorestream_kafka_connect_errors_total",
-	"scorestream_kafka_read_errors_total",
-	"scorestream_kafka_write_errors_total",
-}
-
 var metricRE = regexp.MustCompile(`\b(up|scorestream[a-z0-9_]*|scorestream:[a-z0-9_:]+)\b(\{|\[| offset|\)|\s|$)`)
 
-// TestMetricNames catches a typo in a query: every series an alert, recording rule
-// or dashboard panel reads is exported by scorestream or recorded by alerts.yml.
+// TestMetricNames catches a typo in a query: every series an alert, recording
+// rule or dashboard panel (of every dashboard in grafana/dashboards) reads is
+// registered by a running pipeline (exportedMetrics gathers them from a real
+// registry), recorded by alerts.yml or by the drift rules `scorestream rules`
+// generates (prometheus/drift/rules.yml), or Prometheus's own (up, ALERTS).
 func TestMetricNames(t *testing.T) {
-	var rules struct {
+	type ruleFile struct {
 		Groups []struct {
 			Rules []struct {
 				Record string `yaml:"record"`
@@ -536,51 +505,74 @@ func TestMetricNames(t *testing.T) {
 			} `yaml:"rules"`
 		} `yaml:"groups"`
 	}
-	readYAML(t, "prometheus/alerts.yml", &rules)
-	known := slices.Clone(knownMetrics)
+	known := append([]string{"up", "ALERTS"}, exportedMetrics(t)...)
 	var exprs []string
-	for _, g := range rules.Groups {
-		for _, r := range g.Rules {
-			if r.Record != "" {
-				known = append(known, r.Record)
+	for _, path := range []string{"prometheus/alerts.yml", "prometheus/drift/rules.yml"} {
+		var rules ruleFile
+		readYAML(t, path, &rules)
+		for _, g := range rules.Groups {
+			for _, r := range g.Rules {
+				if r.Record != "" {
+					known = append(known, r.Record)
+				}
+				if path == "prometheus/alerts.yml" {
+					exprs = append(exprs, r.Expr)
+				}
 			}
-			exprs = append(exprs, r.Expr)
 		}
 	}
-	b, err := os.ReadFile("grafana/dashboards/scorestream.json")
-	if err != nil {
-		t.Fatal(err)
+	// The generated rules use only windows 10m and 1h for the fixture; the
+	// dashboards read 1h and 24h, which `scorestream rules` writes by default.
+	for _, k := range slices.Clone(known) {
+		if strings.HasPrefix(k, "scorestream:drift_") && strings.HasSuffix(k, ":1h") {
+			known = append(known, strings.TrimSuffix(k, ":1h")+":24h")
+		}
 	}
-	var dash struct {
-		Panels []struct {
-			Title   string `json:"title"`
-			Targets []struct {
-				Expr string `json:"expr"`
-			} `json:"targets"`
-		} `json:"panels"`
-		Templating struct {
-			List []struct {
-				Definition string `json:"definition"`
-			} `json:"list"`
-		} `json:"templating"`
-	}
-	if err := json.Unmarshal(b, &dash); err != nil {
-		t.Fatal(err)
+	dashboards, err := filepath.Glob("grafana/dashboards/*.json")
+	if err != nil || len(dashboards) == 0 {
+		t.Fatalf("no dashboards: %v", err)
 	}
 	panelsWithQueries := 0
-	for _, p := range dash.Panels {
-		for _, q := range p.Targets {
-			exprs = append(exprs, q.Expr)
+	for _, path := range dashboards {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if len(p.Targets) > 0 {
-			panelsWithQueries++
+		var dash struct {
+			Panels []struct {
+				Title   string `json:"title"`
+				Targets []struct {
+					Expr string `json:"expr"`
+				} `json:"targets"`
+			} `json:"panels"`
+			Templating struct {
+				List []struct {
+					Definition string `json:"definition"`
+				} `json:"list"`
+			} `json:"templating"`
 		}
-	}
-	for _, v := range dash.Templating.List {
-		exprs = append(exprs, v.Definition)
+		if err := json.Unmarshal(b, &dash); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		n := 0
+		for _, p := range dash.Panels {
+			for _, q := range p.Targets {
+				exprs = append(exprs, q.Expr)
+			}
+			if len(p.Targets) > 0 {
+				n++
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s: no panel with a query", path)
+		}
+		panelsWithQueries += n
+		for _, v := range dash.Templating.List {
+			exprs = append(exprs, v.Definition)
+		}
 	}
 	if panelsWithQueries < 20 {
-		t.Errorf("dashboard has %d panels with queries, want the full set", panelsWithQueries)
+		t.Errorf("dashboards have %d panels with queries, want the full set", panelsWithQueries)
 	}
 	seen := 0
 	for _, e := range exprs {

@@ -78,6 +78,16 @@ type Config struct {
 	EventsPerSecond float64
 	// SchemaID is the registry id framed into every well-formed record.
 	SchemaID int
+	// StreamSeed, when nonzero, draws the events from this seed while the world
+	// (cards, merchants) still comes from Seed: another sample of the same
+	// population, as a validation set is of the traffic a model serves.
+	StreamSeed int64
+	// DriftAt, when > 0, shifts the stream's distribution after that many
+	// events: every later event's amount is multiplied by DriftFactor (default
+	// 4). It stands for an upstream change (a unit, a new source) that the
+	// drift monitoring must catch; the events' other fields are unchanged.
+	DriftAt     int
+	DriftFactor float64
 	// SchemaVersion selects the writer schema NextRecord encodes with:
 	// 1 for Schema (default), 2 for SchemaV2. SchemaID must be the id of that
 	// schema.
@@ -112,6 +122,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.SchemaVersion == 0 {
 		c.SchemaVersion = 1
+	}
+	if c.DriftFactor == 0 {
+		c.DriftFactor = 4
+	}
+	if c.DriftAt < 0 || math.IsNaN(c.DriftFactor) || math.IsInf(c.DriftFactor, 0) || c.DriftFactor <= 0 {
+		return fmt.Errorf("drift: at must be >= 0 and factor a positive number, got %d and %v", c.DriftAt, c.DriftFactor)
 	}
 	var errs []error
 	if c.Cards < 1 {
@@ -337,6 +353,7 @@ type Generator struct {
 	onsetProb float64
 	pending   pendingHeap
 	seq       uint64
+	emitted   int // events returned by Next
 }
 
 // New builds the world for cfg and returns a Generator positioned at the
@@ -403,6 +420,9 @@ func New(cfg Config) (*Generator, error) {
 		// Mean time between the card's own background transactions.
 		g.cards[i].gap = g.meanGapNS * sum / g.cards[i].gap
 	}
+	if cfg.StreamSeed != 0 {
+		g.rng = rand.New(rand.NewPCG(uint64(cfg.StreamSeed), 0x5c0e5eed))
+	}
 	g.next = g.gap()
 	return g, nil
 }
@@ -412,6 +432,14 @@ func (g *Generator) Config() Config { return g.cfg }
 
 // Next returns the next event in event-time order.
 func (g *Generator) Next() Event {
+	e := g.next1()
+	if g.emitted++; g.cfg.DriftAt > 0 && g.emitted > g.cfg.DriftAt {
+		e.Amount = math.Round(e.Amount*g.cfg.DriftFactor*100) / 100
+	}
+	return e
+}
+
+func (g *Generator) next1() Event {
 	if len(g.pending) > 0 && g.pending[0].at <= g.next {
 		return heap.Pop(&g.pending).(pending).ev
 	}

@@ -469,3 +469,32 @@ func TestRecordsOwnTheirBytes(t *testing.T) {
 		t.Fatalf("the next record shares or overwrites the previous one")
 	}
 }
+
+// DriftAt shifts amounts after that many events and changes nothing else.
+func TestDriftAt(t *testing.T) {
+	plain, err := New(Config{Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drifted, err := New(Config{Seed: 3, DriftAt: 100, DriftFactor: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		a, b := plain.Next(), drifted.Next()
+		want := a.Amount
+		if i >= 100 {
+			want = math.Round(a.Amount*400) / 100
+		}
+		if b.Amount != want {
+			t.Fatalf("event %d: amount %v, want %v (plain %v)", i, b.Amount, want, a.Amount)
+		}
+		a.Amount, b.Amount = 0, 0
+		if a.EventID != b.EventID || a.CardID != b.CardID || a.EventTime != b.EventTime || a.Fraud != b.Fraud {
+			t.Fatalf("event %d differs beyond the amount: %+v vs %+v", i, a, b)
+		}
+	}
+	if _, err := New(Config{DriftAt: -1}); err == nil {
+		t.Error("DriftAt -1 accepted")
+	}
+}

@@ -41,6 +41,9 @@ const (
 //	  - {name: device_age_days, type: numeric, default: 0}
 //	thresholds:
 //	  - {decision: review, min_score: 0.5}
+//	profile:                     # reference distributions (see Profile)
+//	  score: {edges: [0.1, 0.5], proportions: [0.9, 0.07, 0.03]}
+//	  features: [{name: amount, edges: [10, 50], proportions: [0.3, 0.4, 0.3]}]
 //	reference:                   # score distribution, histogram upper bounds
 //	  buckets: [0.5, 1.0]
 //	  shares: [0.97, 0.03]
@@ -55,6 +58,7 @@ type Manifest struct {
 	Features   []FeatureDef `yaml:"features"`
 	Thresholds []Threshold  `yaml:"thresholds"`
 	Reference  *Reference   `yaml:"reference"`
+	Profile    *Profile     `yaml:"profile"` // reference distributions for drift monitoring; nil: none
 	Golden     []GoldenRow  `yaml:"golden"`
 
 	path string // the manifest file, set by LoadManifest
@@ -151,6 +155,10 @@ func (m *Manifest) FeatureNames() []string {
 	return out
 }
 
+// Validate checks a manifest built in code (ParseManifest validates what it
+// decodes); errors name the field.
+func (m *Manifest) Validate() error { return m.validate() }
+
 func (m *Manifest) validate() error {
 	var errs []error
 	add := func(field, format string, a ...any) {
@@ -229,6 +237,13 @@ func (m *Manifest) validate() error {
 		if r.Count < 0 {
 			add("reference.count", "must be >= 0")
 		}
+	}
+	if m.Profile != nil {
+		types := make(map[string]string, len(m.Features))
+		for _, f := range m.Features {
+			types[f.Name] = f.Type
+		}
+		m.Profile.validate(add, types)
 	}
 	for i, g := range m.Golden {
 		at := fmt.Sprintf("golden[%d]", i)

@@ -139,5 +139,57 @@ func FuzzParseManifest(f *testing.F) {
 			return
 		}
 		_ = man.CheckModel(m) // must not panic
+		if p := man.Profile; p != nil {
+			// A profile that loads bins every value into one of its bins (or
+			// unseen, -1, for a categorical one): the drift counters index by it.
+			dists := []*Dist{p.Score}
+			for i := range p.Features {
+				dists = append(dists, &p.Features[i].Dist)
+			}
+			for _, d := range dists {
+				for _, x := range []float64{math.Inf(-1), -1, 0, 0.5, 1, 1e9, math.Inf(1)} {
+					if b := d.Bin(x); b < -1 || b >= d.Bins() || (b == -1 && !d.Categorical()) {
+						t.Fatalf("Bin(%v) = %d of %d bins (edges %v, values %v)", x, b, d.Bins(), d.Edges, d.Values)
+					}
+				}
+			}
+		}
 	})
+}
+
+func TestManifestProfile(t *testing.T) {
+	m, err := LoadManifest(filepath.Join("testdata", "manifest", "profile.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := m.Profile
+	if p == nil || p.Score == nil || len(p.Features) != 2 {
+		t.Fatalf("profile %+v", p)
+	}
+	a, b := p.Feature("a"), p.Feature("b")
+	if a == nil || b == nil || p.Feature("zz") != nil {
+		t.Fatalf("Feature lookups: %v %v", a, b)
+	}
+	if a.Categorical() || !b.Categorical() || a.Missing != 0.02 {
+		t.Errorf("a %+v, b %+v", a, b)
+	}
+	// Bins are (lo, hi]: a value equal to an edge falls in the bin it closes.
+	for _, c := range []struct {
+		d    *Dist
+		x    float64
+		want int
+	}{
+		{&a.Dist, 0.5, 0}, {&a.Dist, 1, 0}, {&a.Dist, 1.0001, 1}, {&a.Dist, 3, 2}, {&a.Dist, 3.5, 3}, {&a.Dist, math.Inf(-1), 0}, {&a.Dist, math.Inf(1), 3},
+		{&b.Dist, 0, 0}, {&b.Dist, 2, 2}, {&b.Dist, 7, -1}, {&b.Dist, 0.5, -1},
+		{p.Score, 0.1, 0}, {p.Score, 0.3, 1}, {p.Score, 0.99, 2},
+	} {
+		if got := c.d.Bin(c.x); got != c.want {
+			t.Errorf("Bin(%v) = %d, want %d (edges %v values %v)", c.x, got, c.want, c.d.Edges, c.d.Values)
+		}
+	}
+	// A manifest without a profile still loads.
+	ok, err := LoadManifest(filepath.Join("testdata", "manifest", "ok.yaml"))
+	if err != nil || ok.Profile != nil {
+		t.Fatalf("ok.yaml: %v, profile %v", err, ok.Profile)
+	}
 }

@@ -141,6 +141,9 @@ func bindScorer(m model.Model, man *model.Manifest, mc config.Model, fs []config
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", mc.Path, err)
 	}
+	if man != nil {
+		s.Profile = man.Profile
+	}
 	return s, nil
 }
 

@@ -109,6 +109,9 @@ func TestWatcherManifestReload(t *testing.T) {
 	if c := ms.Champion; c.Name != "fraud" || c.Version != "1" || len(c.Thresholds) != 2 || c.Thresholds[1].Decision != "block" {
 		t.Fatalf("champion %s thresholds %v: want the manifest's name, version and thresholds", c.Label(), c.Thresholds)
 	}
+	if p := ms.Champion.Profile; p == nil || p.Score == nil || p.Feature("amount") == nil {
+		t.Fatalf("champion profile %+v: want the manifest's reference profile", p)
+	}
 	hashA := ms.Champion.Hash
 	if got := value(t, f.info.WithLabelValues("fraud", "1", hashA, "champion")); got != 1 {
 		t.Fatalf("info gauge for the initial model = %v", got)

@@ -4,8 +4,8 @@
 #
 #   scripts/deps.sh
 #
-# - Debian packages, only for commands that are missing: kcat, promtool
-#   (package prometheus), java and mvn (to assemble Kafka). `apt-get update`
+# - Debian packages, only for commands that are missing: kcat, promtool and the
+#   prometheus server (package prometheus; deploy/test.sh runs both), java and mvn (to assemble Kafka). `apt-get update`
 #   runs at most once per call, and only if something has to be installed.
 # - the Kafka jars: scripts/kafka.sh fetch (Maven, cached)
 # - Apicurio Registry: scripts/registry-apicurio.sh fetch (Maven, ~110 MB, cached)
@@ -19,6 +19,7 @@ need=()
 want() { command -v "$1" >/dev/null 2>&1 || need+=("$2"); }
 want kcat kcat
 want promtool prometheus
+want prometheus prometheus
 want java openjdk-17-jre-headless
 want mvn maven
 want python3 python3
@@ -38,9 +39,15 @@ if [ ${#need[@]} -gt 0 ]; then
     exit 1
   fi
   # Installing prometheus starts its service where an init system runs; the
-  # tests only need promtool, so don't leave a server listening on :9090.
-  if [[ " ${need[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1; then
-    "${sudo[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true
+  # tests start their own server on their own port (deploy/prometheus_test.go),
+  # so don't leave the system one listening on :9090.
+  if [[ " ${need[*]} " == *" prometheus "* ]]; then
+    if command -v systemctl >/dev/null 2>&1; then
+      "${sudo[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true
+    fi
+    if [ -x /etc/init.d/prometheus ]; then # sysvinit (containers): invoke-rc.d may have started it
+      "${sudo[@]}" /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+    fi
   fi
 fi
 

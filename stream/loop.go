@@ -94,6 +94,7 @@ type Loop struct {
 	touched  map[int32]*state.Partition
 	prodErr  atomic.Pointer[error]
 	backoff  time.Duration
+	drift    observers // drift counters of the models in use
 }
 
 // New builds a Loop and its Kafka session (which joins the group on first poll).
@@ -450,6 +451,7 @@ func (l *Loop) record(n int, dur time.Duration) {
 	if c := ms.Challenger; c != nil {
 		challScore = l.m.Score.WithLabelValues(c.Name, c.Version, "challenger")
 	}
+	champDrift, challDrift := l.drift.of(l.m.Drift, ms, l.proc.Spec().Names())
 	var preds, dead int64
 	for i := range l.results {
 		r := &l.results[i]
@@ -462,15 +464,19 @@ func (l *Loop) record(n int, dur time.Duration) {
 		preds++
 		eventTime.Observe(now.Sub(time.UnixMilli(r.EventTime)).Seconds())
 		champScore.Observe(r.Score)
+		champDrift.Observe(r.Score, r.Features)
 		l.m.Decisions.WithLabelValues(ch.Name, ch.Version, "champion", r.Decision).Inc()
 		if c := ms.Challenger; c != nil && r.ChallengerDecide != "" {
 			challScore.Observe(r.ChallengerScore)
+			challDrift.Observe(r.ChallengerScore, r.Features)
 			l.m.Decisions.WithLabelValues(c.Name, c.Version, "challenger", r.ChallengerDecide).Inc()
 			if r.ChallengerDecide != r.Decision {
 				l.m.Disagreements.Inc()
 			}
 		}
 	}
+	champDrift.Flush()
+	challDrift.Flush()
 	if preds > 0 {
 		l.m.Predictions.WithLabelValues(ch.Name, ch.Version).Add(float64(preds))
 	}

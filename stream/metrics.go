@@ -2,6 +2,8 @@ package stream
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/scorestream/scorestream/drift"
 )
 
 // Metrics are the pipeline's Prometheus metrics. One Metrics serves every loop in
@@ -29,6 +31,7 @@ type Metrics struct {
 	SessionRestarts prometheus.Counter
 	GroupLag        *prometheus.GaugeVec
 	GroupCommitted  *prometheus.GaugeVec
+	Drift           *drift.Metrics // per reference bin, counted in record()
 }
 
 // NewMetrics registers the pipeline metrics on reg.
@@ -82,6 +85,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		GroupCommitted: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: "group", Name: "committed_offset",
 			Help: "The consumer group's committed offset per input partition, as the brokers see it (refreshed every 15s by every instance)."},
 			[]string{"topic", "partition"}),
+		Drift: drift.NewMetrics(reg),
 	}
 	reg.MustRegister(m.Consumed, m.Predictions, m.DeadLetters, m.Transactions, m.TxnDuration, m.TxnRecords,
 		m.Latency, m.Lag, m.RegistryDown, m.RegistryErrors, m.Score, m.Decisions, m.Disagreements, m.ModelReloads, m.ModelInfo,

@@ -42,6 +42,14 @@ Flags:
   --partitions P        input partitions (default 6)
   --malformed F         share of deliberately malformed records (default 0.005)
   --seed S              generator seed (default 1)
+  --drift-at N          shift the input after N events: every later amount is
+                        multiplied by 4 (an upstream unit change); the progress
+                        line and the summary show the score PSI and the most
+                        drifted feature against the reference (0 = no shift)
+  --manifest-out FILE   write the demo model's manifest with the reference
+                        profile computed at startup, for scorestream rules
+                        (its model: names the demo's embedded model.json, which
+                        is not written there)
   --summary FORMAT      text or json: json makes the last line one JSON object
   --metrics-listen ADDR /metrics endpoint; "" disables (default 127.0.0.1:9464)
   --registry-listen ADDR embedded registry address (default 127.0.0.1:0)
@@ -51,10 +59,13 @@ Examples:
   scorestream demo
   scorestream demo --events 50000 --summary json
   scorestream demo --events 0 --rate 500 --instances 3   # Ctrl-C to stop
+  scorestream demo --drift-at 20000                       # watch the PSI rise
 `
 
 type demoFlags struct {
 	events, instances, partitions int
+	driftAt                       int
+	manifestOut                   string
 	rate, malformed               float64
 	seed                          int64
 	summary, metrics, registry    string
@@ -77,6 +88,10 @@ type demoSummary struct {
 	Seconds      float64          `json:"seconds"`
 	EventsPerSec float64          `json:"events_per_second"`
 	Clean        bool             `json:"clean"`
+	// Drift of all committed records against the reference profile.
+	DriftScorePSI   float64 `json:"drift_score_psi"`
+	DriftTopFeature string  `json:"drift_top_feature"`
+	DriftTopPSI     float64 `json:"drift_top_feature_psi"`
 }
 
 func demoParse(args []string, stdout, stderr io.Writer) (demoFlags, int, bool) {
@@ -88,6 +103,8 @@ func demoParse(args []string, stdout, stderr io.Writer) (demoFlags, int, bool) {
 	fs.IntVar(&f.partitions, "partitions", 6, "")
 	fs.Float64Var(&f.malformed, "malformed", 0.005, "")
 	fs.Int64Var(&f.seed, "seed", 1, "")
+	fs.IntVar(&f.driftAt, "drift-at", 0, "")
+	fs.StringVar(&f.manifestOut, "manifest-out", "", "")
 	fs.StringVar(&f.summary, "summary", "text", "")
 	fs.StringVar(&f.metrics, "metrics-listen", "127.0.0.1:9464", "")
 	fs.StringVar(&f.registry, "registry-listen", "127.0.0.1:0", "")
@@ -101,6 +118,9 @@ func demoParse(args []string, stdout, stderr io.Writer) (demoFlags, int, bool) {
 	}
 	if f.rate < 0 {
 		bad = append(bad, "--rate must be >= 0")
+	}
+	if f.driftAt < 0 {
+		bad = append(bad, "--drift-at must be >= 0")
 	}
 	if f.instances < 1 {
 		bad = append(bad, "--instances must be >= 1")
@@ -156,6 +176,36 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "embedded kafka %s, schema registry %s, model %s, %d instance(s)\n",
 		strings.Join(env.Brokers, ","), env.RegistryURL, shared.Models.Champion.Label(), f.instances)
+	// The drift reference, before any loop scores (the scorer is read-only after).
+	champ := shared.Models.Champion
+	// The reference spans as many events as the run (or, unbounded, the part
+	// before the shift): the demo's state features (counts, sums over windows
+	// of up to a day of simulated time) warm up as the stream goes on, so a
+	// reference of another length would show drift where there is none.
+	refEvents := demoReferenceEvents
+	switch {
+	case f.events > 0:
+		refEvents = f.events
+	case f.driftAt > 0:
+		refEvents = f.driftAt
+	}
+	refEvents = max(refEvents, 2000)
+	refStart := time.Now()
+	profile, defs, err := demoReference(shared, f.seed, refEvents)
+	if err != nil {
+		fmt.Fprintf(stderr, "scorestream demo: reference profile: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintf(stderr, "drift reference: %d events of another sample through the feature spec and model in %.1fs\n",
+		refEvents, time.Since(refStart).Seconds())
+	champ.Profile = profile
+	if f.manifestOut != "" {
+		if err := writeDemoManifest(f.manifestOut, champ, defs, profile); err != nil {
+			fmt.Fprintf(stderr, "scorestream demo: %v\n", err)
+			return exitFailure
+		}
+	}
+	dd := &demoDrift{g: reg, p: profile, s: champ}
 	if f.metrics != "" {
 		addr, err := serveHTTP(ctx, f.metrics, reg, func() bool { return true }, log)
 		if err != nil { // e.g. the port is taken: the demo runs on without /metrics
@@ -187,7 +237,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	// The generator: until --events are produced or Ctrl-C.
 	prod, err := demo.NewProducer(ctx, env.Brokers, env.RegistryURL, "payments",
-		gen.Config{Seed: f.seed, MalformedRate: f.malformed})
+		gen.Config{Seed: f.seed, MalformedRate: f.malformed, DriftAt: f.driftAt})
 	if err != nil {
 		fmt.Fprintf(stderr, "scorestream demo: %v\n", err)
 		return exitFailure
@@ -244,8 +294,8 @@ wait:
 		rate := float64(s-last) / now.Sub(lastT).Seconds()
 		last, lastT = s, now
 		p := produced.Load()
-		fmt.Fprintf(stderr, "produced %8d  scored %8d  %7.0f ev/s  lag %6d  aborted txns %3d  scores %s\n",
-			p, s, rate, p-s, a, demoSparkline(reg))
+		fmt.Fprintf(stderr, "produced %8d  scored %8d  %7.0f ev/s  lag %6d  aborted txns %3d  scores %s  last %ds: %s\n",
+			p, s, rate, p-s, a, demoSparkline(reg), demoDriftWindow, fmtDrift(dd.tick()))
 		select {
 		case <-prodDone:
 			if s >= produced.Load() {
@@ -289,6 +339,9 @@ wait:
 		Committed: committed, Aborted: aborted, Seconds: secs, EventsPerSec: float64(rep.Inputs) / secs,
 		Clean: rep.Clean && rep.Predictions+rep.DeadLetters == rep.Inputs,
 	}
+	if dr := dd.total(); len(dr.Features) > 0 {
+		sum.DriftScorePSI, sum.DriftTopFeature, sum.DriftTopPSI = dr.ScorePSI, dr.Features[0].Name, dr.Features[0].PSI
+	}
 	demoPrint(stdout, f.summary, sum)
 	if !sum.Clean {
 		return exitFailure
@@ -316,9 +369,10 @@ summary (verified with read_committed)
   decisions      %v
   transactions   %d committed, %d aborted
   took           %.1fs (%.0f events/s) with %d instance(s)
+  drift          score PSI %.3f, most drifted feature %s (PSI %.3f), against the reference
   %s
 `, s.Events, s.Predictions, s.DeadLetters, s.Malformed, s.Duplicates, s.Missing, s.Decisions,
-		s.Committed, s.Aborted, s.Seconds, s.EventsPerSec, s.Instances, verdict)
+		s.Committed, s.Aborted, s.Seconds, s.EventsPerSec, s.Instances, s.DriftScorePSI, s.DriftTopFeature, s.DriftTopPSI, verdict)
 }
 
 // demoSparkline renders the champion score histogram as one bar per bucket.

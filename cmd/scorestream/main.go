@@ -38,6 +38,7 @@ func commands() []command {
 		{"model", "check a model file and score CSV rows offline (model predict, model check)", modelCmd},
 		{"registry", "serve an in-memory schema registry over HTTP for local testing", registryCmd},
 		{"bench", "throughput and latency on a real broker, as a ratio to a no-op copier", benchCmd},
+		{"rules", "write Prometheus drift rules and alerts from model manifests' reference profiles", rulesCmd},
 	}
 }
 

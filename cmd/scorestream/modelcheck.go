@@ -82,6 +82,7 @@ func manifestCheck(path, cfgPath string, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintf(w, "reference:  none (no drift baseline)\n")
 	}
+	printProfile(w, man.Profile)
 	fmt.Fprintf(w, "sha256:     %s\n", info.Hash)
 	switch {
 	case len(man.Golden) == 0:
@@ -115,4 +116,38 @@ func manifestCheck(path, cfgPath string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// printProfile shows the manifest's reference profile, one line per input.
+func printProfile(w io.Writer, p *model.Profile) {
+	if p == nil {
+		fmt.Fprintf(w, "profile:    none: no reference for drift monitoring (scorestream_model_reference_missing = 1; write one with examples/profile.py)\n")
+		return
+	}
+	fmt.Fprintf(w, "profile:    %d rows (%s)\n", p.Count, p.Source)
+	line := func(name string, d *model.Dist) {
+		shares := make([]string, len(d.Proportions))
+		for i, s := range d.Proportions {
+			shares[i] = fmt.Sprintf("%.3f", s)
+		}
+		kind, at := "bins", fmt.Sprintf("edges %v", fmtFloats(d.Edges))
+		if d.Categorical() {
+			kind, at = "categories", fmt.Sprintf("values %v", fmtFloats(d.Values))
+		}
+		fmt.Fprintf(w, "  %-24s %2d %-10s missing %.3f  %s  proportions [%s]\n", name, d.Bins(), kind, d.Missing, at, strings.Join(shares, " "))
+	}
+	if p.Score != nil {
+		line("(score)", p.Score)
+	}
+	for i := range p.Features {
+		line(p.Features[i].Name, &p.Features[i].Dist)
+	}
+}
+
+func fmtFloats(xs []float64) string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = fmt.Sprintf("%.4g", x)
+	}
+	return "[" + strings.Join(out, " ") + "]"
 }

@@ -36,7 +36,17 @@ func TestModelCheckManifest(t *testing.T) {
 		noConfig bool
 	}{
 		{name: "ok", code: exitOK, stdout: []string{"name:       fraud", "trees:      120", "channel_idx              categorical",
-			"thresholds: review >= 0.5, block >= 0.9", "golden:     5 rows ok", "defaults agree"}},
+			"thresholds: review >= 0.5, block >= 0.9", "golden:     5 rows ok", "defaults agree",
+			"profile:    200 rows", "(score)                  10 bins", "channel_idx               4 categories missing 0.075"}},
+		{name: "no profile", code: exitOK,
+			manifest: func(s string) string {
+				i, j := strings.Index(s, "profile:\n"), strings.Index(s, "golden:\n")
+				return s[:i] + s[j:]
+			},
+			stdout: []string{"profile:    none: no reference"}},
+		{name: "profile edges not increasing", code: exitFailure,
+			manifest: func(s string) string { return strings.Replace(s, "edges: [8.401, 13.974", "edges: [8.401, 3.974", 1) },
+			stderr:   "profile.features[0].edges[1]: 3.974: must be > the previous 8.401"},
 		{name: "ok without config", noConfig: true, code: exitOK, stdout: []string{"golden:     5 rows ok"}},
 		{name: "golden score off", code: exitFailure,
 			manifest: func(s string) string { return strings.Replace(s, "score: 0.9274579882621765", "score: 0.9274", 1) },

@@ -60,3 +60,35 @@ func TestDemoSummaryJSON(t *testing.T) {
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+// TestDemoDriftAt: with --drift-at the summary's drift names the shifted input
+// (amount) and the score moves; without it nothing drifts past the warning
+// threshold. The drift figures come from the same counters as /metrics.
+func TestDemoDriftAt(t *testing.T) {
+	run := func(args ...string) demoSummary {
+		t.Helper()
+		var out, errb bytes.Buffer
+		code := demoCmd(context.Background(), append([]string{"--events", "8000", "--summary", "json", "--metrics-listen", ""}, args...), &out, &errb)
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		var s demoSummary
+		if err := jsonUnmarshal(lines[len(lines)-1], &s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	steady := run()
+	if steady.DriftTopFeature == "" || steady.DriftTopPSI >= 0.1 || steady.DriftScorePSI >= 0.1 {
+		t.Errorf("no shift: score PSI %.3f, top %s %.3f; want both under 0.1", steady.DriftScorePSI, steady.DriftTopFeature, steady.DriftTopPSI)
+	}
+	shifted := run("--drift-at", "4000")
+	if shifted.DriftTopFeature != "amount" || shifted.DriftTopPSI < 0.25 || !(shifted.DriftScorePSI > steady.DriftScorePSI) {
+		t.Errorf("--drift-at 4000: score PSI %.3f (steady %.3f), top %s %.3f; want amount above 0.25",
+			shifted.DriftScorePSI, steady.DriftScorePSI, shifted.DriftTopFeature, shifted.DriftTopPSI)
+	}
+	if !shifted.Clean {
+		t.Errorf("shifted run not exactly once: %+v", shifted)
+	}
+}

@@ -6,13 +6,20 @@ predictions for them (holdout.csv, expected.txt, both written by train.py).
 The reference score distribution is a histogram of expected.txt with the bucket
 bounds of scorestream_model_score (0.05, 0.10, ..., 1.0); the golden rows are
 hold-out rows with xgboost's predictions, which `scorestream model check` and the
-hot reloader require a model to reproduce before it serves.
+hot reloader require a model to reproduce before it serves. The profile (the
+drift reference: quantile bins of the score and of every feature, missing
+rates, category shares) is examples/profile.py run on the hold-out rows and
+their scores; run this with the project's venv (it needs numpy):
+
+    $(scripts/pyenv.sh)/bin/python examples/fraud/manifest.py > examples/fraud/manifest.yaml
 """
 import csv
 import sys
 from pathlib import Path
 
 here = Path(__file__).resolve().parent
+sys.path.insert(0, str(here.parent))
+from profile import profile, write_yaml  # noqa: E402  examples/profile.py
 GOLDEN = 5
 
 with open(here / "holdout.csv") as f:
@@ -54,6 +61,9 @@ out.write(f"  source: \"xgboost predictions on the {len(scores)} hold-out rows (
 out.write(f"  count: {len(scores)}\n")
 out.write("  buckets: [" + ", ".join(repr(b) for b in bounds) + "]\n")
 out.write("  shares: [" + ", ".join(repr(s) for s in shares) + "]\n")
+cols = {h: [float(r[j]) if r[j] != "" else float("nan") for r in rows] for j, h in enumerate(header)}
+write_yaml(profile(cols, scores, bins=10, categorical=[h for h in header if types.get(h) == "categorical"],
+                   source=f"the {len(scores)} hold-out rows and xgboost's predictions for them"), out)
 out.write("golden:\n")
 for i in pick:
     feats = ", ".join(f"{h}: {v if v != '' else 'null'}" for h, v in zip(header, rows[i]))

@@ -40,8 +40,9 @@ type Scorer struct {
 	Version    string
 	Hash       string
 	Thresholds []config.Threshold
-	index      []int  // model input i = spec feature index[i]
-	label      []byte // Label(), the scorestream.model header value, built once
+	Profile    *model.Profile // the manifest's reference profile for drift monitoring; nil: none
+	index      []int          // model input i = spec feature index[i]
+	label      []byte         // Label(), the scorestream.model header value, built once
 }
 
 // NewScorer binds m to spec: every feature the model needs must be in the spec.
@@ -194,6 +195,11 @@ type Result struct {
 	Decision         string
 	ChallengerScore  float64
 	ChallengerDecide string
+	// Features is the scored record's feature vector in the spec's order (nil
+	// for dead letters). It aliases the processor's buffer: valid until the
+	// next Prepare, long enough for the loop to count a committed transaction's
+	// records for drift.
+	Features []float64
 }
 
 // ErrRetry wraps failures that may pass (the registry is unreachable): the caller
@@ -309,7 +315,7 @@ func (p *Processor) Finish(items []Pending) []Result {
 		}
 		src := sink.Source{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
 		score := champ[i]
-		res := Result{EventTime: it.ev.Time, Score: score, Decision: m.Champion.Decide(score)}
+		res := Result{EventTime: it.ev.Time, Score: score, Decision: m.Champion.Decide(score), Features: vec}
 		pred := sink.Prediction{
 			EventID: it.ev.ID, EntityKey: in.Key, Score: score, Decision: res.Decision,
 			ModelName: m.Champion.Name, ModelVersion: m.Champion.Version, ModelHash: m.Champion.Hash,
