@@ -132,15 +132,22 @@ func (c *Core) Prediction(p Prediction) {
 		}
 	}
 	c.join.Prediction(p)
-	c.m.entries.Set(float64(c.join.Len()))
+	c.setSizes()
 	c.m.watermark.WithLabelValues(SidePrediction).Set(float64(c.join.predWM) / 1000)
 }
 
 // Label joins l.
 func (c *Core) Label(l Label) {
 	c.join.Label(l)
-	c.m.entries.Set(float64(c.join.Len()))
+	c.setSizes()
 	c.m.watermark.WithLabelValues(SideLabel).Set(float64(c.join.lbWM) / 1000)
+}
+
+func (c *Core) setSizes() {
+	w, u, j := c.join.Sizes()
+	c.m.entries.WithLabelValues(SidePrediction).Set(float64(w))
+	c.m.entries.WithLabelValues(OutcomeUnknown).Set(float64(u))
+	c.m.entries.WithLabelValues(OutcomeJoined).Set(float64(j))
 }
 
 // DeadLetter counts a malformed label of error class class.

@@ -118,7 +118,9 @@ func TestJoinEitherOrder(t *testing.T) {
 		{"scorestream_monitor_label_delay_seconds", "", 3},
 		{"scorestream_monitor_labelled_score", champ + ",class=1", 1},
 		{"scorestream_monitor_labelled_score", champ + ",class=0", 2},
-		{"scorestream_monitor_join_entries", "", 1}, // "late": labelled, kept for a shadow prediction
+		{"scorestream_monitor_join_entries", "side=joined", 1}, // "late": labelled, kept for a shadow prediction
+		{"scorestream_monitor_join_entries", "side=unknown", 0},
+		{"scorestream_monitor_join_entries", "side=prediction", 0},
 	} {
 		if got := value(t, reg, tc.name, tc.labels); math.Abs(got-tc.want) > 1e-12 {
 			t.Errorf("%s{%s} = %v, want %v", tc.name, tc.labels, got, tc.want)
@@ -138,8 +140,11 @@ func TestJoinMaxEntriesEvictsEarly(t *testing.T) {
 	if got := value(t, reg, "scorestream_monitor_labelled_total", ""); got != 0 {
 		t.Errorf("labelled %v, want 0: the prediction was evicted", got)
 	}
-	if got := value(t, reg, "scorestream_monitor_join_entries", ""); got != 3 {
-		t.Errorf("entries %v, want 3", got)
+	if got := value(t, reg, "scorestream_monitor_join_entries", "side=prediction"); got != 2 {
+		t.Errorf("predictions held %v, want 2", got)
+	}
+	if got := value(t, reg, "scorestream_monitor_join_entries", "side=unknown"); got != 1 {
+		t.Errorf("unknown labels held %v, want 1", got)
 	}
 }
 

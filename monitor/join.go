@@ -67,6 +67,7 @@ type Join struct {
 	waiting      list.List // *entry without a label, oldest first
 	labelled     list.List // *entry with a label, oldest first
 	predWM, lbWM int64
+	orphans      int // labels held with no prediction yet
 }
 
 type entry struct {
@@ -83,6 +84,13 @@ func newJoin(horizonMs int64, maxEntries int, ev joinEvents) *Join {
 // Len is the number of entries held.
 func (j *Join) Len() int { return len(j.byID) }
 
+// Sizes are the entries held: predictions waiting for their label, labels
+// with no prediction yet (unknown so far), and labels already joined (kept for
+// a late shadow prediction).
+func (j *Join) Sizes() (waiting, unknown, joined int) {
+	return j.waiting.Len(), j.orphans, j.labelled.Len() - j.orphans
+}
+
 // Prediction adds p: joined at once if its label is held, else held.
 func (j *Join) Prediction(p Prediction) {
 	j.predWM = max(j.predWM, p.EventTime)
@@ -93,6 +101,9 @@ func (j *Join) Prediction(p Prediction) {
 			}
 		}
 		e.preds = append(e.preds, p)
+		if e.label != nil && len(e.preds) == 1 {
+			j.orphans--
+		}
 		if e.label != nil {
 			j.ev.joined(&e.preds[len(e.preds)-1], e.label)
 		}
@@ -123,6 +134,7 @@ func (j *Join) Label(l Label) {
 		e := &entry{id: l.EventID, label: &l}
 		e.elem = j.labelled.PushBack(e)
 		j.byID[l.EventID] = e
+		j.orphans++
 	}
 	j.expire()
 }
@@ -165,6 +177,9 @@ func (j *Join) drop(e *entry, early bool) {
 		}
 	default:
 		j.labelled.Remove(e.elem)
+		if len(e.preds) == 0 {
+			j.orphans--
+		}
 		if early {
 			j.ev.evicted(SideLabel)
 		} else if len(e.preds) == 0 {

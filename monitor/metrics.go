@@ -34,7 +34,7 @@ type metrics struct {
 	delay            prometheus.Histogram
 	labels           *prometheus.CounterVec // outcome
 	deadLetters      *prometheus.CounterVec // class
-	entries          prometheus.Gauge
+	entries          *prometheus.GaugeVec // side
 	evictions        *prometheus.CounterVec // side
 	refPrecision     *prometheus.GaugeVec   // decision
 	tolerance        *prometheus.GaugeVec   // decision
@@ -86,7 +86,7 @@ func newMetrics(reg prometheus.Registerer, bins int) *metrics {
 			Help: "Label time minus event time of each joined label.", Buckets: delayBuckets}),
 		labels:       counter("labels_total", "Labels read, by outcome: joined, unknown (no prediction within the horizon), duplicate, dead_letter.", []string{"outcome"}),
 		deadLetters:  counter("dead_letters_total", "Malformed label records written to the dead-letter topic, by error class.", []string{"class"}),
-		entries:      prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "scorestream", Subsystem: "monitor", Name: "join_entries", Help: "Predictions and labels held by the join."}),
+		entries:      gauge("join_entries", "Join entries held, by side: prediction (waiting for its label), unknown (a label with no prediction yet), joined (kept for a late shadow prediction).", []string{"side"}),
 		evictions:    counter("join_early_evictions_total", "Join entries evicted by monitor.max_entries before the label horizon, by side (prediction, label).", []string{"side"}),
 		refPrecision: gauge("estimate_reference_precision", "monitor.reference_precision: the precision at the block threshold on validation data.", []string{"decision"}),
 		tolerance:    gauge("estimate_tolerance", "monitor.precision_tolerance: how far the estimated precision may move from the reference.", []string{"decision"}),
