@@ -24,6 +24,8 @@ func (c *Config) validateMonitor(p *problems) {
 		claimed := map[string]string{
 			c.Output.PredictionsTopic: "output.predictions_topic",
 			c.Output.ShadowTopic:      "output.shadow_topic",
+			c.Output.DeadLetterTopic:  "output.dead_letter_topic (the scorer's, transactional; give the monitor its own)",
+			c.Output.ChangelogTopic:   "output.changelog_topic",
 		}
 		delete(claimed, "")
 		if f := claimed[m.LabelsTopic]; f != "" {

@@ -34,7 +34,7 @@ type metrics struct {
 	delay            prometheus.Histogram
 	labels           *prometheus.CounterVec // outcome
 	deadLetters      *prometheus.CounterVec // class
-	entries          *prometheus.GaugeVec // side
+	entries          *prometheus.GaugeVec   // side
 	evictions        *prometheus.CounterVec // side
 	refPrecision     *prometheus.GaugeVec   // decision
 	tolerance        *prometheus.GaugeVec   // decision
