@@ -41,9 +41,18 @@ type Core struct {
 	m    *metrics
 	join *Join
 	keys map[modelKey]*keyState
+	stats Stats
 	// scratch for Refresh
 	pos, neg []float64
 }
+
+// Stats are a Core's totals since it started, for the summary at the end.
+type Stats struct {
+	Predictions, Labels, Joined, Unknown, Duplicates, DeadLetters, Evictions int64
+}
+
+// Stats returns the totals so far.
+func (c *Core) Stats() Stats { return c.stats }
 
 type modelKey struct{ model, version, role string }
 
@@ -122,6 +131,7 @@ func (c *Core) state(model, version, role string) *keyState {
 
 // Prediction counts p (the estimates need no label) and joins it.
 func (c *Core) Prediction(p Prediction) {
+	c.stats.Predictions++
 	ks := c.state(p.ModelName, p.ModelVersion, p.Role)
 	ks.predictions.Inc()
 	ks.expected.Add(p.Score)
@@ -138,6 +148,7 @@ func (c *Core) Prediction(p Prediction) {
 
 // Label joins l.
 func (c *Core) Label(l Label) {
+	c.stats.Labels++
 	c.join.Label(l)
 	c.setSizes()
 	c.m.watermark.WithLabelValues(SideLabel).Set(float64(c.join.lbWM) / 1000)
@@ -152,6 +163,8 @@ func (c *Core) setSizes() {
 
 // DeadLetter counts a malformed label of error class class.
 func (c *Core) DeadLetter(class string) {
+	c.stats.Labels++
+	c.stats.DeadLetters++
 	c.m.labels.WithLabelValues(OutcomeDeadLetter).Inc()
 	c.m.deadLetters.WithLabelValues(class).Inc()
 }
@@ -210,20 +223,30 @@ func (c *coreEvents) joined(p *Prediction, l *Label) {
 	}
 	if !l.joined {
 		l.joined = true
+		c.stats.Joined++
 		c.m.labels.WithLabelValues(OutcomeJoined).Inc()
 		c.m.delay.Observe(max(float64(l.Time-p.EventTime)/1000, 0))
 	}
 }
 
-func (c *coreEvents) duplicateLabel(*Label) { c.m.labels.WithLabelValues(OutcomeDuplicate).Inc() }
+func (c *coreEvents) duplicateLabel(*Label) {
+	c.stats.Duplicates++
+	c.m.labels.WithLabelValues(OutcomeDuplicate).Inc()
+}
 
 func (c *coreEvents) unlabelled(p *Prediction) {
 	(*Core)(c).state(p.ModelName, p.ModelVersion, p.Role).unlabelled.Inc()
 }
 
-func (c *coreEvents) unknownLabel(*Label) { c.m.labels.WithLabelValues(OutcomeUnknown).Inc() }
+func (c *coreEvents) unknownLabel(*Label) {
+	c.stats.Unknown++
+	c.m.labels.WithLabelValues(OutcomeUnknown).Inc()
+}
 
-func (c *coreEvents) evicted(side string) { c.m.evictions.WithLabelValues(side).Inc() }
+func (c *coreEvents) evicted(side string) {
+	c.stats.Evictions++
+	c.m.evictions.WithLabelValues(side).Inc()
+}
 
 // windowName is the window label value: "24h", "1h30m", "168h", "45s".
 func windowName(d time.Duration) string {
