@@ -2,16 +2,13 @@ package monitor
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -110,47 +107,18 @@ func sumOf(t *testing.T, reg prometheus.Gatherer, name string) float64 {
 	return s
 }
 
-// Snapshot renders every series of reg as "name{labels} value" lines, sorted
-// (Gather sorts), histogram buckets included: two runs exported the same counts
-// when their snapshots are equal.
-func Snapshot(t testing.TB, reg prometheus.Gatherer) map[string]string {
+func snapshot(t *testing.T, reg prometheus.Gatherer) map[string]string {
 	t.Helper()
-	mfs, err := reg.Gather()
+	s, err := monitortest.Snapshot(reg)
 	if err != nil {
 		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			key := mf.GetName() + "{" + labelString(m.GetLabel()) + "}"
-			switch mf.GetType() {
-			case dto.MetricType_COUNTER:
-				out[key] = fmt.Sprint(m.GetCounter().GetValue())
-			case dto.MetricType_GAUGE:
-				out[key] = fmt.Sprint(m.GetGauge().GetValue())
-			case dto.MetricType_HISTOGRAM:
-				h := m.GetHistogram()
-				out[key] = fmt.Sprint(h.GetSampleCount(), h.GetSampleSum())
-				for _, b := range h.GetBucket() {
-					out[key+"le="+strconv.FormatFloat(b.GetUpperBound(), 'g', -1, 64)] = fmt.Sprint(b.GetCumulativeCount())
-				}
-			}
-		}
-	}
-	return out
-}
-
-func labelString(ls []*dto.LabelPair) string {
-	s := ""
-	for _, l := range ls {
-		s += l.GetName() + "=" + l.GetValue() + ","
 	}
 	return s
 }
 
 func TestMonitorRunAndRebuild(t *testing.T) {
 	f := newFixture(t, 3000)
-	first := Snapshot(t, f.run(t))
+	first := snapshot(t, f.run(t))
 	if f.sum.Malformed == 0 {
 		t.Fatal("the fixture produced no malformed labels")
 	}
@@ -158,35 +126,29 @@ func TestMonitorRunAndRebuild(t *testing.T) {
 		key  string
 		want float64
 	}{
-		{"scorestream_monitor_labels_total{outcome=dead_letter,}", float64(f.sum.Malformed)},
-		{"scorestream_monitor_predictions_total{model=fraud,role=champion,version=1,}", 3000},
-		{"scorestream_monitor_labelled_total{model=fraud,role=champion,version=1,}", float64(f.sum.Labelled)},
-		{"scorestream_monitor_labelled_total{model=fraud,role=challenger,version=2,}", float64(f.sum.Labelled)},
-		{"scorestream_monitor_labels_total{outcome=joined,}", float64(f.sum.Labelled)},
-		{"scorestream_monitor_join_entries{side=unknown,}", float64(f.sum.Unknown)}, // within the horizon: held, not yet counted as unknown
-		{"scorestream_monitor_dead_letters_total{class=bad_magic,}", float64(f.sum.BadMagic)},
-		{"scorestream_monitor_dead_letters_total{class=label,}", float64(f.sum.WrongType)},
+		{"scorestream_monitor_labels_total{outcome=dead_letter}", float64(f.sum.Malformed)},
+		{"scorestream_monitor_predictions_total{model=fraud,role=champion,version=1}", 3000},
+		{"scorestream_monitor_labelled_total{model=fraud,role=champion,version=1}", float64(f.sum.Labelled)},
+		{"scorestream_monitor_labelled_total{model=fraud,role=challenger,version=2}", float64(f.sum.Labelled)},
+		{"scorestream_monitor_labels_total{outcome=joined}", float64(f.sum.Labelled)},
+		{"scorestream_monitor_join_entries{side=unknown}", float64(f.sum.Unknown)}, // within the horizon: held, not yet counted as unknown
+		{"scorestream_monitor_dead_letters_total{class=bad_magic}", float64(f.sum.BadMagic)},
+		{"scorestream_monitor_dead_letters_total{class=label}", float64(f.sum.WrongType)},
 	} {
 		got, _ := strconv.ParseFloat(first[tc.key], 64)
 		if got != tc.want {
 			t.Errorf("%s = %v, want %v", tc.key, first[tc.key], tc.want)
 		}
 	}
-	if auc, _ := strconv.ParseFloat(first["scorestream_monitor_roc_auc{model=fraud,role=champion,version=1,window=1000h,}"], 64); !(auc > 0.5 && auc <= 1) {
+	if auc, _ := strconv.ParseFloat(first["scorestream_monitor_roc_auc{model=fraud,role=champion,version=1,window=1000h}"], 64); !(auc > 0.5 && auc <= 1) {
 		t.Errorf("roc auc %v: the fixture's scores separate the classes", auc)
 	}
 
 	// A second monitor rebuilds from the topics: the same counts, and no dead
 	// letter written twice.
-	second := Snapshot(t, f.run(t))
-	for k, v := range first {
-		a, _ := strconv.ParseFloat(v, 64)
-		b, _ := strconv.ParseFloat(second[k], 64)
-		// Sums of scores are added in the order the partitions interleave: equal to
-		// rounding.
-		if second[k] != v && !(math.Abs(a-b) <= 1e-9*math.Abs(a)) {
-			t.Errorf("after a rebuild %s = %s, first pass %s", k, second[k], v)
-		}
+	second := snapshot(t, f.run(t))
+	for _, d := range monitortest.Diff(first, second) {
+		t.Errorf("after a rebuild: %s", d)
 	}
 	if n := countDeadLetters(t, f); n != f.sum.Malformed {
 		t.Errorf("dead-letter topic holds %d records after two passes, want %d (one per malformed label)", n, f.sum.Malformed)
