@@ -189,8 +189,8 @@ func (m *Monitor) record(ctx context.Context, cl *kgo.Client, r *kgo.Record, wri
 			m.log.Warn("malformed prediction", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", msg)
 			return nil
 		}
-		m.core.Record(r.Topic, "ok")
 		m.core.Prediction(p)
+		m.core.Record(r.Topic, "ok") // after its effects: a reader that sees n records sees their counts
 		return nil
 	}
 	var l Label
@@ -200,12 +200,12 @@ func (m *Monitor) record(ctx context.Context, cl *kgo.Client, r *kgo.Record, wri
 		}
 	}
 	if class == "" {
-		m.core.Record(r.Topic, "ok")
 		m.core.Label(l)
+		m.core.Record(r.Topic, "ok")
 		return nil
 	}
-	m.core.Record(r.Topic, "malformed")
 	m.core.DeadLetter(class)
+	m.core.Record(r.Topic, "malformed")
 	if k := (dlqKey{r.Partition, r.Offset}); !written[k] {
 		written[k] = true
 		cl.Produce(ctx, sink.DeadLetter(m.cfg.DeadLetterTopic, r, class, msg), produced)

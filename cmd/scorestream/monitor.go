@@ -139,7 +139,7 @@ func monitorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		log.Info("serving metrics", "addr", addr)
 	}
 	log.Info("scorestream monitor running", "predictions", mcfg.PredictionsTopic, "shadow", mcfg.ShadowTopic,
-		"labels", mcfg.LabelsTopic, "horizon", cfg.Monitor.LabelHorizon, "pid", os.Getpid())
+		"labels", mcfg.LabelsTopic, "horizon", cfg.Monitor.LabelHorizon.String(), "pid", os.Getpid())
 	m := monitor.New(mcfg, core, dec, conn, log, time.Now)
 	err = m.Run(ctx)
 	s := core.Stats()
