@@ -43,6 +43,8 @@ echo "using $(promtool --version 2>&1 | head -1)"
 
 run "promtool check rules deploy/prometheus/alerts.yml" promtool check rules deploy/prometheus/alerts.yml
 run "promtool test rules deploy/prometheus/alerts_test.yml" promtool test rules deploy/prometheus/alerts_test.yml
+run "promtool check rules deploy/prometheus/quality.yml" promtool check rules deploy/prometheus/quality.yml
+run "promtool test rules deploy/prometheus/quality_test.yml" promtool test rules deploy/prometheus/quality_test.yml
 run "promtool check config deploy/prometheus/prometheus.yml" promtool check config deploy/prometheus/prometheus.yml
 run "kubernetes/optional/prometheusrule.yaml is generated from alerts.yml" \
   diff -u deploy/kubernetes/optional/prometheusrule.yaml <(deploy/prometheus/prometheusrule.sh)
