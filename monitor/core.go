@@ -37,10 +37,10 @@ type CoreConfig struct {
 // Core is the Kafka-free monitor: predictions and labels in, metrics out. The
 // monitor's loop owns it (not safe for concurrent use); tests drive it directly.
 type Core struct {
-	cfg  CoreConfig
-	m    *metrics
-	join *Join
-	keys map[modelKey]*keyState
+	cfg   CoreConfig
+	m     *metrics
+	join  *Join
+	keys  map[modelKey]*keyState
 	stats Stats
 	// scratch for Refresh
 	pos, neg []float64
