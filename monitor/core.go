@@ -42,6 +42,11 @@ type Core struct {
 	join  *Join
 	keys  map[modelKey]*keyState
 	stats Stats
+	// children resolved once: the loop touches them for every record
+	entries              [3]prometheus.Gauge // waiting, unknown, joined
+	predWM, labelWM      prometheus.Gauge
+	joinedC, duplicateC  prometheus.Counter
+	unknownC, deadLetter prometheus.Counter
 	// scratch for Refresh
 	pos, neg []float64
 }
@@ -90,6 +95,11 @@ func NewCore(cfg CoreConfig, reg prometheus.Registerer) (*Core, error) {
 	c := &Core{cfg: cfg, m: newMetrics(reg, cfg.Bins), keys: make(map[modelKey]*keyState),
 		pos: make([]float64, cfg.Bins), neg: make([]float64, cfg.Bins)}
 	c.join = newJoin(cfg.Horizon.Milliseconds(), cfg.MaxEntries, (*coreEvents)(c))
+	c.entries = [3]prometheus.Gauge{c.m.entries.WithLabelValues(SidePrediction),
+		c.m.entries.WithLabelValues(OutcomeUnknown), c.m.entries.WithLabelValues(OutcomeJoined)}
+	c.predWM, c.labelWM = c.m.watermark.WithLabelValues(SidePrediction), c.m.watermark.WithLabelValues(SideLabel)
+	c.joinedC, c.duplicateC = c.m.labels.WithLabelValues(OutcomeJoined), c.m.labels.WithLabelValues(OutcomeDuplicate)
+	c.unknownC, c.deadLetter = c.m.labels.WithLabelValues(OutcomeUnknown), c.m.labels.WithLabelValues(OutcomeDeadLetter)
 	if cfg.ReferencePrecision != nil && cfg.BlockDecision != "" {
 		c.m.refPrecision.WithLabelValues(cfg.BlockDecision).Set(*cfg.ReferencePrecision)
 		c.m.tolerance.WithLabelValues(cfg.BlockDecision).Set(cfg.Tolerance)
@@ -143,7 +153,7 @@ func (c *Core) Prediction(p Prediction) {
 	}
 	c.join.Prediction(p)
 	c.setSizes()
-	c.m.watermark.WithLabelValues(SidePrediction).Set(float64(c.join.predWM) / 1000)
+	c.predWM.Set(float64(c.join.predWM) / 1000)
 }
 
 // Label joins l.
@@ -151,21 +161,21 @@ func (c *Core) Label(l Label) {
 	c.stats.Labels++
 	c.join.Label(l)
 	c.setSizes()
-	c.m.watermark.WithLabelValues(SideLabel).Set(float64(c.join.lbWM) / 1000)
+	c.labelWM.Set(float64(c.join.lbWM) / 1000)
 }
 
 func (c *Core) setSizes() {
 	w, u, j := c.join.Sizes()
-	c.m.entries.WithLabelValues(SidePrediction).Set(float64(w))
-	c.m.entries.WithLabelValues(OutcomeUnknown).Set(float64(u))
-	c.m.entries.WithLabelValues(OutcomeJoined).Set(float64(j))
+	c.entries[0].Set(float64(w))
+	c.entries[1].Set(float64(u))
+	c.entries[2].Set(float64(j))
 }
 
 // DeadLetter counts a malformed label of error class class.
 func (c *Core) DeadLetter(class string) {
 	c.stats.Labels++
 	c.stats.DeadLetters++
-	c.m.labels.WithLabelValues(OutcomeDeadLetter).Inc()
+	c.deadLetter.Inc()
 	c.m.deadLetters.WithLabelValues(class).Inc()
 }
 
@@ -224,14 +234,14 @@ func (c *coreEvents) joined(p *Prediction, l *Label) {
 	if !l.joined {
 		l.joined = true
 		c.stats.Joined++
-		c.m.labels.WithLabelValues(OutcomeJoined).Inc()
+		c.joinedC.Inc()
 		c.m.delay.Observe(max(float64(l.Time-p.EventTime)/1000, 0))
 	}
 }
 
 func (c *coreEvents) duplicateLabel(*Label) {
 	c.stats.Duplicates++
-	c.m.labels.WithLabelValues(OutcomeDuplicate).Inc()
+	c.duplicateC.Inc()
 }
 
 func (c *coreEvents) unlabelled(p *Prediction) {
@@ -240,7 +250,7 @@ func (c *coreEvents) unlabelled(p *Prediction) {
 
 func (c *coreEvents) unknownLabel(*Label) {
 	c.stats.Unknown++
-	c.m.labels.WithLabelValues(OutcomeUnknown).Inc()
+	c.unknownC.Inc()
 }
 
 func (c *coreEvents) evicted(side string) {
