@@ -37,7 +37,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -247,7 +246,7 @@ func predictionOf(rec map[string]any, role string) (Prediction, error) {
 	p.Score, ok[1] = features.Lookup(rec, "score").(float64)
 	p.ModelName, ok[2] = features.Lookup(rec, "model_name").(string)
 	p.ModelVersion, ok[3] = features.Lookup(rec, "model_version").(string)
-	p.EventTime, ok[4] = millis(features.Lookup(rec, "event_time"))
+	p.EventTime, ok[4] = features.Millis(features.Lookup(rec, "event_time"))
 	for i, name := range []string{"event_id", "score", "model_name", "model_version", "event_time"} {
 		if !ok[i] {
 			return p, fmt.Errorf("prediction field %s missing or of the wrong type", name)
@@ -286,29 +285,13 @@ func (m *Monitor) labelOf(rec map[string]any, recordTime int64) (Label, error) {
 		return l, fmt.Errorf("label field %s: want a boolean or 0/1, got %T", m.cfg.LabelField, v)
 	}
 	if m.cfg.LabelTimeField != "" {
-		t, ok := millis(features.Lookup(rec, m.cfg.LabelTimeField))
+		t, ok := features.Millis(features.Lookup(rec, m.cfg.LabelTimeField))
 		if !ok {
 			return l, fmt.Errorf("label field %s: want a timestamp-millis or long, got %T", m.cfg.LabelTimeField, features.Lookup(rec, m.cfg.LabelTimeField))
 		}
 		l.Time = t
 	}
 	return l, nil
-}
-
-func millis(v any) (int64, bool) {
-	switch x := v.(type) {
-	case time.Time:
-		return x.UnixMilli(), true
-	case int64:
-		return x, true
-	case int32:
-		return int64(x), true
-	case float64:
-		if x == math.Trunc(x) && !math.IsInf(x, 0) {
-			return int64(x), true
-		}
-	}
-	return 0, false
 }
 
 // readDeadLetters reads the dead-letter topic to its current end and returns
