@@ -95,19 +95,20 @@ log:
 		t.Fatal(err)
 	}
 
-	// Run 1, killed with SIGKILL as soon as it has read some records.
+	// Run 1, killed with SIGKILL as soon as it has dead-lettered a label (so
+	// that the restart meets dead letters written by the run it replaces).
 	crash := startMonitor(t, cfgPath, "monitor-crash")
-	var atKill float64
+	var atKill, dlqAtKill float64
 	deadline := time.Now().Add(2 * time.Minute)
-	for atKill == 0 {
+	for dlqAtKill == 0 {
 		if time.Now().After(deadline) {
-			t.Fatal("the monitor read nothing in 2 minutes")
+			t.Fatal("the monitor dead-lettered nothing in 2 minutes")
 		}
-		atKill = crash.records()
+		atKill, dlqAtKill = crash.value("scorestream_monitor_records_total"), crash.value("scorestream_monitor_dead_letters_total")
 		time.Sleep(5 * time.Millisecond) // polling inside a deadline
 	}
 	crash.kill()
-	t.Logf("killed the monitor after it had exported %v of %d records", atKill, sum.Records)
+	t.Logf("killed the monitor after it had exported %v of %d records, %v of %d dead letters", atKill, sum.Records, dlqAtKill, sum.Malformed)
 	if atKill >= float64(sum.Records) {
 		t.Fatalf("the monitor had read everything (%v records) before the kill: not mid-stream", atKill)
 	}
@@ -244,10 +245,13 @@ func (m *monitorProc) gather() []*dto.MetricFamily {
 }
 
 // records is the sum of scorestream_monitor_records_total.
-func (m *monitorProc) records() float64 {
+func (m *monitorProc) records() float64 { return m.value("scorestream_monitor_records_total") }
+
+// value is the sum of the counter name over its label sets.
+func (m *monitorProc) value(name string) float64 {
 	var s float64
 	for _, mf := range m.gather() {
-		if mf.GetName() == "scorestream_monitor_records_total" {
+		if mf.GetName() == name {
 			for _, x := range mf.GetMetric() {
 				s += x.GetCounter().GetValue()
 			}
