@@ -269,3 +269,31 @@ func windowName(d time.Duration) string {
 	}
 	return s
 }
+
+// Exercise registers a Core on reg and feeds it one prediction of each role, a
+// label, a dead letter and an eviction, so that every series a running monitor
+// exports exists in reg. For tests that check dashboards and rules against
+// what is really registered (monitor's own, and deploy's).
+func Exercise(reg prometheus.Registerer) error {
+	ref := 0.9
+	c, err := NewCore(CoreConfig{
+		Thresholds: map[string][]config.Threshold{
+			RoleChampion:   {{Decision: "review", MinScore: 0.5}, {Decision: "block", MinScore: 0.9}},
+			RoleChallenger: {{Decision: "block", MinScore: 0.8}},
+		},
+		BlockDecision: "block", ReferencePrecision: &ref, Tolerance: 0.1,
+	}, reg)
+	if err != nil {
+		return err
+	}
+	for _, role := range []string{RoleChampion, RoleChallenger} {
+		c.Prediction(Prediction{EventID: "a", Score: 0.95, ModelName: "fraud", ModelVersion: "1", Role: role})
+	}
+	c.Label(Label{EventID: "a", Positive: true, Time: 1})
+	c.DeadLetter("bad_magic")
+	c.Record("labels", "ok")
+	(*coreEvents)(c).evicted(SidePrediction)
+	(*coreEvents)(c).unlabelled(&Prediction{ModelName: "fraud", ModelVersion: "1", Role: RoleChampion})
+	c.Refresh()
+	return nil
+}

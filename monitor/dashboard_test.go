@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	dto "github.com/prometheus/client_model/go"
 	"gopkg.in/yaml.v3"
 )
@@ -14,18 +16,13 @@ import (
 var seriesRE = regexp.MustCompile(`\b(scorestream[a-z0-9_]*|scorestream:[a-z0-9_:]+)\b(\{|\[| offset|\)|\s|$)`)
 
 // registered returns the series names a running monitor registers, gathered
-// from a real registry after one prediction and one label (so that every
-// vector has a child), histograms as their _bucket, _sum and _count.
+// from a real registry (Exercise), histograms as their _bucket, _sum and _count.
 func registered(t *testing.T) []string {
 	t.Helper()
-	ref := 0.9
-	c, reg := newTestCore(t, CoreConfig{BlockDecision: "block", ReferencePrecision: &ref, Tolerance: 0.1})
-	c.Prediction(pred("a", 0.95, RoleChampion, 0))
-	c.Label(Label{EventID: "a", Positive: true, Time: 1})
-	c.DeadLetter("bad_magic")
-	c.Record("labels", "ok")
-	c.join.ev.evicted(SidePrediction)
-	c.Refresh()
+	reg := prometheus.NewRegistry()
+	if err := Exercise(reg); err != nil {
+		t.Fatal(err)
+	}
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +34,9 @@ func registered(t *testing.T) []string {
 			continue
 		}
 		names = append(names, mf.GetName())
+	}
+	if len(names) < 25 {
+		t.Fatalf("only %d series registered: %v", len(names), names)
 	}
 	return names
 }
