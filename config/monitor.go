@@ -76,7 +76,9 @@ func (c *Config) validateMonitor(p *problems) {
 	if m.Lookback < 0 {
 		p.add("monitor.lookback", "must be >= 0 (0 = from the earliest offset)")
 	}
-	if m.BlockDecision != "" && !slices.ContainsFunc(c.Model.Thresholds, func(t Threshold) bool { return t.Decision == m.BlockDecision }) {
+	// A manifest's thresholds replace model.thresholds; they are read by the monitor, not here.
+	fromManifest := c.Model.Manifest != ""
+	if m.BlockDecision != "" && !fromManifest && !slices.ContainsFunc(c.Model.Thresholds, func(t Threshold) bool { return t.Decision == m.BlockDecision }) {
 		p.add("monitor.block_decision", "%q is not a decision of model.thresholds", m.BlockDecision)
 	}
 	if r := m.ReferencePrecision; r != nil && !(*r >= 0 && *r <= 1) {
@@ -85,20 +87,20 @@ func (c *Config) validateMonitor(p *problems) {
 	if t := m.PrecisionTolerance; !(t > 0 && t <= 1) {
 		p.add("monitor.precision_tolerance", "%v: must be in (0, 1]", t)
 	}
-	if m.ReferencePrecision != nil && len(c.Model.Thresholds) == 0 {
+	if m.ReferencePrecision != nil && len(c.Model.Thresholds) == 0 && !fromManifest {
 		p.add("monitor.reference_precision", "set but model.thresholds has no decision to watch")
 	}
 }
 
 // BlockDecision returns the decision the estimated-precision alert watches:
-// monitor.block_decision, else the decision of the highest threshold; "" when
-// the model has no thresholds.
-func (c *Config) BlockDecision() string {
+// monitor.block_decision, else the decision of the highest of thresholds (the
+// champion's, from model.thresholds or its manifest); "" when there are none.
+func (c *Config) BlockDecision(thresholds []Threshold) string {
 	if c.Monitor.BlockDecision != "" {
 		return c.Monitor.BlockDecision
 	}
-	if n := len(c.Model.Thresholds); n > 0 {
-		return c.Model.Thresholds[n-1].Decision
+	if n := len(thresholds); n > 0 {
+		return thresholds[n-1].Decision
 	}
 	return ""
 }

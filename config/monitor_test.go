@@ -20,8 +20,8 @@ func TestMonitorSection(t *testing.T) {
 	if want := []time.Duration{time.Hour, 24 * time.Hour}; !slices.Equal(m.Windows, want) {
 		t.Errorf("windows = %v, want %v", m.Windows, want)
 	}
-	if m.ReferencePrecision == nil || *m.ReferencePrecision != 0.8 || c.BlockDecision() != "block" {
-		t.Errorf("reference %v, block decision %q", m.ReferencePrecision, c.BlockDecision())
+	if m.ReferencePrecision == nil || *m.ReferencePrecision != 0.8 || c.BlockDecision(c.Model.Thresholds) != "block" {
+		t.Errorf("reference %v, block decision %q", m.ReferencePrecision, c.BlockDecision(c.Model.Thresholds))
 	}
 
 	// Without a monitor section: defaults, and the highest threshold is the block decision.
@@ -29,7 +29,7 @@ func TestMonitorSection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Monitor.LabelsTopic != "" || c.Monitor.ScoreBins != 20 || len(c.Monitor.Windows) != 2 || c.BlockDecision() != "block" {
-		t.Errorf("default monitor = %+v, block %q", c.Monitor, c.BlockDecision())
+	if c.Monitor.LabelsTopic != "" || c.Monitor.ScoreBins != 20 || len(c.Monitor.Windows) != 2 || c.BlockDecision(c.Model.Thresholds) != "block" {
+		t.Errorf("default monitor = %+v, block %q", c.Monitor, c.BlockDecision(c.Model.Thresholds))
 	}
 }

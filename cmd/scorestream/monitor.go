@@ -123,7 +123,7 @@ func monitorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	core, err := monitor.NewCore(monitor.CoreConfig{
 		Thresholds: thresholds, Bins: cfg.Monitor.ScoreBins, Windows: cfg.Monitor.Windows,
 		Horizon: cfg.Monitor.LabelHorizon, MaxEntries: cfg.Monitor.MaxEntries,
-		BlockDecision: cfg.BlockDecision(), ReferencePrecision: cfg.Monitor.ReferencePrecision,
+		BlockDecision: cfg.BlockDecision(thresholds[monitor.RoleChampion]), ReferencePrecision: cfg.Monitor.ReferencePrecision,
 		Tolerance: cfg.Monitor.PrecisionTolerance,
 	}, reg)
 	if err != nil {
