@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -81,6 +82,11 @@ func monitorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	thresholds, err := monitorThresholds(cfg)
 	if err != nil {
 		log.Error("startup failed", "err", err)
+		return exitUsage
+	}
+	if block := cfg.BlockDecision(thresholds[monitor.RoleChampion]); cfg.Monitor.ReferencePrecision != nil &&
+		!slices.ContainsFunc(thresholds[monitor.RoleChampion], func(t config.Threshold) bool { return t.Decision == block }) {
+		log.Error("startup failed", "err", fmt.Sprintf("monitor.block_decision: %q is not a decision of the champion's thresholds (model.thresholds or its manifest)", block))
 		return exitUsage
 	}
 	conn, err := cfg.KafkaOpts()
