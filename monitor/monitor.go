@@ -127,6 +127,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 	}
 	lastLog := m.now()
 	var read int64
+loop:
 	for {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
@@ -139,6 +140,9 @@ func (m *Monitor) Run(ctx context.Context) error {
 			r := it.Next()
 			read++
 			if err := m.record(ctx, cl, r, written, produced); err != nil {
+				if ctx.Err() != nil {
+					break loop // stopped while waiting for the registry
+				}
 				return err
 			}
 		}
