@@ -23,6 +23,7 @@ type Config struct {
 	Model    Model     `yaml:"model"`
 	Metrics  Metrics   `yaml:"metrics"`
 	Log      Log       `yaml:"log"`
+	Monitor  Monitor   `yaml:"monitor"`
 }
 
 // Kafka is how to reach the cluster.
@@ -138,4 +139,35 @@ type Metrics struct {
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error; default info
 	Format string `yaml:"format"` // json or text; default json
+}
+
+// Monitor configures scorestream monitor: the join of the predictions (and
+// shadow predictions) named in output with the delayed labels of LabelsTopic, by
+// event id, into live and estimated performance metrics. scorestream run ignores
+// it. Validate checks its values always and its topics when LabelsTopic is set.
+type Monitor struct {
+	LabelsTopic     string `yaml:"labels_topic"`      // Avro labels (Confluent framing); required by scorestream monitor
+	DeadLetterTopic string `yaml:"dead_letter_topic"` // malformed labels; required with labels_topic
+	EventIDField    string `yaml:"event_id_field"`    // label field holding the event id; default "event_id"
+	LabelField      string `yaml:"label_field"`       // label field holding the class (boolean or 0/1); default "label"
+	LabelTimeField  string `yaml:"label_time_field"`  // label field holding when it was known; "" = record timestamp
+	// LabelHorizon is how long, in event/label time, a prediction waits for its
+	// label (and a label for its prediction); default 720h (30 days).
+	LabelHorizon time.Duration `yaml:"label_horizon"`
+	MaxEntries   int           `yaml:"max_entries"` // join entries held; default 1000000; evicting earlier than the horizon is counted
+	ScoreBins    int           `yaml:"score_bins"`  // equal-width score bins on [0, 1] per class; default 20
+	// Windows are the sliding windows (in label time) of the in-process ROC and
+	// PR AUC; default [24h, 168h].
+	Windows []time.Duration `yaml:"windows"`
+	// Lookback: on start, read the topics from the offsets of this long ago
+	// (record timestamps); 0 = from the earliest offset.
+	Lookback time.Duration `yaml:"lookback"`
+	// BlockDecision is the decision whose threshold the estimated-precision alert
+	// watches; default: the decision of the highest threshold.
+	BlockDecision string `yaml:"block_decision"`
+	// ReferencePrecision is the precision at the block threshold measured on
+	// validation data; the alert fires when the estimate moves further than
+	// PrecisionTolerance from it. nil: no reference exported, no alert.
+	ReferencePrecision *float64 `yaml:"reference_precision"`
+	PrecisionTolerance float64  `yaml:"precision_tolerance"` // default 0.1
 }

@@ -53,6 +53,15 @@ func Default() *Config {
 		},
 		Metrics: Metrics{Listen: ":9464"},
 		Log:     Log{Level: "info", Format: "json"},
+		Monitor: Monitor{
+			EventIDField:       "event_id",
+			LabelField:         "label",
+			LabelHorizon:       720 * time.Hour,
+			MaxEntries:         1000000,
+			ScoreBins:          20,
+			Windows:            []time.Duration{24 * time.Hour, 168 * time.Hour},
+			PrecisionTolerance: 0.1,
+		},
 	}
 }
 

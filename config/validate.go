@@ -65,6 +65,7 @@ func (c *Config) Validate() error {
 	}
 	checkEnum(&p, "log.level", c.Log.Level, logLevels)
 	checkEnum(&p, "log.format", c.Log.Format, logFormats)
+	c.validateMonitor(&p)
 	return errors.Join(p...)
 }
 

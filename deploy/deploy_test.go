@@ -493,7 +493,7 @@ var metricRE = regexp.MustCompile(`\b(up|scorestream[a-z0-9_]*|scorestream:[a-z0
 // TestMetricNames catches a typo in a query: every series an alert, recording
 // rule or dashboard panel (of every dashboard in grafana/dashboards) reads is
 // registered by a running pipeline (exportedMetrics gathers them from a real
-// registry), recorded by alerts.yml or by the drift rules `scorestream rules`
+// registry), recorded by alerts.yml, by the label monitor's quality.yml, or by the drift rules `scorestream rules`
 // generates (prometheus/drift/rules.yml), or Prometheus's own (up, ALERTS).
 func TestMetricNames(t *testing.T) {
 	type ruleFile struct {
@@ -507,7 +507,7 @@ func TestMetricNames(t *testing.T) {
 	}
 	known := append([]string{"up", "ALERTS"}, exportedMetrics(t)...)
 	var exprs []string
-	for _, path := range []string{"prometheus/alerts.yml", "prometheus/drift/rules.yml"} {
+	for _, path := range []string{"prometheus/alerts.yml", "prometheus/drift/rules.yml", "prometheus/quality.yml"} {
 		var rules ruleFile
 		readYAML(t, path, &rules)
 		for _, g := range rules.Groups {

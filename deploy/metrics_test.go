@@ -15,6 +15,7 @@ import (
 
 	"github.com/scorestream/scorestream/demo"
 	"github.com/scorestream/scorestream/gen"
+	"github.com/scorestream/scorestream/monitor"
 	"github.com/scorestream/scorestream/stream"
 )
 
@@ -46,7 +47,11 @@ var fqNameRE = regexp.MustCompile(`fqName: "([^"]+)"`)
 
 // registerOthers registers the metrics of processes other than the pipeline
 // whose series the dashboards read (e.g. a label-join monitor): add them here.
-func registerOthers(reg prometheus.Registerer) {}
+func registerOthers(reg prometheus.Registerer) {
+	if err := monitor.Exercise(reg); err != nil {
+		panic(err)
+	}
+}
 
 // exportedMetrics runs the pipeline (the demo's config: embedded kfake broker
 // and registry, one loop) on a few hundred generated events, some malformed,

@@ -52,6 +52,8 @@ run "promtool test rules deploy/prometheus/drift/rules_test.yml" promtool test r
 run "drift/rules.yml is generated from drift/fixture-manifest.yaml" \
   diff -u <(sed 1,2d deploy/prometheus/drift/rules.yml) \
   <(go run ./cmd/scorestream rules --manifest deploy/prometheus/drift/fixture-manifest.yaml --windows 10m,1h --for 5m --min-records 1000 2>/dev/null | sed 1,2d)
+run "promtool check rules deploy/prometheus/quality.yml" promtool check rules deploy/prometheus/quality.yml
+run "promtool test rules deploy/prometheus/quality_test.yml" promtool test rules deploy/prometheus/quality_test.yml
 run "promtool check config deploy/prometheus/prometheus.yml" promtool check config deploy/prometheus/prometheus.yml
 run "kubernetes/optional/prometheusrule.yaml is generated from alerts.yml" \
   diff -u deploy/kubernetes/optional/prometheusrule.yaml <(deploy/prometheus/prometheusrule.sh)

@@ -67,9 +67,11 @@ if [ "$fast" = 0 ]; then
     "$PY" model/testdata/gen_parity.py
     "$PY" model/testdata/lightgbm/gen.py >/dev/null
     "$PY" model/testdata/onnx/gen.py >/dev/null
-    changed=$(diff -rq "$OLDPWD/model/testdata" model/testdata | grep -v zipmap.onnx || true)
+    "$PY" monitor/testdata/gen_auc.py >/dev/null
+    changed=$( (diff -rq "$OLDPWD/model/testdata" model/testdata; diff -rq "$OLDPWD/monitor/testdata" monitor/testdata) | grep -v zipmap.onnx || true)
     [ -z "$changed" ] && echo "regenerated goldens are identical to the committed ones" || echo "regenerated goldens differ from the committed ones (testing against the regenerated): $changed"
     go test -count=1 ./model -run 'Parity|LightGBM'
+    go test -count=1 ./monitor -run 'AUCParity'
     scripts/test-onnx.sh -run 'ONNXParity' 2>&1 | tail -3
   )
   rm -rf "$live"

@@ -44,6 +44,9 @@ Examples:
   # for scripts: the last stdout line is one JSON object
   scorestream gen --events 1000 --summary json | tail -n1 | jq .events
 
+  # and the ground truth of every event, for scorestream monitor
+  scorestream gen --create-topic --labels-topic payment-labels
+
 Flags:
 `
 
@@ -60,6 +63,7 @@ type genFlags struct {
 	schema, summary          string
 	timeout, deliveryTimeout time.Duration
 	brokersSet, registrySet  bool
+	labelsTopic              string
 }
 
 func genParse(args []string, stdout, stderr io.Writer) (genFlags, int, bool) {
@@ -68,6 +72,7 @@ func genParse(args []string, stdout, stderr io.Writer) (genFlags, int, bool) {
 	fs.StringVar(&f.brokers, "brokers", "127.0.0.1:9092", "comma-separated seed brokers (env "+config.EnvBrokers+")")
 	fs.StringVar(&f.registry, "registry", "http://127.0.0.1:8081", "schema registry URL(s), comma-separated (env "+config.EnvRegistryURLs+")")
 	fs.StringVar(&f.topic, "topic", "payments", "topic to produce to")
+	fs.StringVar(&f.labelsTopic, "labels-topic", "", "also produce each well-formed event's fraud label (gen.LabelSchema) to this topic, for scorestream monitor")
 	fs.IntVar(&f.events, "events", 10000, "number of events to produce; 0 = until Ctrl-C")
 	fs.Float64Var(&f.rate, "rate", 0, "wall-clock events per second; 0 = as fast as possible")
 	fs.Int64Var(&f.seed, "seed", 1, "random seed: the same seed gives the same events")
@@ -112,6 +117,9 @@ func genParse(args []string, stdout, stderr io.Writer) (genFlags, int, bool) {
 	}
 	if f.topic == "" {
 		bad("--topic: empty")
+	}
+	if f.labelsTopic != "" && f.labelsTopic == f.topic {
+		bad("--labels-topic: must differ from --topic")
 	}
 	if f.events < 0 {
 		bad("--events: must be >= 0, got %d", f.events)
@@ -168,6 +176,7 @@ type genSummary struct {
 	Malformed       map[string]int64 `json:"malformed"`
 	MalformedTotal  int64            `json:"malformed_total"`
 	Fraud           int64            `json:"fraud"`
+	Labels          int64            `json:"labels,omitempty"` // with --labels-topic: labels acknowledged
 	FraudByPattern  map[string]int64 `json:"fraud_by_pattern"`
 	Seconds         float64          `json:"seconds"`
 	EventsPerSecond float64          `json:"events_per_second"`
@@ -282,6 +291,20 @@ func genCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Malformed: map[string]int64{}, FraudByPattern: map[string]int64{},
 	}
 	var cnt genCounters
+	var labels *genLabels
+	if f.labelsTopic != "" {
+		lf := f
+		lf.topic = f.labelsTopic
+		if code := genPrepareTopic(ctx, cl, lf, stderr); code != exitOK {
+			return code
+		}
+		rctx, cancel := context.WithTimeout(ctx, f.timeout)
+		labels, err = newGenLabels(rctx, rcl, f.labelsTopic, &cnt)
+		cancel()
+		if err != nil {
+			return fail("%v", err)
+		}
+	}
 	var promises [5][4]func(*kgo.Record, error)
 	for k := range promises {
 		for p := range promises[k] {
@@ -335,6 +358,7 @@ loop:
 		last = r.Event.EventTime
 		cl.Produce(pctx, &kgo.Record{Key: r.Key, Value: r.Value},
 			promises[genKindIndex(r.Malformed)][genPatternIndex(r.Event.Pattern)])
+		labels.add(pctx, cl, r)
 		produced++
 		cnt.produced.Add(1)
 	}
@@ -361,6 +385,7 @@ loop:
 		}
 	}
 	sum.Failed = cnt.failed.Load()
+	sum.Labels = labels.count()
 	sum.Seconds = math.Round(elapsed*1000) / 1000
 	if elapsed > 0 {
 		sum.EventsPerSecond = math.Round(float64(sum.Events) / elapsed)
@@ -480,6 +505,9 @@ func genPrintSummary(w io.Writer, format string, s genSummary) {
 		s.Malformed[gen.MalformedBadMagic], s.Malformed[gen.MalformedTruncated], s.Malformed[gen.MalformedUnknownSchema], s.Malformed[gen.MalformedGarbage])
 	if s.FirstEventTime != nil {
 		fmt.Fprintf(w, "event time: %s to %s\n", s.FirstEventTime.Format(time.RFC3339), s.LastEventTime.Format(time.RFC3339))
+	}
+	if s.Labels > 0 {
+		fmt.Fprintf(w, "labels: %d\n", s.Labels)
 	}
 	if s.Failed > 0 {
 		fmt.Fprintf(w, "failed: %d\n", s.Failed)

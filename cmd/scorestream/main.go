@@ -37,6 +37,7 @@ func commands() []command {
 		{"audit", "verify that every input offset has exactly one prediction or dead letter", auditCmd},
 		{"model", "check a model file and score CSV rows offline (model predict, model check)", modelCmd},
 		{"registry", "serve an in-memory schema registry over HTTP for local testing", registryCmd},
+		{"monitor", "join predictions with delayed labels: live precision/recall/AUC and estimated precision", monitorCmd},
 		{"bench", "throughput and latency on a real broker, as a ratio to a no-op copier", benchCmd},
 		{"rules", "write Prometheus drift rules and alerts from model manifests' reference profiles", rulesCmd},
 	}

@@ -352,6 +352,10 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
+// Millis reads a decoded timestamp: a timestamp-millis (time.Time) or a long
+// or int of Unix milliseconds, as the event-time field is read.
+func Millis(v any) (int64, bool) { return millis(v) }
+
 func millis(v any) (int64, bool) {
 	switch x := v.(type) {
 	case time.Time:
