@@ -5,7 +5,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -39,8 +38,11 @@ type ParquetWriter struct {
 	f         *os.File
 	w         *parquet.Writer
 	models    []ModelID
-	features  []string // nil: no feature columns
-	row       map[string]any
+	features  []string       // nil: no feature columns
+	col       map[string]int // column index by name (the schema sorts them)
+	row       parquet.Row
+	rows      []parquet.Row // batched, written by flush
+	spare     []parquet.Row // reused row buffers
 	closed    bool
 }
 
@@ -70,42 +72,78 @@ func NewParquetWriter(path string, models []ModelID, features []string) (*Parque
 		return nil, fmt.Errorf("parquet: %w", err)
 	}
 	schema := parquet.NewSchema("prediction", g)
-	w := parquet.NewWriter(f, schema, parquet.Compression(&parquet.Zstd))
+	w := parquet.NewWriter(f, schema, parquet.Compression(&parquet.Snappy))
+	col := map[string]int{}
+	for i, c := range schema.Columns() {
+		col[c[0]] = i
+	}
 	return &ParquetWriter{path: path, tmp: f.Name(), f: f, w: w, models: models, features: features,
-		row: make(map[string]any, len(g))}, nil
+		col: col, row: make(parquet.Row, len(col)), rows: make([]parquet.Row, 0, 512)}, nil
+}
+
+// set puts v (nil: null) into column name of the row. Every column is at the
+// top level: repetition level 0, definition level 1 for a present optional
+// value, 0 for null or a required one.
+func (p *ParquetWriter) set(name string, v parquet.Value, present, optional bool) {
+	i := p.col[name]
+	switch {
+	case !present:
+		p.row[i] = parquet.NullValue().Level(0, 0, i)
+	case optional:
+		p.row[i] = v.Level(0, 1, i)
+	default:
+		p.row[i] = v.Level(0, 0, i)
+	}
 }
 
 // Write writes one row per model for ev; label is 1, 0 or -1 (none).
 func (p *ParquetWriter) Write(ev *Event, label int8) error {
-	r := p.row
-	clear(r)
-	r[ColEventID] = ev.EventID
-	r[ColKey] = string(ev.Key)
-	r[ColEventTime] = time.UnixMilli(ev.Time).UTC()
-	if label >= 0 {
-		r[ColLabel] = int32(label)
-	}
-	if ev.Segment != "" {
-		r[ColSegment] = ev.Segment
-	}
+	str := func(s string) parquet.Value { return parquet.ByteArrayValue([]byte(s)) }
+	p.set(ColEventID, str(ev.EventID), true, false)
+	p.set(ColKey, parquet.ByteArrayValue(ev.Key), true, false)
+	p.set(ColEventTime, parquet.Int64Value(ev.Time), true, false)
+	p.set(ColLabel, parquet.Int32Value(int32(label)), label >= 0, true)
+	p.set(ColSegment, str(ev.Segment), ev.Segment != "", true)
 	for i, n := range p.features {
-		if v := ev.Features[i]; !math.IsNaN(v) {
-			r[FeaturePrefix+n] = v
-		} else {
-			delete(r, FeaturePrefix+n)
-		}
+		v := ev.Features[i]
+		p.set(FeaturePrefix+n, parquet.DoubleValue(v), !math.IsNaN(v), true)
 	}
 	for k, m := range p.models {
-		r[ColModel], r[ColModelVersion], r[ColModelHash] = m.Name, m.Version, m.Hash
-		delete(r, ColScore)
-		delete(r, ColDecision)
-		if !math.IsNaN(ev.Scores[k]) {
-			r[ColScore] = ev.Scores[k]
-			r[ColDecision] = ev.Decisions[k]
+		ok := !math.IsNaN(ev.Scores[k])
+		p.set(ColModel, str(m.Name), true, false)
+		p.set(ColModelVersion, str(m.Version), true, false)
+		p.set(ColModelHash, str(m.Hash), true, false)
+		p.set(ColScore, parquet.DoubleValue(ev.Scores[k]), ok, true)
+		p.set(ColDecision, str(ev.Decisions[k]), ok, true)
+		p.rows = append(p.rows, append(p.next(), p.row...))
+		if len(p.rows) == cap(p.rows) {
+			if err := p.flush(); err != nil {
+				return err
+			}
 		}
-		if err := p.w.Write(r); err != nil {
-			return fmt.Errorf("parquet: write: %w", err)
-		}
+	}
+	return nil
+}
+
+// next returns a row buffer to fill: rows are written in batches, which costs
+// parquet-go far less per row than one call per row.
+func (p *ParquetWriter) next() parquet.Row {
+	if n := len(p.rows); n < len(p.spare) {
+		return p.spare[n][:0]
+	}
+	r := make(parquet.Row, 0, len(p.row))
+	p.spare = append(p.spare, r)
+	return r
+}
+
+func (p *ParquetWriter) flush() error {
+	if len(p.rows) == 0 {
+		return nil
+	}
+	_, err := p.w.WriteRows(p.rows)
+	p.rows = p.rows[:0]
+	if err != nil {
+		return fmt.Errorf("parquet: write: %w", err)
 	}
 	return nil
 }
@@ -116,6 +154,10 @@ func (p *ParquetWriter) Close() error {
 		return nil
 	}
 	p.closed = true
+	if err := p.flush(); err != nil {
+		p.abort()
+		return err
+	}
 	if err := p.w.Close(); err != nil {
 		p.abort()
 		return fmt.Errorf("parquet: %w", err)

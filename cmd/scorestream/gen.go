@@ -57,7 +57,7 @@ type genFlags struct {
 	fraudRate, malformed     float64
 	createTopic              bool
 	partitions, replication  int
-	schema, summary          string
+	schema, summary, labels  string
 	timeout, deliveryTimeout time.Duration
 	brokersSet, registrySet  bool
 }
@@ -78,6 +78,7 @@ func genParse(args []string, stdout, stderr io.Writer) (genFlags, int, bool) {
 	fs.IntVar(&f.partitions, "partitions", 12, "partitions of a created topic")
 	fs.IntVar(&f.replication, "replication-factor", 1, "replication factor of a created topic")
 	fs.StringVar(&f.schema, "schema", "v1", "writer schema: v1, or v2 (fields reordered, no currency, risk_flags added)")
+	fs.StringVar(&f.labels, "labels", "", "write the ground truth of the well-formed events to this CSV file (event_id,label,pattern,event_time; label 1 = fraud), for scorestream replay --labels")
 	fs.StringVar(&f.summary, "summary", "text", "final summary on stdout: text or json (one JSON object on the last line)")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "how long to wait for the registry and the brokers at startup")
 	fs.DurationVar(&f.deliveryTimeout, "delivery-timeout", 30*time.Second, "how long the brokers may acknowledge nothing while records are outstanding before gen fails")
@@ -173,6 +174,8 @@ type genSummary struct {
 	EventsPerSecond float64          `json:"events_per_second"`
 	FirstEventTime  *time.Time       `json:"first_event_time,omitempty"`
 	LastEventTime   *time.Time       `json:"last_event_time,omitempty"`
+	Labels          int64            `json:"labels,omitempty"`      // written to LabelsFile (--labels)
+	LabelsFile      string           `json:"labels_file,omitempty"` // --labels
 	Error           string           `json:"error,omitempty"`
 }
 
@@ -277,6 +280,15 @@ func genCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 
+	var labels *gen.LabelFile
+	if f.labels != "" {
+		if labels, err = gen.CreateLabelFile(f.labels); err != nil {
+			fmt.Fprintf(stderr, "scorestream gen: --labels: %v\n", err)
+			return exitUsage
+		}
+		defer labels.Abort()
+	}
+
 	sum := genSummary{
 		Topic: f.topic, Schema: f.schema, SchemaID: ss.ID, Seed: f.seed,
 		Malformed: map[string]int64{}, FraudByPattern: map[string]int64{},
@@ -335,6 +347,9 @@ loop:
 		last = r.Event.EventTime
 		cl.Produce(pctx, &kgo.Record{Key: r.Key, Value: r.Value},
 			promises[genKindIndex(r.Malformed)][genPatternIndex(r.Event.Pattern)])
+		if labels != nil && r.Malformed == "" {
+			labels.Add(r.Event)
+		}
 		produced++
 		cnt.produced.Add(1)
 	}
@@ -375,6 +390,11 @@ loop:
 		runErr = fmt.Errorf("produce to %q: %w (%d records failed; are the brokers %s up?)", f.topic, *p, sum.Failed, f.brokers)
 	} else if ferr != nil {
 		runErr = fmt.Errorf("flush: %w", ferr)
+	}
+	if runErr == nil && labels != nil {
+		if runErr = labels.Close(); runErr == nil {
+			sum.Labels, sum.LabelsFile = labels.Count(), f.labels
+		}
 	}
 	if runErr != nil {
 		sum.Error = runErr.Error()
@@ -480,6 +500,9 @@ func genPrintSummary(w io.Writer, format string, s genSummary) {
 		s.Malformed[gen.MalformedBadMagic], s.Malformed[gen.MalformedTruncated], s.Malformed[gen.MalformedUnknownSchema], s.Malformed[gen.MalformedGarbage])
 	if s.FirstEventTime != nil {
 		fmt.Fprintf(w, "event time: %s to %s\n", s.FirstEventTime.Format(time.RFC3339), s.LastEventTime.Format(time.RFC3339))
+	}
+	if s.LabelsFile != "" {
+		fmt.Fprintf(w, "labels: %d written to %s\n", s.Labels, s.LabelsFile)
 	}
 	if s.Failed > 0 {
 		fmt.Fprintf(w, "failed: %d\n", s.Failed)
