@@ -2,8 +2,8 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -388,5 +388,67 @@ func readJSON(t *testing.T, path string, v any) {
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// TestDemoKeepReplay is the README's demo walkthrough: `scorestream demo --keep
+// DIR`, then the one documented replay command against the demo's still-running
+// broker, comparing the demo model with the one trained without state features,
+// joined to the demo's labels.
+func TestDemoKeepReplay(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "demo-run")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var demoOut, demoErr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- dispatch(ctx, []string{"demo", "--events", "3000", "--metrics-listen", "", "--keep", dir}, &demoOut, &demoErr)
+	}()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "config.yaml")); err == nil {
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("demo exited %d before keeping:\n%s%s", code, demoOut.String(), demoErr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s/config.yaml after 2 minutes", dir)
+		}
+		time.Sleep(50 * time.Millisecond) // poll interval
+	}
+	if !strings.Contains(demoOut.String(), "scorestream replay -c "+dir+"/config.yaml") {
+		t.Errorf("demo does not print the replay command: %q", demoOut.String())
+	}
+	var o, e bytes.Buffer
+	code := dispatch(context.Background(), []string{"replay", "-c", dir + "/config.yaml", "--progress", "0",
+		"--model", "demo=" + dir + "/model.json", "--model", "no-velocity=" + dir + "/model-novelocity.json",
+		"--labels", dir + "/labels.csv", "--out", dir + "/replay"}, &o, &e)
+	if code != exitOK {
+		t.Fatalf("replay: exit %d\n%s%s", code, o.String(), e.String())
+	}
+	var sum replay.Summary
+	readJSON(t, filepath.Join(dir, "replay", "summary.json"), &sum)
+	if sum.Events+sum.DeadLetters != 3000 || sum.LabelsMatched != sum.Events || sum.LabelsUnmatched != 0 {
+		t.Errorf("summary: %d events + %d dead letters of 3000; labels %d matched, %d unmatched", sum.Events, sum.DeadLetters, sum.LabelsMatched, sum.LabelsUnmatched)
+	}
+	rows, err := replay.ReadParquet(filepath.Join(dir, "replay", "predictions.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fraud := 0
+	for _, r := range rows {
+		if r.Label == 1 {
+			fraud++
+		}
+	}
+	if len(rows) != 2*int(sum.Events) || fraud == 0 {
+		t.Errorf("%d rows for %d events (want 2 each), %d labelled fraud", len(rows), sum.Events, fraud)
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Errorf("demo --keep exited %d after Ctrl-C", code)
 	}
 }
