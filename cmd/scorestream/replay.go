@@ -181,6 +181,18 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	defer pq.Abort()
 	out := &replay.Output{Parquet: pq, Labels: rp.labels}
+	thresholds := make([][]config.Threshold, len(rp.scorers))
+	for i, s := range rp.scorers {
+		thresholds[i] = s.Thresholds
+	}
+	ropts := replayReportOptions{Unlabeled: f.unlabeled}
+	if f.cost != "" {
+		ropts.CostFP, ropts.CostFN, _ = parseCost(f.cost) // checked in replaySetup
+	}
+	report := newReplayReport(rp.ids, thresholds, ropts)
+	if report != nil {
+		out.Eval = report
+	}
 
 	r, err := replay.New(replay.Config{Conn: rp.conn, Spans: rp.spans, Decoder: rp.dec, Spec: rp.spec,
 		Models: rp.scorers, State: state.Config{Limits: rp.spec.Limits(), MaxEntities: cfg.State.MaxEntities},
@@ -208,11 +220,29 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "scorestream replay: %v\n", err)
 		return exitFailure
 	}
-	printReplaySummary(stdout, sum, f.out)
+	if report != nil {
+		if err := report.Write(f.out, sum); err != nil {
+			fmt.Fprintf(stderr, "scorestream replay: report: %v\n", err)
+			return exitFailure
+		}
+	}
+	printReplaySummary(stdout, sum, f.out, report != nil)
 	return exitOK
 }
 
 var errUsage = errors.New("usage")
+
+// replayReport builds the evaluation report from the scored events.
+type replayReport interface {
+	replay.Evaluator
+	Write(dir string, s replay.Summary) error // report.json, report.html
+}
+
+// replayReportOptions are the report's flags.
+type replayReportOptions struct {
+	Unlabeled      string
+	CostFP, CostFN float64
+}
 
 type replayRun struct {
 	conn       []kgo.Opt
@@ -500,7 +530,7 @@ func replayProgress(w io.Writer, every time.Duration, start time.Time, r *replay
 	return func() { close(done); wg.Wait() }
 }
 
-func printReplaySummary(w io.Writer, s replay.Summary, out string) {
+func printReplaySummary(w io.Writer, s replay.Summary, out string, report bool) {
 	fmt.Fprintf(w, "replayed %d events in %.1fs (%.0f events/s), %d dead letters", s.Events, s.Seconds, s.EventsPerSecond, s.DeadLetters)
 	if len(s.DeadLettersByClass) > 0 {
 		fmt.Fprintf(w, " %v", s.DeadLettersByClass)
@@ -518,6 +548,9 @@ func printReplaySummary(w io.Writer, s replay.Summary, out string) {
 		fmt.Fprintf(w, "labels %s: %d matched an event, %d matched none\n", s.LabelsSource, s.LabelsMatched, s.LabelsUnmatched)
 	}
 	fmt.Fprintf(w, "wrote %s and %s\n", filepath.Join(out, "predictions.parquet"), filepath.Join(out, "summary.json"))
+	if report {
+		fmt.Fprintf(w, "report: %s (and report.json)\n", filepath.Join(out, "report.html"))
+	}
 }
 
 // buildVersion is the module version and VCS revision of this binary.

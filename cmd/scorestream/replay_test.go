@@ -447,6 +447,24 @@ func TestDemoKeepReplay(t *testing.T) {
 	if len(rows) != 2*int(sum.Events) || fraud == 0 {
 		t.Errorf("%d rows for %d events (want 2 each), %d labelled fraud", len(rows), sum.Events, fraud)
 	}
+	for _, name := range []string{"report.json", "report.html"} {
+		if _, err := os.Stat(filepath.Join(dir, "replay", name)); (err == nil) != replayReportBuilt {
+			t.Errorf("%s: %v (this build writes the report: %v)", name, err, replayReportBuilt)
+		}
+	}
+	if replayReportBuilt {
+		var rep struct {
+			Verdicts []string
+			Models   []struct {
+				Model struct{ Name string }
+			}
+		}
+		readJSON(t, filepath.Join(dir, "replay", "report.json"), &rep)
+		if len(rep.Models) != 2 || rep.Models[0].Model.Name != "demo" || rep.Models[1].Model.Name != "no-velocity" || len(rep.Verdicts) == 0 {
+			t.Errorf("report.json: models %+v, verdicts %q", rep.Models, rep.Verdicts)
+		}
+		t.Logf("verdicts: %q", rep.Verdicts)
+	}
 	cancel()
 	if code := <-done; code != exitOK {
 		t.Errorf("demo --keep exited %d after Ctrl-C", code)
