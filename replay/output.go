@@ -26,11 +26,12 @@ type Evaluator interface {
 }
 
 // Output is the Sink of a replay run from the command line: each scored event
-// is joined to its label and written to the Parquet file (if any) and the
-// evaluator (if any). Dead letters are counted by the Replayer and written
+// is joined to its label and written to the Parquet file, the topic and the
+// evaluator (each if set). Dead letters are counted by the Replayer and written
 // nowhere.
 type Output struct {
 	Parquet *ParquetWriter
+	Topic   *TopicWriter
 	Labels  *Labels
 	Eval    Evaluator
 }
@@ -43,6 +44,11 @@ func (o *Output) Write(ev *Event) error {
 	label := o.Labels.Lookup(ev.EventID)
 	if o.Parquet != nil {
 		if err := o.Parquet.Write(ev, label); err != nil {
+			return err
+		}
+	}
+	if o.Topic != nil {
+		if err := o.Topic.Write(ev); err != nil {
 			return err
 		}
 	}

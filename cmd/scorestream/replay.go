@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ import (
 	"github.com/scorestream/scorestream/modelwatch"
 	"github.com/scorestream/scorestream/replay"
 	"github.com/scorestream/scorestream/state"
+	"github.com/scorestream/scorestream/stream"
 	"github.com/scorestream/scorestream/stream/decode"
 	"github.com/scorestream/scorestream/stream/features"
 	"github.com/scorestream/scorestream/stream/process"
@@ -37,8 +39,8 @@ one row per event per model to <out>/predictions.parquet and a summary to
 the same vector; partitions are replayed in parallel.
 
 Isolation: replay joins no consumer group, commits no offsets and writes no
-topic; it needs only Describe and Read on the input topics (and read access to
-the schema registry). It reads read_committed and stops by itself at the end of
+topic (unless --to-topic names one); it needs only Describe and Read on the
+input topics (and read access to the schema registry). It reads read_committed and stops by itself at the end of
 the range.
 
 Range (at most one start and one end; default: log start to the last stable
@@ -106,13 +108,17 @@ Flags:
       --cost fp=X,fn=Y    cost of a false positive and a false negative
       --features          write the feature vector (columns f_<name>)
       --out DIR           output directory (default replay-out)
+      --to-topic T        also produce the predictions to topic T (transactional,
+                          the live predictions' Avro schema and headers; needs
+                          Write on T and registering T-value; never a topic of
+                          the config)
       --progress D        progress line interval on stderr (default 2s; 0 = off)
 `
 
 type replayFlags struct {
 	configPath, from, to, fromOffsets, toOffsets, fromGroup, warmup string
 	models                                                          []string
-	labels, labelID, labelCol, unlabeled, segment, cost, out        string
+	labels, labelID, labelCol, unlabeled, segment, cost, out, topic string
 	features                                                        bool
 	progress                                                        time.Duration
 }
@@ -142,6 +148,7 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.StringVar(&f.cost, "cost", "", "")
 	fs.BoolVar(&f.features, "features", false, "")
 	fs.StringVar(&f.out, "out", "replay-out", "")
+	fs.StringVar(&f.topic, "to-topic", "", "")
 	fs.DurationVar(&f.progress, "progress", 2*time.Second, "")
 	if ok, code := parseFlagsUsage(fs, args, "replay", replayUsage, stdout, stderr); !ok {
 		return code
@@ -189,6 +196,17 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if f.cost != "" {
 		ropts.CostFP, ropts.CostFN, _ = parseCost(f.cost) // checked in replaySetup
 	}
+	if f.topic != "" {
+		tw, err := replay.NewTopicWriter(ctx, replay.TopicConfig{Conn: rp.conn, Topic: f.topic,
+			TransactionalID: fmt.Sprintf("%s-replay-%d", cfg.Stream.TransactionalIDPrefix, time.Now().UnixNano()),
+			SchemaID:        rp.topicSchema, Models: rp.ids, Features: feats})
+		if err != nil {
+			fmt.Fprintf(stderr, "scorestream replay: %v\n", err)
+			return exitFailure
+		}
+		defer tw.Abort(context.WithoutCancel(ctx))
+		out.Topic = tw
+	}
 	report := newReplayReport(rp.ids, thresholds, ropts)
 	if report != nil {
 		out.Eval = report
@@ -208,6 +226,12 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		fmt.Fprintf(stderr, "scorestream replay: %v\n", err)
 		return exitFailure
+	}
+	if out.Topic != nil {
+		if err := out.Topic.Close(ctx); err != nil {
+			fmt.Fprintf(stderr, "scorestream replay: %v\n", err)
+			return exitFailure
+		}
 	}
 	if err := pq.Close(); err != nil {
 		fmt.Fprintf(stderr, "scorestream replay: %v\n", err)
@@ -245,16 +269,17 @@ type replayReportOptions struct {
 }
 
 type replayRun struct {
-	conn       []kgo.Opt
-	admin      *kgo.Client
-	spec       *features.Spec
-	dec        *decode.Decoder
-	scorers    []*process.Scorer
-	ids        []replay.ModelID
-	closers    []*process.Models
-	spans      []replay.Span
-	labels     *replay.Labels
-	warmupDesc string
+	conn        []kgo.Opt
+	admin       *kgo.Client
+	spec        *features.Spec
+	dec         *decode.Decoder
+	scorers     []*process.Scorer
+	ids         []replay.ModelID
+	closers     []*process.Models
+	spans       []replay.Span
+	labels      *replay.Labels
+	warmupDesc  string
+	topicSchema int // --to-topic's prediction schema id
 }
 
 func (rp *replayRun) close() {
@@ -389,6 +414,17 @@ func replaySetup(ctx context.Context, cfg *config.Config, f replayFlags) (*repla
 	if rp.spans, err = replay.Resolve(ctx, rp.conn, kadm.NewClient(rp.admin), cfg.Stream.InputTopics, b); err != nil {
 		rp.close()
 		return nil, err
+	}
+	if f.topic != "" {
+		live := append([]string{cfg.Output.PredictionsTopic, cfg.Output.ShadowTopic, cfg.Output.DeadLetterTopic, cfg.Output.ChangelogTopic}, cfg.Stream.InputTopics...)
+		if slices.Contains(live, f.topic) {
+			rp.close()
+			return nil, usage("--to-topic %s: a topic of the live pipeline (config); replay never writes those", f.topic)
+		}
+		if rp.topicSchema, err = stream.RegisterPredictionSchema(ctx, rcl, f.topic); err != nil {
+			rp.close()
+			return nil, fmt.Errorf("--to-topic: %w", err)
+		}
 	}
 	return rp, nil
 }

@@ -330,6 +330,7 @@ func TestReplayBadUsage(t *testing.T) {
 		{"two starts", []string{"--from", future, "--from-group", "g"}, "at most one of"},
 		{"bad unlabeled", []string{"--unlabeled", "maybe"}, "--unlabeled"},
 		{"bad cost", []string{"--cost", "fp=1"}, "give both"},
+		{"live topic", []string{"--to-topic", "predictions"}, "a topic of the live pipeline"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := t.TempDir()
@@ -468,5 +469,49 @@ func TestDemoKeepReplay(t *testing.T) {
 	cancel()
 	if code := <-done; code != exitOK {
 		t.Errorf("demo --keep exited %d after Ctrl-C", code)
+	}
+}
+
+// TestReplayToTopic produces the replayed predictions to a topic in
+// transactions: the live format, one record per event per model, and the
+// reference model's records equal the live ones bit for bit.
+func TestReplayToTopic(t *testing.T) {
+	f := newReplayFixture(t, 1500)
+	live := f.livePredictions(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(f.env.Brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(context.Background(), f.partitions, 1, nil, "replayed"); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := f.replay(t, "--features", "--out", t.TempDir(), "--to-topic", "replayed",
+		"--model", "fraud="+f.modelPath, "--model", "again="+f.modelPath)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	dec, err := replay.NewPredictionDecoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := make([]int32, f.partitions)
+	for i := range ps {
+		ps[i] = int32(i)
+	}
+	var got []replay.Prediction
+	err = stream.ReadCommitted(context.Background(), []kgo.Opt{kgo.SeedBrokers(f.env.Brokers...)}, cl, "replayed", ps, func(r *kgo.Record) error {
+		p, err := dec.Decode(r.Value)
+		got = append(got, p)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2*len(live) {
+		t.Fatalf("%d records on the topic, want 2 per live prediction (%d)", len(got), len(live))
+	}
+	if d := replay.Diff(live, byModel(got, "fraud")); len(d) > 0 {
+		t.Fatalf("%d differences from live, first: %v", len(d), d[:min(5, len(d))])
 	}
 }
