@@ -54,6 +54,9 @@ func (l *LabelFile) Count() int64 { return l.n }
 func (l *LabelFile) Close() error {
 	err := l.w.Flush()
 	if err == nil {
+		err = l.f.Chmod(0o644) // CreateTemp makes it 0600
+	}
+	if err == nil {
 		err = l.f.Sync()
 	}
 	if cerr := l.f.Close(); err == nil {

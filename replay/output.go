@@ -124,6 +124,9 @@ func WriteJSON(path string, v any) error {
 	}
 	_, err = f.Write(append(data, '\n'))
 	if err == nil {
+		err = f.Chmod(0o644) // CreateTemp makes it 0600
+	}
+	if err == nil {
 		err = f.Close()
 	} else {
 		f.Close()

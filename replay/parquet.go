@@ -162,6 +162,10 @@ func (p *ParquetWriter) Close() error {
 		p.abort()
 		return fmt.Errorf("parquet: %w", err)
 	}
+	if err := p.f.Chmod(0o644); err != nil { // CreateTemp makes it 0600
+		p.abort()
+		return fmt.Errorf("parquet: %w", err)
+	}
 	if err := p.f.Sync(); err != nil {
 		p.abort()
 		return fmt.Errorf("parquet: %w", err)

@@ -245,6 +245,7 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitFailure
 	}
 	if report != nil {
+		fmt.Fprintf(stderr, "replay: %d events scored in %.1fs; building the report\n", sum.Events, sum.Seconds)
 		if err := report.Write(f.out, sum); err != nil {
 			fmt.Fprintf(stderr, "scorestream replay: report: %v\n", err)
 			return exitFailure
