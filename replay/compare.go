@@ -26,7 +26,8 @@ type Prediction struct {
 	Model, ModelVersion, Hash  string
 	Score                      float64 // NaN: the model failed
 	Decision                   string
-	Label                      int8 // -1 none (Parquet only)
+	Label                      int8   // -1 none (Parquet only)
+	Segment                    string // Parquet only
 	Features                   map[string]float64
 	FeaturesLogged             bool // false: no feature vector was written
 	SourcePartition            int32
@@ -97,6 +98,8 @@ func ReadParquet(path string) ([]Prediction, error) {
 					p.Decision = v.String()
 				case ColLabel:
 					p.Label = int8(v.Int32())
+				case ColSegment:
+					p.Segment = v.String()
 				}
 			}
 			out = append(out, p)

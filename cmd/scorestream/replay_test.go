@@ -14,9 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linkedin/goavro/v2"
+	"github.com/parquet-go/parquet-go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 	"gopkg.in/yaml.v3"
 
 	"github.com/scorestream/scorestream/config"
@@ -282,13 +285,20 @@ func TestReplayLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	code, stdout, stderr := f.replay(t, "--out", out, "--labels", labels, "--label-id-column", "id", "--label-column", "chargeback")
+	code, stdout, stderr := f.replay(t, "--out", out, "--labels", labels, "--label-id-column", "id", "--label-column", "chargeback", "--segment", "channel")
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
 	rows, err := replay.ReadParquet(filepath.Join(out, "predictions.parquet"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	segs := map[string]int{}
+	for _, r := range rows {
+		segs[r.Segment]++
+	}
+	if segs["pos"] == 0 || segs["ecom"] == 0 {
+		t.Errorf("segments %v: want the channel of each event", segs)
 	}
 	want := map[string]int8{}
 	for i, p := range live[:100] {
@@ -303,6 +313,40 @@ func TestReplayLabels(t *testing.T) {
 	readJSON(t, filepath.Join(out, "summary.json"), &sum)
 	if sum.LabelsMatched != 100 || sum.LabelsUnmatched != 1 || sum.LabelsSHA256 == "" {
 		t.Errorf("labels: %d matched, %d unmatched, sha256 %q; want 100, 1", sum.LabelsMatched, sum.LabelsUnmatched, sum.LabelsSHA256)
+	}
+
+	// The same labels as a Parquet file.
+	type labelRow struct {
+		ID         string `parquet:"id"`
+		Chargeback int32  `parquet:"chargeback"`
+	}
+	pqPath := filepath.Join(t.TempDir(), "labels.parquet")
+	fh, err := os.Create(pqPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := parquet.NewGenericWriter[labelRow](fh)
+	for i, p := range live[:100] {
+		if _, err := w.Write([]labelRow{{ID: p.EventID, Chargeback: int32(i % 2)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fh.Close()
+	out2 := t.TempDir()
+	if code, o, e := f.replay(t, "--out", out2, "--labels", pqPath, "--label-id-column", "id", "--label-column", "chargeback"); code != exitOK {
+		t.Fatalf("parquet labels: exit %d\n%s%s", code, o, e)
+	}
+	rows2, err := replay.ReadParquet(filepath.Join(out2, "predictions.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows2 {
+		if w, ok := want[r.EventID]; (ok && r.Label != w) || (!ok && r.Label != -1) {
+			t.Fatalf("parquet labels: event %s: label %d, want %d (labelled %v)", r.EventID, r.Label, w, ok)
+		}
 	}
 }
 
@@ -513,5 +557,71 @@ func TestReplayToTopic(t *testing.T) {
 	}
 	if d := replay.Diff(live, byModel(got, "fraud")); len(d) > 0 {
 		t.Fatalf("%d differences from live, first: %v", len(d), d[:min(5, len(d))])
+	}
+}
+
+// TestReplayLabelsTopic reads labels from an Avro topic through the registry.
+func TestReplayLabelsTopic(t *testing.T) {
+	f := newReplayFixture(t, 300)
+	live := f.livePredictions(t)
+	ctx := context.Background()
+	const schema = `{"type":"record","name":"Outcome","fields":[{"name":"event_id","type":"string"},{"name":"fraud","type":"boolean"}]}`
+	rcl, err := sr.NewClient(sr.URLs(f.env.RegistryURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := rcl.CreateSchema(ctx, "outcomes-value", sr.Schema{Schema: schema, Type: sr.TypeAvro})
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, err := goavro.NewCodec(schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(f.env.Brokers...), kgo.DefaultProduceTopic("outcomes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 2, 1, nil, "outcomes"); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int8{}
+	for i, p := range live[:50] {
+		v, err := codec.BinaryFromNative([]byte{0, 0, 0, 0, byte(ss.ID)}, map[string]any{"event_id": p.EventID, "fraud": i%3 == 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte(p.EventID), Value: v}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		want[p.EventID] = 0
+		if i%3 == 0 {
+			want[p.EventID] = 1
+		}
+	}
+	out := t.TempDir()
+	if code, o, e := f.replay(t, "--out", out, "--labels", "topic:outcomes", "--label-column", "fraud"); code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, o, e)
+	}
+	rows, err := replay.ReadParquet(filepath.Join(out, "predictions.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range rows {
+		if w, ok := want[r.EventID]; (ok && r.Label != w) || (!ok && r.Label != -1) {
+			t.Fatalf("event %s: label %d, want %d (labelled %v)", r.EventID, r.Label, w, ok)
+		}
+		if r.Label >= 0 {
+			n++
+		}
+	}
+	if n != 50 {
+		t.Fatalf("%d labelled rows, want 50", n)
+	}
+	// A field that is not there is a usage error.
+	if code, _, e := f.replay(t, "--out", t.TempDir(), "--labels", "topic:outcomes"); code != exitUsage || !strings.Contains(e, `no field "label"`) {
+		t.Fatalf("missing label field: exit %d, %q", code, e)
 	}
 }
