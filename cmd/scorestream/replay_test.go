@@ -625,3 +625,29 @@ func TestReplayLabelsTopic(t *testing.T) {
 		t.Fatalf("missing label field: exit %d, %q", code, e)
 	}
 }
+
+// TestReplayTimeAndGroupRange: a time range around the whole run replays
+// everything the live loop scored, state warm-up by time included; --from-group
+// of the caught-up live group leaves nothing to replay.
+func TestReplayTimeAndGroupRange(t *testing.T) {
+	before := time.Now().Add(-time.Second).UTC()
+	f := newReplayFixture(t, 600)
+	live := f.livePredictions(t)
+	out := t.TempDir()
+	code, o, e := f.replay(t, "--features", "--out", out, "--from", before.Format(time.RFC3339),
+		"--to", time.Now().Add(time.Hour).UTC().Format(time.RFC3339), "--warmup", "1h")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, o, e)
+	}
+	rows, err := replay.ReadParquet(filepath.Join(out, "predictions.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := replay.Diff(live, rows); len(d) > 0 {
+		t.Fatalf("%d differences from live, first: %v", len(d), d[:min(5, len(d))])
+	}
+	code, _, e = f.replay(t, "--out", t.TempDir(), "--from-group", "scorestream-demo")
+	if code != exitUsage || !strings.Contains(e, "no records in the range") {
+		t.Fatalf("--from-group of a caught-up group: exit %d, %q", code, e)
+	}
+}
