@@ -142,6 +142,12 @@ func newReplayFixture(t *testing.T, events int) *replayFixture {
 // livePredictions reads the committed predictions topic.
 func (f *replayFixture) livePredictions(t *testing.T) []replay.Prediction {
 	t.Helper()
+	return f.readPredictions(t, "predictions")
+}
+
+// readPredictions reads and decodes every committed record of topic.
+func (f *replayFixture) readPredictions(t *testing.T, topic string) []replay.Prediction {
+	t.Helper()
 	dec, err := replay.NewPredictionDecoder()
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +162,7 @@ func (f *replayFixture) livePredictions(t *testing.T) []replay.Prediction {
 		ps[i] = int32(i)
 	}
 	var out []replay.Prediction
-	err = stream.ReadCommitted(context.Background(), []kgo.Opt{kgo.SeedBrokers(f.env.Brokers...)}, cl, "predictions", ps, func(r *kgo.Record) error {
+	err = stream.ReadCommitted(context.Background(), []kgo.Opt{kgo.SeedBrokers(f.env.Brokers...)}, cl, topic, ps, func(r *kgo.Record) error {
 		p, err := dec.Decode(r.Value)
 		out = append(out, p)
 		return err
@@ -535,23 +541,7 @@ func TestReplayToTopic(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
-	dec, err := replay.NewPredictionDecoder()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps := make([]int32, f.partitions)
-	for i := range ps {
-		ps[i] = int32(i)
-	}
-	var got []replay.Prediction
-	err = stream.ReadCommitted(context.Background(), []kgo.Opt{kgo.SeedBrokers(f.env.Brokers...)}, cl, "replayed", ps, func(r *kgo.Record) error {
-		p, err := dec.Decode(r.Value)
-		got = append(got, p)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := f.readPredictions(t, "replayed")
 	if len(got) != 2*len(live) {
 		t.Fatalf("%d records on the topic, want 2 per live prediction (%d)", len(got), len(live))
 	}
