@@ -333,19 +333,23 @@ wait:
 		return exitFailure
 	}
 	if f.keep != "" {
-		return demoKeep(ctx, f.keep, env, stdout, stderr)
+		w := stdout
+		if f.summary == "json" { // the JSON summary stays the last stdout line
+			w = stderr
+		}
+		return demoKeep(ctx, f.keep, env, w, stderr)
 	}
 	return exitOK
 }
 
 // demoKeep writes the replay kit into dir and serves the embedded broker and
 // registry until ctx ends (Ctrl-C).
-func demoKeep(ctx context.Context, dir string, env *demo.Env, stdout, stderr io.Writer) int {
+func demoKeep(ctx context.Context, dir string, env *demo.Env, out, stderr io.Writer) int {
 	if err := demo.ReplayKit(dir, env.Brokers, env.RegistryURL); err != nil {
 		fmt.Fprintf(stderr, "scorestream demo: --keep: %v\n", err)
 		return exitFailure
 	}
-	fmt.Fprintf(stdout, `
+	fmt.Fprintf(out, `
 kept running: kafka %s, schema registry %s (Ctrl-C to stop)
 evaluate the demo model against one trained without state features, in another terminal:
   scorestream replay -c %[3]s/config.yaml --model demo=%[3]s/model.json \

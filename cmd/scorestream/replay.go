@@ -34,14 +34,15 @@ const replayUsage = `Usage: scorestream replay -c config.yaml [range] [--model N
 
 Run a bounded range of the input topic(s) through the same decode, features,
 state and scoring code as "scorestream run", with one or more models, and write
-one row per event per model to <out>/predictions.parquet and a summary to
-<out>/summary.json. Features are computed once per event and every model scores
-the same vector; partitions are replayed in parallel.
+one row per event per model to <out>/predictions.parquet, a summary to
+<out>/summary.json and the evaluation report (<out>/report.html, report.json)
+where this build has one. Features are computed once per event and every model
+scores the same vector; partitions are replayed in parallel.
 
 Isolation: replay joins no consumer group, commits no offsets and writes no
 topic (unless --to-topic names one); it needs only Describe and Read on the
-input topics (and read access to the schema registry). It reads read_committed and stops by itself at the end of
-the range.
+input topics (and read access to the schema registry). It reads
+read_committed and stops by itself at the end of the range.
 
 Range (at most one start and one end; default: log start to the last stable
 offset at startup):
