@@ -260,6 +260,25 @@ func TestReplayMatchesLive(t *testing.T) {
 		t.Errorf("second half: no warm-up records counted")
 	}
 
+	// The default warm-up (state.ttl before the first record's timestamp) reaches
+	// back to the log start here: the whole run took less than the TTL.
+	outD := t.TempDir()
+	if code, o, e := f.replay(t, "--features", "--out", outD, "--from-offsets", strings.Join(mid, ",")); code != exitOK {
+		t.Fatalf("replay with the default warm-up: exit %d\n%s%s", code, o, e)
+	}
+	dflt, err := replay.ReadParquet(filepath.Join(outD, "predictions.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := replay.Diff(liveHalf, dflt); len(d) > 0 {
+		t.Fatalf("second half, default warm-up: %d differences from live, first: %v", len(d), d[:min(5, len(d))])
+	}
+	var sumD replay.Summary
+	readJSON(t, filepath.Join(outD, "summary.json"), &sumD)
+	if sumD.Warmup.Events != sum2.Warmup.Events {
+		t.Errorf("default warm-up read %d records, --warmup all %d", sumD.Warmup.Events, sum2.Warmup.Events)
+	}
+
 	// Without warm-up the state features of the second half start empty: the
 	// comparison must see it (the test can fail).
 	out3 := t.TempDir()
