@@ -52,8 +52,9 @@ offset at startup):
                           per partition; partitions not named start at the log
                           start / end at the last stable offset
   --from-group G          start where consumer group G has committed now (what
-                          the live pipeline has scored so far); combine with
-                          --to or --to-offsets. Kafka keeps no history of a
+                          the live pipeline has scored so far; partitions it
+                          has not committed start at the log start); combine
+                          with --to or --to-offsets. Kafka keeps no history of a
                           group's offsets: for "what G had committed at time T",
                           use --from T (records scored after T).
 
