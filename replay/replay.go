@@ -31,7 +31,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -304,14 +303,23 @@ func (r *Replayer) prepare(ctx context.Context, proc *process.Processor, rec *kg
 }
 
 // score scores the pending records with every model and turns them into events.
+// The events of a batch share their backing arrays (one allocation each for the
+// events, feature vectors, scores and decisions).
 func (r *Replayer) score(proc *process.Processor, pending []process.Pending) []*Event {
 	models := r.cfg.Models
+	k, n := len(models), len(r.cfg.Spec.Names())
+	all := make([]Event, len(pending))
 	evs := make([]*Event, 0, len(pending))
+	feats := make([]float64, 0, n*len(pending))
+	scores := make([]float64, 0, k*len(pending))
+	decisions := make([]string, 0, k*len(pending))
 	var dead map[string]int64
 	proc.Score(pending, models, func(sc *process.Scored) {
 		in := sc.Input
-		ev := &Event{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset, Key: in.Key,
+		ev := &all[len(evs)]
+		*ev = Event{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset, Key: in.Key,
 			EventID: sc.EventID, Time: sc.Time, Segment: sc.Segment, DeadLetter: sc.DeadLetter, Err: sc.Err}
+		evs = append(evs, ev)
 		if ev.DeadLetter == "" && sc.Errs[0] != nil { // the live pipeline dead-letters it too
 			ev.DeadLetter, ev.Err = process.ClassScore, sc.Errs[0]
 		}
@@ -320,18 +328,22 @@ func (r *Replayer) score(proc *process.Processor, pending []process.Pending) []*
 				dead = map[string]int64{}
 			}
 			dead[ev.DeadLetter]++
-			evs = append(evs, ev)
 			return
 		}
-		ev.Features = slices.Clone(sc.Features)
-		ev.Scores = slices.Clone(sc.Scores)
-		ev.Decisions = make([]string, len(models))
-		for k, m := range models {
-			if sc.Errs[k] == nil {
-				ev.Decisions[k] = m.Decide(sc.Scores[k])
+		off := len(feats)
+		feats = append(feats, sc.Features...)
+		ev.Features = feats[off:len(feats):len(feats)]
+		off = len(scores)
+		scores = append(scores, sc.Scores...)
+		ev.Scores = scores[off:len(scores):len(scores)]
+		for j, m := range models {
+			d := ""
+			if sc.Errs[j] == nil {
+				d = m.Decide(sc.Scores[j])
 			}
+			decisions = append(decisions, d)
 		}
-		evs = append(evs, ev)
+		ev.Decisions = decisions[off:len(decisions):len(decisions)]
 	})
 	r.events.Add(int64(len(evs)))
 	if dead != nil {
