@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -24,7 +25,10 @@ import (
 	"github.com/scorestream/scorestream/config"
 	"github.com/scorestream/scorestream/demo"
 	"github.com/scorestream/scorestream/gen"
+	"github.com/scorestream/scorestream/replay"
+	"github.com/scorestream/scorestream/state"
 	"github.com/scorestream/scorestream/stream"
+	"github.com/scorestream/scorestream/stream/process"
 )
 
 // Config of a benchmark run.
@@ -36,7 +40,11 @@ type Config struct {
 	Instances   int     // loops per phase
 	Rate        float64 // events/s for the latency phase
 	Seconds     float64 // length of the latency phase
-	Progress    io.Writer
+	// Replay adds a phase: `scorestream replay` of the same input (everything
+	// the scorer consumed, the latency phase's records included) with the same
+	// model, writing Parquet, timed from start to the last record written.
+	Replay   bool
+	Progress io.Writer
 }
 
 // Phase is one pipeline's figures.
@@ -57,6 +65,11 @@ type Result struct {
 	Scorer          Phase   `json:"scorer"`
 	ThroughputRatio float64 `json:"throughput_ratio"` // scorer / copier
 	LatencyRate     float64 `json:"latency_phase_rate"`
+	// With Config.Replay: the replay's records per second (scored and
+	// dead-lettered, warm-up none) and its ratio to the scorer's events/s.
+	ReplayEvents       int64   `json:"replay_events,omitempty"`
+	ReplayEventsPerSec float64 `json:"replay_events_per_second,omitempty"`
+	ReplayRatio        float64 `json:"replay_to_scorer_ratio,omitempty"`
 }
 
 // Run creates fresh topics, produces the backlog, drains it with the copier and
@@ -120,7 +133,54 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	if res.Copier.EventsPerSec > 0 {
 		res.ThroughputRatio = res.Scorer.EventsPerSec / res.Copier.EventsPerSec
 	}
+	if c.Replay {
+		fmt.Fprintf(c.Progress, "replay: %s, log start to end, the scorer's model\n", base.Stream.InputTopics[0])
+		n, secs, err := replayPhase(ctx, base, cl, dir)
+		if err != nil {
+			return res, fmt.Errorf("replay: %w", err)
+		}
+		res.ReplayEvents, res.ReplayEventsPerSec = n, float64(n)/secs
+		if res.Scorer.EventsPerSec > 0 {
+			res.ReplayRatio = res.ReplayEventsPerSec / res.Scorer.EventsPerSec
+		}
+		fmt.Fprintf(c.Progress, "replay: %d records in %.2fs, %.0f events/s\n", n, secs, res.ReplayEventsPerSec)
+	}
 	return res, nil
+}
+
+// replayPhase replays the whole input topic of cfg through the scoring core
+// with cfg's model, writing Parquet into dir, and returns how many records it
+// passed (scored and dead-lettered) and the seconds from start to the file
+// being closed.
+func replayPhase(ctx context.Context, cfg *config.Config, cl *kgo.Client, dir string) (int64, float64, error) {
+	shared, err := stream.Prepare(ctx, cfg, prometheus.NewRegistry())
+	if err != nil {
+		return 0, 0, err
+	}
+	start := time.Now()
+	spans, err := replay.Resolve(ctx, shared.Conn, kadm.NewClient(cl), cfg.Stream.InputTopics, replay.Bounds{})
+	if err != nil {
+		return 0, 0, err
+	}
+	m := shared.Models.Champion
+	pq, err := replay.NewParquetWriter(filepath.Join(dir, "replay.parquet"), []replay.ModelID{{Name: m.Name, Version: m.Version, Hash: m.Hash}}, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer pq.Abort()
+	r, err := replay.New(replay.Config{Conn: shared.Conn, Spans: spans, Decoder: shared.Decoder, Spec: shared.Spec,
+		Models: []*process.Scorer{m}, State: state.Config{Limits: shared.Spec.Limits(), MaxEntities: cfg.State.MaxEntities}})
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := r.Run(ctx, &replay.Output{Parquet: pq}); err != nil {
+		return 0, 0, err
+	}
+	if err := pq.Close(); err != nil {
+		return 0, 0, err
+	}
+	st := r.Progress()
+	return st.Events + st.DeadLetters, time.Since(start).Seconds(), nil
 }
 
 // drain runs the loops over the backlog (throughput), then keeps them running

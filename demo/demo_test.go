@@ -98,3 +98,26 @@ func TestDemoConfigFeedsModel(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestComparisonModel: the demo's second model (for the replay walkthrough) is
+// the example's, and it needs only the event's own fields.
+func TestComparisonModel(t *testing.T) {
+	served, err := files.ReadFile("model-novelocity.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trained, err := os.ReadFile("../examples/fraud/model-novelocity.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(served, trained) {
+		t.Fatal("demo/model-novelocity.json differs from examples/fraud/model-novelocity.json: rerun examples/fraud/train.py --no-velocity")
+	}
+	m, err := model.Parse(served, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(m.Features(), ","); got != "amount,log_amount,hour,channel_idx,device_age_days" {
+		t.Fatalf("features %s", got)
+	}
+}

@@ -18,13 +18,57 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
+	"gopkg.in/yaml.v3"
 
 	"github.com/scorestream/scorestream/config"
 	"github.com/scorestream/scorestream/gen"
 )
 
-//go:embed config.yaml model.json
+//go:embed config.yaml model.json model-novelocity.json
 var files embed.FS
+
+// ReplayKit writes into dir what `scorestream replay` needs to evaluate on the
+// demo's data while its embedded broker and registry run: config.yaml (the demo
+// pipeline's config pointing at brokers and registryURL), model.json (the demo
+// model) and model-novelocity.json (the same training without the state
+// features, the model to compare it with: examples/fraud/train.py
+// --no-velocity).
+func ReplayKit(dir string, brokers []string, registryURL string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, name := range []string{"model.json", "model-novelocity.json"} {
+		b, err := files.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+	}
+	raw, err := files.ReadFile("config.yaml")
+	if err != nil {
+		return err
+	}
+	var c map[string]any
+	if err := yaml.Unmarshal(raw, &c); err != nil {
+		return fmt.Errorf("demo config: %w", err)
+	}
+	abs, err := filepath.Abs(filepath.Join(dir, "model.json"))
+	if err != nil {
+		return err
+	}
+	c["kafka"] = map[string]any{"brokers": brokers}
+	c["registry"] = map[string]any{"urls": []string{registryURL}}
+	c["model"].(map[string]any)["path"] = abs
+	out, err := yaml.Marshal(c)
+	if err != nil {
+		return err
+	}
+	head := "# The demo pipeline's config, pointing at the embedded broker and registry of a\n" +
+		"# running `scorestream demo --keep`: for scorestream replay (see README).\n"
+	return os.WriteFile(filepath.Join(dir, "config.yaml"), append([]byte(head), out...), 0o644)
+}
 
 // Config returns the demo pipeline config pointing at brokers and registryURL,
 // with the demo model written into dir.
@@ -100,6 +144,9 @@ type Producer struct {
 	// Malformed counts the deliberately malformed records produced, by kind.
 	Malformed map[string]int
 	Produced  int
+	// OnRecord, if set, sees every generated record as it is produced (the
+	// demo writes the ground-truth labels with it).
+	OnRecord func(gen.Record)
 }
 
 // NewProducer registers the event schema and returns a producer of generated
@@ -167,6 +214,9 @@ func (p *Producer) Produce(ctx context.Context, n int, rate float64) error {
 		r := p.gen.NextRecord()
 		if r.Malformed != "" {
 			p.Malformed[r.Malformed]++
+		}
+		if p.OnRecord != nil {
+			p.OnRecord(r)
 		}
 		p.cl.Produce(ctx, &kgo.Record{Key: r.Key, Value: r.Value}, promise)
 		p.Produced++

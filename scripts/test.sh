@@ -75,6 +75,8 @@ if [ "$fast" = 0 ]; then
     scripts/test-onnx.sh -run 'ONNXParity' 2>&1 | tail -3
   )
   rm -rf "$live"
+  step "replay's Parquet output read by pyarrow"
+  SCORESTREAM_PYTHON=$PY go test -count=1 -run 'TestReplayPyarrow' ./cmd/scorestream
 fi
 
 if [ "$fast" = 0 ] && [ -x deploy/test.sh ]; then

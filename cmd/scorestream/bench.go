@@ -30,6 +30,8 @@ Flags:
   --rate R           events/s in the latency phase (default 2000)
   --seconds S        length of the latency phase (default 10)
   --summary FORMAT   text or json (json: the last line is one JSON object)
+  --replay           then time "scorestream replay" of the same input with the
+                     same model (Parquet out), next to the scorer's events/s
 
 Set SCORESTREAM_BENCH_LOG=1 to see the loops' logs (aborts, rebalances) on stderr.
 
@@ -48,6 +50,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	rate := fs.Float64("rate", 2000, "")
 	seconds := fs.Float64("seconds", 10, "")
 	summary := fs.String("summary", "text", "")
+	withReplay := fs.Bool("replay", false, "")
 	if ok, code := parseFlagsUsage(fs, args, "bench", benchUsage, stdout, stderr); !ok {
 		return code
 	}
@@ -57,7 +60,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	res, err := bench.Run(ctx, bench.Config{
 		Brokers: config.SplitList(*brokers), RegistryURL: *registry, Events: *events,
-		Partitions: int32(*partitions), Instances: *instances, Rate: *rate, Seconds: *seconds, Progress: stderr,
+		Partitions: int32(*partitions), Instances: *instances, Rate: *rate, Seconds: *seconds, Replay: *withReplay, Progress: stderr,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "scorestream bench: %v\n", err)
@@ -81,6 +84,10 @@ bench: %d events, %d partitions, %d instance(s) per pipeline
 		res.Copier.LatencyP50ms, res.Scorer.LatencyP50ms, res.LatencyRate,
 		res.Copier.LatencyP99ms, res.Scorer.LatencyP99ms,
 		res.Copier.Committed, res.Scorer.Committed, res.Copier.Aborted, res.Scorer.Aborted)
+	if *withReplay {
+		fmt.Fprintf(stdout, "  replay events/s  %9.0f               replay/scorer = %.2f (%d records, same input)\n",
+			res.ReplayEventsPerSec, res.ReplayRatio, res.ReplayEvents)
+	}
 	return exitOK
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,9 +55,20 @@ Flags:
   --metrics-listen ADDR /metrics endpoint; "" disables (default 127.0.0.1:9464)
   --registry-listen ADDR embedded registry address (default 127.0.0.1:0)
   --log-level LEVEL     debug, info, warn, error (default warn)
+  --labels FILE         write the ground truth of the well-formed events (CSV:
+                        event_id,label,pattern,event_time; label 1 = fraud)
+  --keep DIR            after the summary, keep the embedded broker and registry
+                        running (until Ctrl-C) and write DIR/config.yaml,
+                        DIR/model.json, DIR/model-novelocity.json and
+                        DIR/labels.csv, so that "scorestream replay -c
+                        DIR/config.yaml" evaluates models on the demo's data
 
 Examples:
   scorestream demo
+  scorestream demo --keep demo-run      # then, in another terminal:
+  scorestream replay -c demo-run/config.yaml --model demo=demo-run/model.json \
+      --model no-velocity=demo-run/model-novelocity.json --labels demo-run/labels.csv \
+      --out demo-run/replay
   scorestream demo --events 50000 --summary json
   scorestream demo --events 0 --rate 500 --instances 3   # Ctrl-C to stop
   scorestream demo --drift-at 20000                       # watch the PSI rise
@@ -69,7 +81,7 @@ type demoFlags struct {
 	rate, malformed               float64
 	seed                          int64
 	summary, metrics, registry    string
-	logLevel                      string
+	logLevel, labels, keep        string
 }
 
 // demoSummary is the verified result; its JSON keys are part of the CLI contract.
@@ -109,6 +121,8 @@ func demoParse(args []string, stdout, stderr io.Writer) (demoFlags, int, bool) {
 	fs.StringVar(&f.metrics, "metrics-listen", "127.0.0.1:9464", "")
 	fs.StringVar(&f.registry, "registry-listen", "127.0.0.1:0", "")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "")
+	fs.StringVar(&f.labels, "labels", "", "")
+	fs.StringVar(&f.keep, "keep", "", "")
 	if ok, code := parseFlagsUsage(fs, args, "demo", demoUsage, stdout, stderr); !ok {
 		return f, code, false
 	}
@@ -133,6 +147,9 @@ func demoParse(args []string, stdout, stderr io.Writer) (demoFlags, int, bool) {
 	}
 	if f.summary != "text" && f.summary != "json" {
 		bad = append(bad, "--summary must be text or json")
+	}
+	if f.keep != "" && f.labels == "" {
+		f.labels = filepath.Join(f.keep, "labels.csv")
 	}
 	if len(bad) > 0 || fs.NArg() > 0 {
 		if fs.NArg() > 0 {
@@ -243,6 +260,22 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	defer prod.Close()
+	var labels *gen.LabelFile
+	if f.labels != "" {
+		if err := os.MkdirAll(filepath.Dir(f.labels), 0o755); err == nil {
+			labels, err = gen.CreateLabelFile(f.labels)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "scorestream demo: --labels: %v\n", err)
+			return exitUsage
+		}
+		defer labels.Abort()
+		prod.OnRecord = func(r gen.Record) { // the producer's goroutine only
+			if r.Malformed == "" {
+				labels.Add(r.Event)
+			}
+		}
+	}
 	// The generator's goroutine: until --events are produced or Ctrl-C. prodDone
 	// closes when it ends; produced is read by the progress loop.
 	var produced atomic.Int64
@@ -342,10 +375,40 @@ wait:
 	if dr := dd.total(); len(dr.Features) > 0 {
 		sum.DriftScorePSI, sum.DriftTopFeature, sum.DriftTopPSI = dr.ScorePSI, dr.Features[0].Name, dr.Features[0].PSI
 	}
+	if labels != nil {
+		if err := labels.Close(); err != nil {
+			fmt.Fprintf(stderr, "scorestream demo: %v\n", err)
+			return exitFailure
+		}
+	}
 	demoPrint(stdout, f.summary, sum)
 	if !sum.Clean {
 		return exitFailure
 	}
+	if f.keep != "" {
+		w := stdout
+		if f.summary == "json" { // the JSON summary stays the last stdout line
+			w = stderr
+		}
+		return demoKeep(ctx, f.keep, env, w, stderr)
+	}
+	return exitOK
+}
+
+// demoKeep writes the replay kit into dir and serves the embedded broker and
+// registry until ctx ends (Ctrl-C).
+func demoKeep(ctx context.Context, dir string, env *demo.Env, out, stderr io.Writer) int {
+	if err := demo.ReplayKit(dir, env.Brokers, env.RegistryURL); err != nil {
+		fmt.Fprintf(stderr, "scorestream demo: --keep: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintf(out, `
+kept running: kafka %s, schema registry %s (Ctrl-C to stop)
+evaluate the demo model against one trained without state features, in another terminal:
+  scorestream replay -c %[3]s/config.yaml --model demo=%[3]s/model.json \
+      --model no-velocity=%[3]s/model-novelocity.json --labels %[3]s/labels.csv --out %[3]s/replay
+`, strings.Join(env.Brokers, ","), env.RegistryURL, dir)
+	<-ctx.Done()
 	return exitOK
 }
 

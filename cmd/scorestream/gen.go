@@ -60,7 +60,7 @@ type genFlags struct {
 	fraudRate, malformed     float64
 	createTopic              bool
 	partitions, replication  int
-	schema, summary          string
+	schema, summary, labels  string
 	timeout, deliveryTimeout time.Duration
 	brokersSet, registrySet  bool
 	labelsTopic              string
@@ -83,6 +83,7 @@ func genParse(args []string, stdout, stderr io.Writer) (genFlags, int, bool) {
 	fs.IntVar(&f.partitions, "partitions", 12, "partitions of a created topic")
 	fs.IntVar(&f.replication, "replication-factor", 1, "replication factor of a created topic")
 	fs.StringVar(&f.schema, "schema", "v1", "writer schema: v1, or v2 (fields reordered, no currency, risk_flags added)")
+	fs.StringVar(&f.labels, "labels", "", "write the ground truth of the well-formed events to this CSV file (event_id,label,pattern,event_time; label 1 = fraud), for scorestream replay --labels")
 	fs.StringVar(&f.summary, "summary", "text", "final summary on stdout: text or json (one JSON object on the last line)")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "how long to wait for the registry and the brokers at startup")
 	fs.DurationVar(&f.deliveryTimeout, "delivery-timeout", 30*time.Second, "how long the brokers may acknowledge nothing while records are outstanding before gen fails")
@@ -176,12 +177,14 @@ type genSummary struct {
 	Malformed       map[string]int64 `json:"malformed"`
 	MalformedTotal  int64            `json:"malformed_total"`
 	Fraud           int64            `json:"fraud"`
-	Labels          int64            `json:"labels,omitempty"` // with --labels-topic: labels acknowledged
+	LabelsProduced  int64            `json:"labels_produced,omitempty"` // with --labels-topic: labels acknowledged
 	FraudByPattern  map[string]int64 `json:"fraud_by_pattern"`
 	Seconds         float64          `json:"seconds"`
 	EventsPerSecond float64          `json:"events_per_second"`
 	FirstEventTime  *time.Time       `json:"first_event_time,omitempty"`
 	LastEventTime   *time.Time       `json:"last_event_time,omitempty"`
+	Labels          int64            `json:"labels,omitempty"`      // written to LabelsFile (--labels)
+	LabelsFile      string           `json:"labels_file,omitempty"` // --labels
 	Error           string           `json:"error,omitempty"`
 }
 
@@ -286,12 +289,21 @@ func genCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 
+	var labelFile *gen.LabelFile
+	if f.labels != "" {
+		if labelFile, err = gen.CreateLabelFile(f.labels); err != nil {
+			fmt.Fprintf(stderr, "scorestream gen: --labels: %v\n", err)
+			return exitUsage
+		}
+		defer labelFile.Abort()
+	}
+
 	sum := genSummary{
 		Topic: f.topic, Schema: f.schema, SchemaID: ss.ID, Seed: f.seed,
 		Malformed: map[string]int64{}, FraudByPattern: map[string]int64{},
 	}
 	var cnt genCounters
-	var labels *genLabels
+	var labelTopic *genLabels
 	if f.labelsTopic != "" {
 		lf := f
 		lf.topic = f.labelsTopic
@@ -299,7 +311,7 @@ func genCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return code
 		}
 		rctx, cancel := context.WithTimeout(ctx, f.timeout)
-		labels, err = newGenLabels(rctx, rcl, f.labelsTopic, &cnt)
+		labelTopic, err = newGenLabels(rctx, rcl, f.labelsTopic, &cnt)
 		cancel()
 		if err != nil {
 			return fail("%v", err)
@@ -358,7 +370,10 @@ loop:
 		last = r.Event.EventTime
 		cl.Produce(pctx, &kgo.Record{Key: r.Key, Value: r.Value},
 			promises[genKindIndex(r.Malformed)][genPatternIndex(r.Event.Pattern)])
-		labels.add(pctx, cl, r)
+		labelTopic.add(pctx, cl, r)
+		if labelFile != nil && r.Malformed == "" {
+			labelFile.Add(r.Event)
+		}
 		produced++
 		cnt.produced.Add(1)
 	}
@@ -385,7 +400,7 @@ loop:
 		}
 	}
 	sum.Failed = cnt.failed.Load()
-	sum.Labels = labels.count()
+	sum.LabelsProduced = labelTopic.count()
 	sum.Seconds = math.Round(elapsed*1000) / 1000
 	if elapsed > 0 {
 		sum.EventsPerSecond = math.Round(float64(sum.Events) / elapsed)
@@ -400,6 +415,11 @@ loop:
 		runErr = fmt.Errorf("produce to %q: %w (%d records failed; are the brokers %s up?)", f.topic, *p, sum.Failed, f.brokers)
 	} else if ferr != nil {
 		runErr = fmt.Errorf("flush: %w", ferr)
+	}
+	if runErr == nil && labelFile != nil {
+		if runErr = labelFile.Close(); runErr == nil {
+			sum.Labels, sum.LabelsFile = labelFile.Count(), f.labels
+		}
 	}
 	if runErr != nil {
 		sum.Error = runErr.Error()
@@ -506,8 +526,11 @@ func genPrintSummary(w io.Writer, format string, s genSummary) {
 	if s.FirstEventTime != nil {
 		fmt.Fprintf(w, "event time: %s to %s\n", s.FirstEventTime.Format(time.RFC3339), s.LastEventTime.Format(time.RFC3339))
 	}
-	if s.Labels > 0 {
-		fmt.Fprintf(w, "labels: %d\n", s.Labels)
+	if s.LabelsProduced > 0 {
+		fmt.Fprintf(w, "labels produced: %d\n", s.LabelsProduced)
+	}
+	if s.LabelsFile != "" {
+		fmt.Fprintf(w, "labels: %d written to %s\n", s.Labels, s.LabelsFile)
 	}
 	if s.Failed > 0 {
 		fmt.Fprintf(w, "failed: %d\n", s.Failed)

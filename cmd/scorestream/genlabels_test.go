@@ -19,8 +19,8 @@ func TestGenLabelsTopic(t *testing.T) {
 		t.Fatalf("gen exit %d\nstderr: %s", code, stderr)
 	}
 	sum := genLastJSON(t, stdout)
-	if want := sum.Events - sum.MalformedTotal; sum.Labels != want || want == 0 {
-		t.Fatalf("summary labels %d, want one per well-formed event (%d)", sum.Labels, want)
+	if want := sum.Events - sum.MalformedTotal; sum.LabelsProduced != want || want == 0 {
+		t.Fatalf("summary labels %d, want one per well-formed event (%d)", sum.LabelsProduced, want)
 	}
 	codec, err := goavro.NewCodec(gen.LabelSchema)
 	if err != nil {
@@ -37,7 +37,7 @@ func TestGenLabelsTopic(t *testing.T) {
 		}
 	}
 	fraud := 0
-	for _, r := range genConsume(t, brokers, "pay-labels", int(sum.Labels)) {
+	for _, r := range genConsume(t, brokers, "pay-labels", int(sum.LabelsProduced)) {
 		native, _, err := codec.NativeFromBinary(r.Value[5:])
 		if err != nil {
 			t.Fatalf("label: %v", err)

@@ -34,6 +34,7 @@ func commands() []command {
 		{"topics", "create the topics a config names, with their settings (topics create -c config.yaml)", topicsCmd},
 		{"demo", "the whole pipeline in one process on an embedded broker and registry", demoCmd},
 		{"gen", "produce synthetic card-payment events (Avro) to a topic", genCmd},
+		{"replay", "score a bounded range of history with one or more models, isolated from production", replayCmd},
 		{"audit", "verify that every input offset has exactly one prediction or dead letter", auditCmd},
 		{"model", "check a model file and score CSV rows offline (model predict, model check)", modelCmd},
 		{"registry", "serve an in-memory schema registry over HTTP for local testing", registryCmd},

@@ -13,6 +13,13 @@ computes (same feature spec, same state code), reports hold-out AUC, and writes
 
 so that `scorestream model predict --model examples/fraud/model.json --features
 examples/fraud/holdout.csv` can be checked against expected.txt before serving.
+
+    $(scripts/pyenv.sh)/bin/python examples/fraud/train.py /tmp/train.csv --no-velocity
+
+trains the same way on the event's own fields only (no state features: no counts,
+sums, means, distinct merchants or time since the last payment) and writes
+examples/fraud/model-novelocity.json and demo/model-novelocity.json: the second
+model of the demo's replay report, to compare the demo model with.
 """
 import shutil
 import sys
@@ -26,12 +33,19 @@ here = Path(__file__).resolve().parent
 root = here.parent.parent
 
 
-def main(path: str) -> None:
+# The event's own fields; every other feature of demo/config.yaml reads state.
+STATELESS = ["amount", "log_amount", "hour", "channel_idx", "device_age_days"]
+
+
+def main(path: str, no_velocity: bool = False) -> None:
     with open(path) as f:
         header = f.readline().strip().split(",")
     data = np.genfromtxt(path, delimiter=",", skip_header=1, missing_values="", filling_values=np.nan)
     names = header[:-1]
     X, y = data[:, :-1], data[:, -1]
+    if no_velocity:
+        keep = [names.index(n) for n in STATELESS]
+        X, names = X[:, keep], STATELESS
     n = len(y)
     split = int(n * 0.8)  # time order: train on the past, test on the future
     dtrain = xgb.DMatrix(X[:split], label=y[:split], feature_names=names, missing=np.nan)
@@ -50,6 +64,12 @@ def main(path: str) -> None:
     p = bst.predict(dtest)
     auc = roc_auc_score(y[split:], p)
     print(f"rows {n}, fraud share {y.mean():.4f}, hold-out AUC {auc:.4f}")
+    if no_velocity:
+        model = here / "model-novelocity.json"
+        bst.save_model(str(model))
+        shutil.copy(model, root / "demo" / "model-novelocity.json")
+        print(f"wrote {model}, demo/model-novelocity.json")
+        return
     model = here / "model.json"
     bst.save_model(str(model))
     shutil.copy(model, root / "demo" / "model.json")
@@ -66,4 +86,5 @@ def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "/tmp/train.csv")
+    args = [a for a in sys.argv[1:] if a != "--no-velocity"]
+    main(args[0] if args else "/tmp/train.csv", "--no-velocity" in sys.argv[1:])

@@ -139,6 +139,10 @@ type Config struct {
 	NoOp bool
 	// Now is the wall clock for scoring_time; default time.Now.
 	Now func() time.Time
+	// Segment is a dotted field path whose value Prepare keeps with each record
+	// (Scored.Segment), for an evaluation broken down by segment; "" keeps none.
+	// The decoder must decode the field (decode.Config.Paths).
+	Segment string
 }
 
 // Processor scores records. It is not safe for concurrent use: each loop owns one
@@ -160,6 +164,7 @@ type Processor struct {
 	rows                     [][]float64
 	rowIdx                   []int
 	inputs, batchOut         []float64
+	multi                    []multiScratch // Score's per-scorer results
 }
 
 // New returns a Processor.
@@ -215,6 +220,7 @@ type Pending struct {
 	vec       int // offset of the feature vector in the processor's slab
 	changelog *kgo.Record
 	done      *Result // decided in Prepare (dead letter, or the no-op copy)
+	segment   string  // Config.Segment's value
 }
 
 // Process scores one record against its partition's state, staging the state
@@ -270,9 +276,15 @@ func (p *Processor) Prepare(ctx context.Context, in *kgo.Record, st *state.Parti
 	}
 	st.Advance(ev.Time)
 	st.Stage(key, next)
-	return Pending{in: in, ev: ev, vec: off, changelog: &kgo.Record{
+	pe := Pending{in: in, ev: ev, vec: off, changelog: &kgo.Record{
 		Topic: p.cfg.ChangelogTopic, Partition: in.Partition, Key: in.Key, Value: next.AppendBinary(nil),
-	}}, nil
+	}}
+	if p.cfg.Segment != "" {
+		if v := features.Lookup(rec, p.cfg.Segment); v != nil {
+			pe.segment = fmt.Sprint(v)
+		}
+	}
+	return pe, nil
 }
 
 // Input is the record a Pending was prepared from.
@@ -353,6 +365,66 @@ func (p *Processor) Finish(items []Pending) []Result {
 	}
 	p.slab = p.slab[:0]
 	return p.finished
+}
+
+// Scored is one prepared record scored by several models, without output
+// records: what a replay evaluates. Its slices are valid until the next Score.
+type Scored struct {
+	Input   *kgo.Record
+	EventID string
+	Time    int64  // event time, Unix ms
+	Segment string // Config.Segment's value; "" when unset or absent
+	// Features is the feature vector (spec order) every model scored; nil for a
+	// dead letter.
+	Features []float64
+	// Scores and Errs are per scorer, in the order given to Score. A failed
+	// model's score is NaN.
+	Scores []float64
+	Errs   []error
+	// DeadLetter is the class when the record was dead-lettered before scoring
+	// (decode, key, features), else "".
+	DeadLetter string
+	Err        error
+}
+
+// Score scores the prepared records with every scorer — features computed once
+// by Prepare, each model scoring the same vector through the same mapping and
+// batching as Finish — and calls fn for each record in order. Like Finish it
+// releases the feature vectors Prepare held.
+func (p *Processor) Score(items []Pending, scorers []*Scorer, fn func(*Scored)) {
+	for len(p.multi) < len(scorers) {
+		p.multi = append(p.multi, multiScratch{})
+	}
+	for k, s := range scorers {
+		m := &p.multi[k]
+		p.scoreAll(s, items, &m.scores, &m.errs)
+	}
+	n := p.nfeat
+	sc := Scored{Scores: make([]float64, len(scorers)), Errs: make([]error, len(scorers))}
+	for i := range items {
+		it := &items[i]
+		sc.Input, sc.EventID, sc.Time, sc.Segment = it.in, it.ev.ID, it.ev.Time, it.segment
+		sc.DeadLetter, sc.Err, sc.Features = "", nil, nil
+		if it.done != nil {
+			sc.DeadLetter, sc.Err = it.done.DeadLetter, it.done.Err
+			fn(&sc)
+			continue
+		}
+		sc.Features = p.slab[it.vec : it.vec+n]
+		for k := range scorers {
+			sc.Scores[k], sc.Errs[k] = p.multi[k].scores[i], p.multi[k].errs[i]
+			if sc.Errs[k] != nil {
+				sc.Scores[k] = math.NaN()
+			}
+		}
+		fn(&sc)
+	}
+	p.slab = p.slab[:0]
+}
+
+type multiScratch struct {
+	scores []float64
+	errs   []error
 }
 
 // scoreAll scores every prepared record with s, in one ScoreBatch call when the

@@ -1,0 +1,85 @@
+package process_test
+
+import (
+	"context"
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/scorestream/scorestream/model"
+	"github.com/scorestream/scorestream/stream/process"
+)
+
+// TestScoreSeveralModels: Score gives, per prepared record, the reference
+// model's score exactly as Process does, every other model's score of the same
+// feature vector (one ScoreBatch call for a batching model), NaN where only that
+// model failed, and the dead letters Prepare decided.
+func TestScoreSeveralModels(t *testing.T) {
+	one := newFixture(t, logisticNeedsMean)
+	multi := newFixture(t, logisticNeedsMean)
+	other, err := model.Parse([]byte(`{"format":"logistic","version":1,"features":["log_amount","count_1h"],
+ "intercept":-2,"coefficients":{"log_amount":0.2,"count_1h":0.05}}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := multi.proc.Spec()
+	oth, err := process.NewScorer(other, "other", "1", nil, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bm := &batching{Model: other}
+	bs, err := process.NewScorer(bm, "batched", "1", nil, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scorers := []*process.Scorer{multi.proc.Models().Champion, oth, bs}
+
+	ctx := context.Background()
+	var want []process.Result
+	var pes []process.Pending
+	for i := 0; i < 300; i++ {
+		r := one.gen.NextRecord()
+		w, err := one.proc.Process(ctx, one.record(r.Key, r.Value, int64(i)), one.st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, w)
+		pe, err := multi.proc.Prepare(ctx, multi.record(r.Key, r.Value, int64(i)), multi.st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pes = append(pes, pe)
+	}
+	i, refFailed := 0, 0
+	multi.proc.Score(pes, scorers, func(sc *process.Scored) {
+		w := want[i]
+		if sc.Input.Offset != int64(i) {
+			t.Fatalf("record %d: Score called for offset %d", i, sc.Input.Offset)
+		}
+		switch {
+		case sc.DeadLetter != "":
+			if sc.DeadLetter != w.DeadLetter || sc.Features != nil {
+				t.Fatalf("record %d: dead letter %q (features %v), Process says %q", i, sc.DeadLetter, sc.Features, w.DeadLetter)
+			}
+		case sc.Errs[0] != nil:
+			refFailed++
+			if w.DeadLetter != process.ClassScore || !math.IsNaN(sc.Scores[0]) || sc.Errs[1] != nil || math.IsNaN(sc.Scores[1]) {
+				t.Fatalf("record %d: reference failed (%v), Process says %q; other model %v %v", i, sc.Errs[0], w.DeadLetter, sc.Scores[1], sc.Errs[1])
+			}
+		default:
+			if math.Float64bits(sc.Scores[0]) != math.Float64bits(w.Score) {
+				t.Fatalf("record %d: reference score %v, Process %v", i, sc.Scores[0], w.Score)
+			}
+			if x := []float64{sc.Features[slices.Index(spec.Names(), "log_amount")], sc.Features[slices.Index(spec.Names(), "count_1h")]}; other.Score(x) != sc.Scores[1] {
+				t.Fatalf("record %d: other model %v, its score of the feature vector %v", i, sc.Scores[1], other.Score(x))
+			}
+		}
+		if sc.DeadLetter == "" && sc.Scores[1] != sc.Scores[2] {
+			t.Fatalf("record %d: batched %v, one at a time %v", i, sc.Scores[2], sc.Scores[1])
+		}
+		i++
+	})
+	if i != len(pes) || refFailed == 0 || bm.calls != 1 {
+		t.Fatalf("%d of %d records, %d reference failures, %d ScoreBatch calls: want all, some, 1", i, len(pes), refFailed, bm.calls)
+	}
+}
