@@ -2,6 +2,7 @@ package state
 
 import (
 	"math"
+	"math/rand"
 	"testing"
 	"time"
 )
@@ -126,41 +127,175 @@ func TestStagingCommitAbort(t *testing.T) {
 
 // TestEarlyEvictionAndRestore: the LRU bound evicts the least recently written
 // entity, counts it as early when it had not expired, and a restore from the
-// writes (the changelog) reproduces the same contents.
+// changelog (Changes) reproduces the same contents.
 func TestEarlyEvictionAndRestore(t *testing.T) {
 	early := 0
 	cfg := Config{Limits: lim, MaxEntities: 2, OnEarlyEvict: func() { early++ }}
 	p, _ := NewPartition(cfg)
-	type write struct {
-		key string
-		val []byte
-	}
-	var log []write
+	var log []change
 	for i, k := range []string{"a", "b", "a", "c", "d"} {
 		t0 := int64(i+1) * minute
-		e := p.Get(k, t0).Observe(t0, 1, "", t0, lim)
-		p.Advance(t0)
-		p.Stage(k, e)
+		write(p, k, t0)
+		log = appendChanges(log, p)
 		p.Commit()
-		log = append(log, write{k, e.AppendBinary(nil)})
 	}
 	// b evicted by c, a evicted by d: both unexpired.
 	if early != 2 {
 		t.Fatalf("%d early evictions, want 2", early)
 	}
-	r, _ := NewPartition(cfg)
-	for _, w := range log {
-		if err := r.Restore(w.key, w.val); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var got, want []string
-	p.Each(func(k string, _ *Entity) { want = append(want, k) })
-	r.Each(func(k string, _ *Entity) { got = append(got, k) })
-	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] || r.Watermark() != p.Watermark() {
-		t.Fatalf("restored %v wm %d, want %v wm %d", got, r.Watermark(), want, p.Watermark())
+	r := restore(t, cfg, log)
+	if got, want := dump(r), dump(p); got != want || r.Watermark() != p.Watermark() {
+		t.Fatalf("restored %s wm %d, want %s wm %d", got, r.Watermark(), want, p.Watermark())
 	}
 	if early != 2 {
 		t.Fatal("restore counted early evictions")
+	}
+}
+
+type change struct {
+	key string
+	val []byte // nil: tombstone
+}
+
+func write(p *Partition, k string, t0 int64) {
+	wm := max(p.Watermark(), t0)
+	e := p.Get(k, wm).Observe(t0, 1, "", wm, lim)
+	p.Advance(t0)
+	p.Stage(k, e)
+}
+
+func appendChanges(log []change, p *Partition) []change {
+	p.Changes(func(k string, e *Entity) {
+		c := change{key: k}
+		if e != nil {
+			c.val = e.AppendBinary(nil)
+		}
+		log = append(log, c)
+	})
+	return log
+}
+
+func restore(t *testing.T, cfg Config, log []change) *Partition {
+	t.Helper()
+	r, err := NewPartition(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range log {
+		if err := r.Restore(c.key, c.val); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
+}
+
+// dump is the full LRU, expired entries included, least recent first.
+func dump(p *Partition) string {
+	var b []byte
+	p.Range(func(k string, e *Entity) bool {
+		b = append(b, k...)
+		b = append(b, '=')
+		b = e.AppendBinary(b)
+		b = append(b, ';')
+		return true
+	})
+	return string(b)
+}
+
+// TestProbeWrittenTwiceInOneTxn is the review's probe: with room for two
+// entities, one transaction writes A, B, A, C. Live and restored state must both
+// hold [A C] (A's second write is more recent than B's), as a pass committing
+// every record on its own does, and the changelog has one record per entity.
+func TestProbeWrittenTwiceInOneTxn(t *testing.T) {
+	cfg := Config{Limits: lim, MaxEntities: 2}
+	live, _ := NewPartition(cfg)
+	ref, _ := NewPartition(cfg)
+	for i, k := range []string{"A", "B", "A", "C"} {
+		t0 := int64(i+1) * minute
+		write(live, k, t0)
+		write(ref, k, t0)
+		ref.Commit()
+	}
+	log := appendChanges(nil, live)
+	live.Commit()
+	keys := func(p *Partition) (ks []string) {
+		p.Range(func(k string, _ *Entity) bool { ks = append(ks, k); return true })
+		return ks
+	}
+	if got := keys(live); len(got) != 2 || got[0] != "A" || got[1] != "C" {
+		t.Fatalf("live LRU %v, want [A C]", got)
+	}
+	if len(log) != 2 || log[0].key != "A" || log[1].key != "C" {
+		t.Fatalf("changelog %v, want one record each for A then C", log)
+	}
+	if r := restore(t, cfg, log); dump(r) != dump(live) {
+		t.Fatalf("restored %v, live %v", keys(r), keys(live))
+	}
+	if dump(ref) != dump(live) {
+		t.Fatalf("record-by-record pass %v, one transaction %v", keys(ref), keys(live))
+	}
+}
+
+// TestTransactionsMatchRecordByRecord drives random keys and times (with
+// out-of-order events, expiries and evictions) through transactions of random
+// size that randomly abort and are then retried, and checks after every
+// transaction that the live state, a restore of the changelog so far, and a pass
+// committing every record on its own hold the same entities in the same order.
+func TestTransactionsMatchRecordByRecord(t *testing.T) {
+	for seed := int64(1); seed <= 20; seed++ {
+		rng := rand.New(rand.NewSource(seed))
+		short := Limits{TTL: 30 * time.Minute, MaxEvents: 8}
+		cfg := Config{Limits: short, MaxEntities: 1 + rng.Intn(6)}
+		live, _ := NewPartition(cfg)
+		ref, _ := NewPartition(cfg)
+		var log []change
+		type ev struct {
+			k  string
+			t0 int64
+		}
+		clock := int64(0)
+		next := func() ev {
+			clock += int64(rng.Intn(5)) * minute
+			t0 := clock - int64(rng.Intn(3))*minute // some out of order
+			if rng.Intn(20) == 0 {
+				t0 -= 40 * minute // older than the TTL
+			}
+			return ev{string(rune('a' + rng.Intn(10))), t0}
+		}
+		stage := func(p *Partition, e ev) {
+			wm := max(p.Watermark(), e.t0)
+			n := p.Get(e.k, wm).Observe(e.t0, 1, e.k, wm, short)
+			p.Advance(e.t0)
+			p.Stage(e.k, n)
+		}
+		for txn := 0; txn < 60; txn++ {
+			batch := make([]ev, 1+rng.Intn(8))
+			for i := range batch {
+				batch[i] = next()
+			}
+			if rng.Intn(4) == 0 { // an aborted attempt first
+				before := dump(live)
+				for _, e := range batch {
+					stage(live, e)
+				}
+				live.Abort()
+				if dump(live) != before {
+					t.Fatalf("seed %d txn %d: abort did not restore the state", seed, txn)
+				}
+			}
+			for _, e := range batch {
+				stage(live, e)
+				stage(ref, e)
+				ref.Commit()
+			}
+			log = appendChanges(log, live)
+			live.Commit()
+			if dump(live) != dump(ref) || live.Watermark() != ref.Watermark() {
+				t.Fatalf("seed %d txn %d: transaction state differs from record by record", seed, txn)
+			}
+			if r := restore(t, cfg, log); dump(r) != dump(live) || r.Watermark() != live.Watermark() {
+				t.Fatalf("seed %d txn %d: restored state differs from live:\n%q wm %d\n%q wm %d", seed, txn, dump(r), r.Watermark(), dump(live), live.Watermark())
+			}
+		}
 	}
 }

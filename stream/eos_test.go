@@ -46,6 +46,9 @@ func newHarness(t *testing.T, partitions int32) *harness {
 		t.Fatal(err)
 	}
 	cfg.Stream.MaxRecordsPerTxn = 100 // many transactions, so faults hit many of them
+	// About 33 cards per partition of 6 and room for 12: the LRU evicts all the
+	// time, and a transaction writes many of its entities several times.
+	cfg.State.MaxEntities = 12
 	cfg.Stream.TransactionTimeout = 10 * time.Second
 	cfg.Stream.SessionTimeout = 6 * time.Second
 	cfg.Stream.RebalanceTimeout = 6 * time.Second
@@ -207,7 +210,7 @@ func (h *harness) checkState(partitions int32) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := stream.Restore(ctx, conn, cl, "scorestream-state-changelog", ps, stCfg)
+	got, records, err := stream.Restore(ctx, conn, cl, "scorestream-state-changelog", ps, stCfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,6 +221,25 @@ func (h *harness) checkState(partitions int32) {
 	if entities == 0 {
 		t.Fatal("no entity state at all")
 	}
+	// The test is about evictions and repeated writes: check they happened.
+	var m dto.Metric
+	if err := h.shared.Metrics.EarlyEvictions.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if m.GetCounter().GetValue() == 0 {
+		t.Fatal("no early eviction: max_entities does not bound the state in this test")
+	}
+	scored := h.scoredRecords()
+	if records >= scored {
+		t.Fatalf("%d changelog records for %d scored records: no transaction wrote an entity once for several events", records, scored)
+	}
+	t.Logf("%d entities equal a fault-free pass (LRU order included); %d changelog records for %d scored records, %v early evictions",
+		entities, records, scored, m.GetCounter().GetValue())
+}
+
+// scoredRecords counts the predictions committed (each scored record has one).
+func (h *harness) scoredRecords() int {
+	return int(h.audit().Predictions)
 }
 
 // TestRegistryUnavailableHolds makes the registry fail with 503: the loop must

@@ -26,6 +26,7 @@ type Metrics struct {
 	EarlyEvictions  prometheus.Counter
 	RestoreSeconds  prometheus.Histogram
 	RestoredEntries prometheus.Counter
+	CorruptState    prometheus.Counter
 	SessionRestarts prometheus.Counter
 	GroupLag        *prometheus.GaugeVec
 	GroupCommitted  *prometheus.GaugeVec
@@ -74,6 +75,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Time to restore newly assigned partitions from the changelog.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)}),
 		RestoredEntries: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "state", Name: "restored_entities_total",
 			Help: "Changelog records applied while restoring."}),
+		CorruptState: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "state", Name: "corrupt_records_total",
+			Help: "Changelog records that did not decode on restore; each entity concerned started empty."}),
 		SessionRestarts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "stream", Name: "session_restarts_total",
 			Help: "Kafka sessions replaced after a transaction ended in error (broker gone mid-commit, transaction timed out)."}),
 		GroupLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: "group", Name: "lag_records",
@@ -85,7 +88,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.Consumed, m.Predictions, m.DeadLetters, m.Transactions, m.TxnDuration, m.TxnRecords,
 		m.Latency, m.Lag, m.RegistryDown, m.RegistryErrors, m.Score, m.Decisions, m.Disagreements, m.ModelReloads, m.ModelInfo,
-		m.StateEntries, m.EarlyEvictions, m.RestoreSeconds, m.RestoredEntries, m.SessionRestarts,
+		m.StateEntries, m.EarlyEvictions, m.RestoreSeconds, m.RestoredEntries, m.CorruptState, m.SessionRestarts,
 		m.GroupLag, m.GroupCommitted)
 	return m
 }

@@ -181,9 +181,9 @@ func (p *Processor) Models() *Models { return p.models }
 // Result is what one input record produced.
 type Result struct {
 	// Records to produce in the same transaction: the prediction (and shadow
-	// prediction) and the changelog record; or the dead letter, with the changelog
-	// record when the features (and so the state) were computed before the model
-	// refused the record.
+	// prediction), or the dead letter. The state change is staged in the
+	// partition; its changelog records come from Changelog, once per entity per
+	// transaction.
 	Records []*kgo.Record
 	// DeadLetter is the class when the record was dead-lettered, else "".
 	DeadLetter string
@@ -204,11 +204,10 @@ var ErrRetry = errors.New("retry later")
 // staged, waiting to be scored by Finish. Dead-lettered records are pending too,
 // with their result already decided.
 type Pending struct {
-	in        *kgo.Record
-	ev        features.Event
-	vec       int // offset of the feature vector in the processor's slab
-	changelog *kgo.Record
-	done      *Result // decided in Prepare (dead letter, or the no-op copy)
+	in   *kgo.Record
+	ev   features.Event
+	vec  int     // offset of the feature vector in the processor's slab
+	done *Result // decided in Prepare (dead letter, or the no-op copy)
 }
 
 // Process scores one record against its partition's state, staging the state
@@ -227,8 +226,8 @@ func (p *Processor) Process(ctx context.Context, in *kgo.Record, st *state.Parti
 // stages the entity's new state in st. Scoring waits for Finish, so that a
 // transaction's records are scored in one call when the model batches (ONNX).
 // The state change is staged whether or not the model then scores the record:
-// features were computed from it, and its changelog record is produced with its
-// prediction or dead letter. A returned error wraps ErrRetry.
+// features were computed from it, and it reaches the changelog through Changelog
+// with the transaction's other changes. A returned error wraps ErrRetry.
 func (p *Processor) Prepare(ctx context.Context, in *kgo.Record, st *state.Partition) (Pending, error) {
 	src := sink.Source{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
 	if p.cfg.NoOp {
@@ -264,9 +263,23 @@ func (p *Processor) Prepare(ctx context.Context, in *kgo.Record, st *state.Parti
 	}
 	st.Advance(ev.Time)
 	st.Stage(key, next)
-	return Pending{in: in, ev: ev, vec: off, changelog: &kgo.Record{
-		Topic: p.cfg.ChangelogTopic, Partition: in.Partition, Key: in.Key, Value: next.AppendBinary(nil),
-	}}, nil
+	return Pending{in: in, ev: ev, vec: off}, nil
+}
+
+// Changelog appends to dst the changelog records of what the open transaction
+// changed in partition's state st: one per entity (its final state, or a
+// tombstone when it was evicted or expired), in the order st.Changes gives, which
+// a restore replays exactly. Produce them in the same transaction as the results,
+// before Commit.
+func (p *Processor) Changelog(dst []*kgo.Record, partition int32, st *state.Partition) []*kgo.Record {
+	st.Changes(func(key string, e *state.Entity) {
+		r := &kgo.Record{Topic: p.cfg.ChangelogTopic, Partition: partition, Key: []byte(key)}
+		if e != nil {
+			r.Value = e.AppendBinary(nil)
+		}
+		dst = append(dst, r)
+	})
+	return dst
 }
 
 // Input is the record a Pending was prepared from.
@@ -302,9 +315,7 @@ func (p *Processor) Finish(items []Pending) []Result {
 		}
 		in, vec := it.in, p.slab[it.vec:it.vec+n]
 		if err := p.champErrs[i]; err != nil {
-			r := p.deadLetter(in, ClassScore, err)
-			r.Records = append(r.Records, it.changelog)
-			p.finished = append(p.finished, r)
+			p.finished = append(p.finished, p.deadLetter(in, ClassScore, err))
 			continue
 		}
 		src := sink.Source{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
@@ -319,7 +330,7 @@ func (p *Processor) Finish(items []Pending) []Result {
 			pred.FeatureNames, pred.Features = p.spec.Names(), vec
 		}
 		hs := sink.AppendProvenance(make([]kgo.RecordHeader, 0, 4), src)
-		res.Records = append(make([]*kgo.Record, 0, 3), &kgo.Record{
+		res.Records = append(make([]*kgo.Record, 0, 2), &kgo.Record{
 			Topic: p.cfg.PredictionsTopic, Key: in.Key,
 			Value:   sink.AppendPrediction(nil, p.cfg.PredictionSchema, &pred),
 			Headers: append(hs, kgo.RecordHeader{Key: sink.HeaderModel, Value: m.Champion.labelBytes()}),
@@ -342,7 +353,6 @@ func (p *Processor) Finish(items []Pending) []Result {
 				})
 			}
 		}
-		res.Records = append(res.Records, it.changelog)
 		p.finished = append(p.finished, res)
 	}
 	p.slab = p.slab[:0]

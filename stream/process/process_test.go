@@ -230,7 +230,7 @@ func TestPredictionDecodes(t *testing.T) {
 		if err != nil || res.DeadLetter != "" {
 			t.Fatalf("record %d: %v %v", i, err, res.Err)
 		}
-		pred, changelog := res.Records[0], res.Records[1]
+		pred := res.Records[0]
 		_, body, err := decode.SplitFrame(pred.Value)
 		if err != nil {
 			t.Fatal(err)
@@ -251,6 +251,11 @@ func TestPredictionDecodes(t *testing.T) {
 		if len(feats) != 12 {
 			t.Fatalf("%d logged features, want 12", len(feats))
 		}
+		cl := f.proc.Changelog(nil, 2, f.st)
+		if len(res.Records) != 1 || len(cl) != 1 {
+			t.Fatalf("%d records and %d changelog records, want 1 and 1", len(res.Records), len(cl))
+		}
+		changelog := cl[0]
 		if changelog.Topic != "changelog" || changelog.Partition != 2 || string(changelog.Key) != string(r.Key) {
 			t.Fatalf("changelog record %s/%d key %q", changelog.Topic, changelog.Partition, changelog.Key)
 		}
@@ -279,6 +284,7 @@ func BenchmarkProcess(b *testing.B) {
 				recs[i] = f.record(r.Key, r.Value, int64(i))
 			}
 			ctx := context.Background()
+			var cl []*kgo.Record
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -288,7 +294,8 @@ func BenchmarkProcess(b *testing.B) {
 				if _, err := f.proc.Process(ctx, recs[i%len(recs)], f.st); err != nil {
 					b.Fatal(err)
 				}
-				if i%100 == 99 {
+				if i%100 == 99 { // a transaction ends: its changelog, one record per entity
+					cl = f.proc.Changelog(cl[:0], 2, f.st)
 					f.st.Commit()
 				}
 			}
