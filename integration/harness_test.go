@@ -273,11 +273,14 @@ func newScenario(t *testing.T, name, brokers string, rf int16) *scenario {
 		t.Fatalf("no Kafka broker at %s (start one: scripts/kafka.sh start): %v", brokers, err)
 	}
 	// All topics up front: instances started together would race to create them.
-	compact := "compact"
+	changelogCfg := map[string]*string{} // what `run` gives a changelog it creates
+	for k, v := range stream.ChangelogTopicConfig {
+		changelogCfg[k] = &v
+	}
 	for _, tp := range []struct {
 		name string
 		cfg  map[string]*string
-	}{{s.input, nil}, {s.preds, nil}, {s.dlq, nil}, {s.changelog, map[string]*string{"cleanup.policy": &compact}}} {
+	}{{s.input, nil}, {s.preds, nil}, {s.dlq, nil}, {s.changelog, changelogCfg}} {
 		resp, err := s.adm.CreateTopic(ctx, s.partitions, rf, tp.cfg, tp.name)
 		if err != nil || resp.Err != nil {
 			t.Fatalf("create topic %s: %v %v", tp.name, err, resp.Err)

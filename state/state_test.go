@@ -1,6 +1,7 @@
 package state
 
 import (
+	"errors"
 	"math"
 	"math/rand"
 	"testing"
@@ -296,6 +297,28 @@ func TestTransactionsMatchRecordByRecord(t *testing.T) {
 			if r := restore(t, cfg, log); dump(r) != dump(live) || r.Watermark() != live.Watermark() {
 				t.Fatalf("seed %d txn %d: restored state differs from live:\n%q wm %d\n%q wm %d", seed, txn, dump(r), r.Watermark(), dump(live), live.Watermark())
 			}
+		}
+	}
+}
+
+// TestRestoreCorrupt: a changelog value that does not decode is an error
+// wrapping ErrCorrupt, and the entity it concerns starts empty (an earlier good
+// record for it does not survive); other entities are kept.
+func TestRestoreCorrupt(t *testing.T) {
+	cfg := Config{Limits: lim, MaxEntities: 10}
+	p, _ := NewPartition(cfg)
+	good := (*Entity)(nil).Observe(minute, 1, "x", minute, lim).AppendBinary(nil)
+	for _, k := range []string{"a", "b"} {
+		if err := p.Restore(k, good); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, bad := range [][]byte{{}, {9, 1, 2}, good[:len(good)-1], append(append([]byte{}, good...), 0)} {
+		if err := p.Restore("a", bad); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("value %x: err %v, want ErrCorrupt", bad, err)
+		}
+		if p.Get("a", minute) != nil || p.Get("b", minute) == nil {
+			t.Fatalf("value %x: the corrupt entity must start empty and the others stay", bad)
 		}
 	}
 }

@@ -327,3 +327,35 @@ func (h *harness) failCommits(code int16, fail func(n int32) bool) *atomic.Int32
 	})
 	return &failed
 }
+
+// TestCorruptChangelogRecord: a changelog record that does not decode is logged
+// and counted when its partition is restored, its entity starts empty, and the
+// loop goes on scoring everything exactly once (no crash loop).
+func TestCorruptChangelogRecord(t *testing.T) {
+	const n = 300
+	h := newHarness(t, 2)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(h.env.Brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := &kgo.Record{Topic: "scorestream-state-changelog", Partition: 1, Key: []byte("card-0001"), Value: []byte{0x7f, 1, 2, 3}}
+	if err := cl.ProduceSync(context.Background(), bad).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	h.produce(n, 0)
+	commits := make(chan int, 1024)
+	a := h.start("a", commits)
+	waitScored(t, commits, n, a.loop)
+	a.close(t)
+	var m dto.Metric
+	if err := h.shared.Metrics.CorruptState.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.GetCounter().GetValue(); got != 1 {
+		t.Fatalf("%v corrupt changelog records counted, want 1", got)
+	}
+	if rep := h.audit(); !rep.Clean || rep.Predictions != n {
+		t.Fatalf("audit after a corrupt changelog record: %+v", rep)
+	}
+}

@@ -177,16 +177,18 @@ func (s *Shared) newLoop(instanceID string, log *slog.Logger, noop bool) (*Loop,
 
 // EnsureTopics checks that the input and output topics exist and that the
 // changelog has as many partitions as the input (co-partitioning). With create,
-// missing output topics are created (changelog compacted) with the input's
-// partition count and replication factor rf (-1: broker default).
+// missing output topics are created (the changelog with ChangelogTopicConfig)
+// with the input's partition count and replication factor rf (-1: broker
+// default). An existing changelog must be compacted; compaction settings that
+// keep restore slow are logged as warnings.
 //
 // Unreachable brokers and missing topics are retried for up to StartupTimeout
 // (logged to log, if not nil); a partition-count mismatch fails at once.
 func EnsureTopics(ctx context.Context, adm *kadm.Client, cfg *config.Config, create bool, rf int16, log *slog.Logger) error {
-	return retry(ctx, log, "check topics", func() error { return ensureTopics(ctx, adm, cfg, create, rf) })
+	return retry(ctx, log, "check topics", func() error { return ensureTopics(ctx, adm, cfg, create, rf, log) })
 }
 
-func ensureTopics(ctx context.Context, adm *kadm.Client, cfg *config.Config, create bool, rf int16) error {
+func ensureTopics(ctx context.Context, adm *kadm.Client, cfg *config.Config, create bool, rf int16, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	details, err := adm.ListTopics(ctx)
@@ -219,8 +221,7 @@ func ensureTopics(ctx context.Context, adm *kadm.Client, cfg *config.Config, cre
 			}
 			var topicCfg map[string]*string
 			if o.compact {
-				compact := "compact"
-				topicCfg = map[string]*string{"cleanup.policy": &compact}
+				topicCfg = changelogCreateConfig()
 			}
 			resp, err := adm.CreateTopic(ctx, parts, rf, topicCfg, o.name)
 			if err == nil && errors.Is(resp.Err, kerr.TopicAlreadyExists) {
@@ -234,6 +235,13 @@ func ensureTopics(ctx context.Context, adm *kadm.Client, cfg *config.Config, cre
 		if o.compact && int32(len(d.Partitions)) != parts {
 			return permanent(fmt.Errorf("%s: topic %q has %d partitions, the input %q has %d: the changelog must be co-partitioned with the input",
 				o.field, o.name, len(d.Partitions), in, parts))
+		}
+		if o.compact {
+			ws, err := checkChangelogConfig(ctx, adm, o.name)
+			if err != nil {
+				return permanent(err)
+			}
+			logChangelogWarnings(log, o.name, ws)
 		}
 	}
 	return nil
