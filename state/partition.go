@@ -59,7 +59,18 @@ type Partition struct {
 	touched map[string]bool // key -> held when the transaction began
 	order   []string        // touched keys in first-touch order
 	early   int             // early evictions
+
+	upgrades Upgrades
 }
+
+// Upgrades count the records Restore converted.
+type Upgrades struct {
+	FromV1       int // version-1 values converted
+	StartedEmpty int // values lacking an aggregate of the layout (a spec change), which started empty
+}
+
+// Upgrades reports what Restore converted so far.
+func (p *Partition) Upgrades() Upgrades { return p.upgrades }
 
 type node struct {
 	key        string
@@ -88,6 +99,9 @@ type undo struct {
 func NewPartition(cfg Config) (*Partition, error) {
 	if cfg.MaxEntities <= 0 {
 		return nil, errors.New("state: max entities must be > 0")
+	}
+	if cfg.Layout == nil {
+		cfg.Layout = (&Layout{}).Prepare()
 	}
 	return &Partition{cfg: cfg, items: make(map[string]*node), touched: make(map[string]bool),
 		wm: minTime, cwm: minTime, epoch: 1}, nil
@@ -275,7 +289,13 @@ func (p *Partition) Restore(key string, value []byte) error {
 		}
 		return nil
 	}
-	e, err := Decode(value)
+	e, up, err := Decode(p.cfg.Layout, value)
+	if up.FromV1 {
+		p.upgrades.FromV1++
+	}
+	if up.StartedEmpty > 0 {
+		p.upgrades.StartedEmpty++
+	}
 	if err != nil {
 		if n, ok := p.items[key]; ok {
 			p.remove(n, false)

@@ -390,9 +390,19 @@ func (l *Loop) ensureRestored(ctx context.Context, records []*kgo.Record) error 
 	if err != nil {
 		return err
 	}
+	var up state.Upgrades
 	for p, st := range parts {
 		l.parts[p] = st
 		l.m.StateEntries.WithLabelValues(strconv.Itoa(int(p))).Set(float64(st.Len()))
+		u := st.Upgrades()
+		up.FromV1 += u.FromV1
+		up.StartedEmpty += u.StartedEmpty
+	}
+	if up.FromV1 > 0 || up.StartedEmpty > 0 {
+		l.m.StateUpgrades.WithLabelValues("from_v1").Add(float64(up.FromV1))
+		l.m.StateUpgrades.WithLabelValues("aggregate_started_empty").Add(float64(up.StartedEmpty))
+		l.log.Warn("restored state written by an older release or feature spec: converted what it holds; aggregates it cannot give start empty",
+			"partitions", need, "records_from_v1", up.FromV1, "records_with_aggregates_started_empty", up.StartedEmpty)
 	}
 	l.m.RestoreSeconds.Observe(time.Since(start).Seconds())
 	l.m.RestoredEntries.Add(float64(n))

@@ -46,7 +46,7 @@ func TestExtract(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ev.ID != e.EventID || ev.Time != e.EventTime.UnixMilli() || ev.Amount != e.Amount || ev.Distinct != e.MerchantID {
+		if ev.ID != e.EventID || ev.Time != e.EventTime.UnixMilli() {
 			t.Fatalf("meta %+v does not match event %+v", ev, e)
 		}
 		if err := s.Extract(vec, e.Native(), nil, ev.Time); err != nil {
@@ -111,5 +111,111 @@ func BenchmarkFeaturesAndState(b *testing.B) {
 		if i%100 == 99 {
 			st.Commit()
 		}
+	}
+}
+
+// TestStateAggregations compiles the new form (aggregations over any field,
+// nested paths, several windows, a ratio) and checks every feature of a card's
+// events against a brute-force computation over the card's earlier events at
+// the documented bucket resolution.
+func TestStateAggregations(t *testing.T) {
+	fs := []config.Feature{
+		{Name: "amount", Field: "amount"},
+		{Name: "max_amount_1h", State: "max", Field: "amount", Window: time.Hour},
+		{Name: "min_amount_1h", State: "min", Field: "amount", Window: time.Hour},
+		{Name: "std_amount_24h", State: "stddev", Field: "amount", Window: 24 * time.Hour},
+		{Name: "mean_24h", State: "mean", Window: 24 * time.Hour}, // old form: state.amount_field
+		{Name: "device_count_10m", State: "count", Field: "device_age_days", Window: 10 * time.Minute},
+		{Name: "countries_7d", State: "distinct", Field: "merchant.country", Window: 7 * 24 * time.Hour},
+		{Name: "last_channel", State: "last", Field: "channel", Transform: "category", Categories: []string{"pos", "contactless", "ecom", "moto"}},
+		{Name: "amt_over_mean", Ratio: []string{"amount", "mean_24h"}},
+	}
+	st := config.State{TTL: 7 * 24 * time.Hour, MaxEvents: 256, AmountField: "amount", WindowBuckets: 30}
+	s, err := features.Compile(fs, st, config.Stream{EventIDField: "event_id", EventTimeField: "event_time"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := state.NewPartition(state.Config{Limits: s.Limits(), MaxEntities: 10})
+	g, _ := gen.New(gen.Config{Seed: 3, Cards: 3})
+	type past struct {
+		t       int64
+		amount  float64
+		device  bool
+		country string
+		channel *string
+	}
+	var hist []past
+	inWindow := func(et, t int64, w time.Duration) bool {
+		width := state.Width(w, 30)
+		fd := func(a int64) int64 { return int64(math.Floor(float64(a) / float64(width))) }
+		return fd(et) > fd(t-w.Milliseconds()) && fd(et) <= fd(t)
+	}
+	vec := make([]float64, len(s.Names()))
+	checked := 0
+	for i := 0; i < 3000; i++ {
+		e := g.Next()
+		if i%3 != 0 { // one entity, "k": a third of the events, spread out
+			continue
+		}
+		rec := e.Native()
+		ev, err := s.Meta(rec, 0, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, err := process.Enrich(s, p, "k", rec, ev, vec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tm := ev.Time
+		want := make([]float64, len(vec))
+		want[0] = e.Amount
+		mx, mn := math.Inf(-1), math.Inf(1)
+		var n24, s24, q24, dev float64
+		countries := map[string]bool{}
+		lastCh := math.NaN()
+		var n1h int
+		for _, h := range hist {
+			if inWindow(h.t, tm, time.Hour) {
+				mx, mn = max(mx, h.amount), min(mn, h.amount)
+				n1h++
+			}
+			if inWindow(h.t, tm, 24*time.Hour) {
+				n24++
+				s24 += h.amount
+				q24 += h.amount * h.amount
+			}
+			if h.device && inWindow(h.t, tm, 10*time.Minute) {
+				dev++
+			}
+			if h.t > tm-7*24*3600*1000 {
+				countries[h.country] = true
+			}
+			if h.channel != nil {
+				lastCh = float64(map[string]int{"pos": 0, "contactless": 1, "ecom": 2, "moto": 3}[*h.channel])
+			}
+		}
+		want[1], want[2], want[3], want[4] = mx, mn, math.NaN(), math.NaN()
+		if n1h == 0 {
+			want[1], want[2] = math.NaN(), math.NaN()
+		}
+		if n24 > 0 {
+			m := s24 / n24
+			want[3], want[4] = math.Sqrt(max(0, q24/n24-m*m)), m
+		}
+		want[5], want[6], want[7] = dev, float64(len(countries)), lastCh
+		want[8] = want[0] / want[4]
+		for j := range want {
+			if !(vec[j] == want[j] || math.IsNaN(vec[j]) && math.IsNaN(want[j]) || math.Abs(vec[j]-want[j]) < 1e-9*math.Abs(want[j])) {
+				t.Fatalf("event %d %s = %v, want %v", i, s.Names()[j], vec[j], want[j])
+			}
+		}
+		checked++
+		p.Advance(tm)
+		p.Stage("k", next)
+		p.Commit()
+		hist = append(hist, past{tm, e.Amount, e.DeviceAgeDays != nil, e.MerchantCountry, e.Channel})
+	}
+	if checked < 500 {
+		t.Fatalf("only %d events checked", checked)
 	}
 }

@@ -147,8 +147,9 @@ type Processor struct {
 	dec    *decode.Decoder
 	spec   *features.Spec
 	models *Models
-	nfeat  int       // features in the spec
-	x      []float64 // model input scratch
+	nfeat  int        // features in the spec
+	x      []float64  // model input scratch
+	obs    *state.Obs // observation scratch
 
 	// Between Prepare and Finish: the feature vectors of pending records, and
 	// Finish's scratch, reused across transactions.
@@ -166,7 +167,7 @@ func New(cfg Config, dec *decode.Decoder, spec *features.Spec, models *Models) *
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Processor{cfg: cfg, dec: dec, spec: spec, models: models, nfeat: len(spec.Names())}
+	return &Processor{cfg: cfg, dec: dec, spec: spec, models: models, nfeat: len(spec.Names()), obs: spec.NewObs()}
 }
 
 // SetModels swaps the models; the loop calls it between transactions.
@@ -256,7 +257,7 @@ func (p *Processor) Prepare(ctx context.Context, in *kgo.Record, st *state.Parti
 	n := p.nfeat
 	off := len(p.slab)
 	p.slab = slices.Grow(p.slab, n)[:off+n] // room for this record's vector
-	next, err := Enrich(p.spec, st, key, rec, ev, p.slab[off:off+n])
+	next, err := enrich(p.spec, st, key, rec, ev, p.slab[off:off+n], p.obs)
 	if err != nil {
 		p.slab = p.slab[:off]
 		return p.deadPending(in, ClassFeature, err), nil
@@ -424,6 +425,11 @@ func (p *Processor) scoreAll(s *Scorer, items []Pending, scores *[]float64, errs
 // the record is scored. The live loop and offline tools (training-set export,
 // replay) share this step, so features are computed the same way in both.
 func Enrich(spec *features.Spec, st *state.Partition, key string, rec map[string]any, ev features.Event, vec []float64) (*state.Entity, error) {
+	return enrich(spec, st, key, rec, ev, vec, nil)
+}
+
+// enrich is Enrich with observation scratch o (nil: allocated).
+func enrich(spec *features.Spec, st *state.Partition, key string, rec map[string]any, ev features.Event, vec []float64, o *state.Obs) (*state.Entity, error) {
 	// The watermark advances only for scored records, so that a restore (which sees
 	// only written state) reproduces it.
 	wm := max(st.Watermark(), ev.Time)
@@ -431,7 +437,7 @@ func Enrich(spec *features.Spec, st *state.Partition, key string, rec map[string
 	if err := spec.Extract(vec, rec, prior, ev.Time); err != nil {
 		return nil, err
 	}
-	return prior.Observe(ev.Time, ev.Amount, ev.Distinct, wm, spec.Limits()), nil
+	return spec.Observe(prior, rec, ev.Time, wm, o), nil
 }
 
 func (p *Processor) deadLetter(in *kgo.Record, class string, err error) Result {

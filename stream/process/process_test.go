@@ -259,7 +259,7 @@ func TestPredictionDecodes(t *testing.T) {
 		if changelog.Topic != "changelog" || changelog.Partition != 2 || string(changelog.Key) != string(r.Key) {
 			t.Fatalf("changelog record %s/%d key %q", changelog.Topic, changelog.Partition, changelog.Key)
 		}
-		e, err := state.Decode(changelog.Value)
+		e, _, err := state.Decode(f.proc.Spec().Limits().Layout, changelog.Value)
 		if err != nil || e.Last != r.Event.EventTime.UnixMilli() {
 			t.Fatalf("changelog state %+v %v", e, err)
 		}
