@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/scorestream/scorestream/config"
+	"github.com/scorestream/scorestream/demo"
 	"github.com/scorestream/scorestream/gen"
 	"github.com/scorestream/scorestream/state"
 	"github.com/scorestream/scorestream/stream/features"
@@ -218,4 +219,45 @@ func TestStateAggregations(t *testing.T) {
 	if checked < 500 {
 		t.Fatalf("only %d events checked", checked)
 	}
+}
+
+// BenchmarkBusyEntityBytes is the changelog value size of a busy card under the
+// demo spec once every window is full: one event every 20 s (the demo's
+// average rate) for 8 days of event time, the state encoded after each event.
+//
+//	go test ./stream/features -run '^$' -bench BusyEntityBytes -benchtime 1x
+func BenchmarkBusyEntityBytes(b *testing.B) {
+	cfg, err := demo.Config([]string{"127.0.0.1:9092"}, "http://127.0.0.1:8081", b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := features.Compile(cfg.Features, cfg.State, cfg.Stream)
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, _ := gen.New(gen.Config{Seed: 5, Cards: 1, EventsPerSecond: 0.05})
+	vec := make([]float64, len(s.Names()))
+	var last, peak int
+	for range b.N {
+		st, _ := state.NewPartition(state.Config{Limits: s.Limits(), MaxEntities: 10})
+		for i := 0; i < 8*24*180; i++ {
+			e := g.Next()
+			rec := e.Native()
+			ev, err := s.Meta(rec, 0, "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			next, err := process.Enrich(s, st, "card", rec, ev, vec)
+			if err != nil {
+				b.Fatal(err)
+			}
+			st.Advance(ev.Time)
+			st.Stage("card", next)
+			st.Commit()
+			last = len(next.AppendBinary(nil))
+			peak = max(peak, last)
+		}
+	}
+	b.ReportMetric(float64(last), "B/record-last")
+	b.ReportMetric(float64(peak), "B/record-peak")
 }

@@ -285,6 +285,7 @@ func BenchmarkProcess(b *testing.B) {
 			}
 			ctx := context.Background()
 			var cl []*kgo.Record
+			clBytes, clRecords := 0, 0
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -296,8 +297,16 @@ func BenchmarkProcess(b *testing.B) {
 				}
 				if i%100 == 99 { // a transaction ends: its changelog, one record per entity
 					cl = f.proc.Changelog(cl[:0], 2, f.st)
+					for _, r := range cl {
+						clBytes += len(r.Value)
+					}
+					clRecords += len(cl)
 					f.st.Commit()
 				}
+			}
+			if clRecords > 0 {
+				b.ReportMetric(float64(clBytes)/float64(clRecords), "changelog-B/record")
+				b.ReportMetric(float64(clRecords)/float64(b.N), "changelog-records/event")
 			}
 		})
 	}
