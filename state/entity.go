@@ -67,6 +67,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -207,6 +208,30 @@ type Entity struct {
 	Series [][]Bucket // per layout series, ascending by I
 	Sets   [][]Seen   // per layout set, ascending by T
 	Lasts  []Value    // per layout last value
+
+	// Room for the slice headers of a small layout, saving two allocations per
+	// write.
+	inSeries [4][]Bucket
+	inSets   [2][]Seen
+}
+
+// newEntity returns an empty entity of layout l.
+func newEntity(l *Layout) *Entity {
+	e := &Entity{L: l}
+	e.Series = e.inSeries[:0]
+	if len(l.Series) > len(e.inSeries) {
+		e.Series = make([][]Bucket, 0, len(l.Series))
+	}
+	e.Series = e.Series[:len(l.Series)]
+	e.Sets = e.inSets[:0]
+	if len(l.Sets) > len(e.inSets) {
+		e.Sets = make([][]Seen, 0, len(l.Sets))
+	}
+	e.Sets = e.Sets[:len(l.Sets)]
+	if len(l.Lasts) > 0 {
+		e.Lasts = make([]Value, len(l.Lasts))
+	}
+	return e
 }
 
 // Limits bound an entity's state.
@@ -227,7 +252,8 @@ func floorDiv(a, b int64) int64 {
 // (already including o.T). e may be nil (a new entity).
 func (e *Entity) Observe(l *Layout, o *Obs, wm int64) *Entity {
 	t := o.T
-	n := &Entity{L: l, Last: t, WM: wm, Series: make([][]Bucket, len(l.Series)), Sets: make([][]Seen, len(l.Sets)), Lasts: make([]Value, len(l.Lasts))}
+	n := newEntity(l)
+	n.Last, n.WM = t, wm
 	if e != nil {
 		n.Last = max(e.Last, t)
 		copy(n.Lasts, e.Lasts)
@@ -271,12 +297,24 @@ func (e *Entity) Observe(l *Layout, o *Obs, wm int64) *Entity {
 		slab = append(slab, old[pos:]...)
 		n.Series[i] = slab[start:len(slab):len(slab)]
 	}
-	for i, s := range l.Sets {
-		var old []Seen
-		if e != nil {
-			old = e.Sets[i]
+	if len(l.Sets) > 0 {
+		total = 0
+		for i := range l.Sets {
+			if e != nil {
+				total += len(e.Sets[i])
+			}
+			total++
 		}
-		n.Sets[i] = observeSet(old, o.Strs[i], t, wm-s.Span, l.MaxDistinct)
+		seen := make([]Seen, 0, total) // one allocation for every set
+		for i, s := range l.Sets {
+			var old []Seen
+			if e != nil {
+				old = e.Sets[i]
+			}
+			start := len(seen)
+			seen = observeSet(seen, old, o.Strs[i], t, wm-s.Span, l.MaxDistinct)
+			n.Sets[i] = seen[start:len(seen):len(seen)]
+		}
 	}
 	for i := range l.Lasts {
 		if v := o.Lasts[i]; v.Has && (!n.Lasts[i].Has || v.T >= n.Lasts[i].T) {
@@ -286,31 +324,32 @@ func (e *Entity) Observe(l *Layout, o *Obs, wm int64) *Entity {
 	return n
 }
 
-// observeSet drops values last seen at or before horizon, moves the observed
-// value to its latest time, keeps ascending by T and caps at maxN (the least
-// recently seen go).
-func observeSet(dis []Seen, v string, t, horizon int64, maxN int) []Seen {
+// observeSet appends to dst the set dis after value v was seen at t: values last
+// seen at or before horizon dropped, v moved to its latest time, ascending by T,
+// at most maxN values (the least recently seen go).
+func observeSet(dst, dis []Seen, v string, t, horizon int64, maxN int) []Seen {
+	start := len(dst)
 	seenAt := t
-	nd := make([]Seen, 0, len(dis)+1)
 	for _, s := range dis {
 		switch {
 		case s.T <= horizon:
 		case v != "" && s.Value == v:
 			seenAt = max(seenAt, s.T)
 		default:
-			nd = append(nd, s)
+			dst = append(dst, s)
 		}
 	}
 	if v != "" && seenAt > horizon {
-		i := sort.Search(len(nd), func(i int) bool { return nd[i].T > seenAt })
-		nd = append(nd, Seen{})
-		copy(nd[i+1:], nd[i:])
-		nd[i] = Seen{Value: v, T: seenAt}
+		nd := dst[start:]
+		i := start + sort.Search(len(nd), func(i int) bool { return nd[i].T > seenAt })
+		dst = append(dst, Seen{})
+		copy(dst[i+1:], dst[i:])
+		dst[i] = Seen{Value: v, T: seenAt}
 	}
-	if maxN > 0 && len(nd) > maxN {
-		nd = nd[len(nd)-maxN:]
+	if n := len(dst) - start; maxN > 0 && n > maxN {
+		dst = append(dst[:start], dst[start+n-maxN:]...)
 	}
-	return nd
+	return dst
 }
 
 // Agg is a window aggregate of one series.
@@ -487,94 +526,124 @@ func Decode(l *Layout, b []byte) (*Entity, Upgrade, error) {
 	if len(b) > 0 && b[0] == encodingV1 {
 		return decodeV1(l, b)
 	}
-	d := decoder{b: b}
-	if v := d.byte(); v != encodingV2 {
-		return nil, Upgrade{}, fmt.Errorf("%w: version %d", ErrCorrupt, v)
-	}
-	e := &Entity{L: l, Last: d.varint(), WM: d.varint(),
-		Series: make([][]Bucket, len(l.Series)), Sets: make([][]Seen, len(l.Sets)), Lasts: make([]Value, len(l.Lasts))}
-	var up Upgrade
-	found := make([]bool, len(l.Series)+len(l.Sets)+len(l.Lasts))
-	ns := d.count(6)
-	for range ns {
-		id, st := d.u32(), Stat(d.byte())
-		nb := d.count(2)
-		i := slices.Index(l.ids.series, id)
-		keep := i >= 0 && l.Series[i].Stats&^st == 0 // every stat the layout needs was stored
-		var bs []Bucket
-		if keep {
-			bs = make([]Bucket, nb)
-			found[i] = true
+	// Two passes over the value: the first checks it and sizes what it keeps,
+	// the second fills one bucket slab, one value slab and one string for the
+	// entity (a restore of a million entities allocates a few objects each).
+	var (
+		e      *Entity
+		up     Upgrade
+		slab   []Bucket
+		seen   []Seen
+		strs   strings.Builder
+		nb, ns int
+		nstr   int
+		found  []bool
+	)
+	for pass := range 2 {
+		d := decoder{b: b}
+		if v := d.byte(); v != encodingV2 {
+			return nil, Upgrade{}, fmt.Errorf("%w: version %d", ErrCorrupt, v)
 		}
-		var prev int64
-		if keep {
-			prev = floorDiv(e.Last, l.Series[i].Width)
+		last, wm := d.varint(), d.varint()
+		fill := pass == 1
+		if fill {
+			e = newEntity(l)
+			e.Last, e.WM = last, wm
+			slab = make([]Bucket, 0, nb)
+			seen = make([]Seen, 0, ns)
+			strs.Grow(nstr)
+			found = make([]bool, len(l.Series)+len(l.Sets)+len(l.Lasts))
 		}
-		for j := nb - 1; j >= 0; j-- {
-			var bk Bucket
-			bk.I = prev - int64(d.uvarint())
-			prev = bk.I
-			bk.N = int64(d.uvarint())
-			for _, f := range [...]struct {
-				s Stat
-				p *float64
-			}{{StatSum, &bk.Sum}, {StatSumSq, &bk.SumSq}, {StatMin, &bk.Min}, {StatMax, &bk.Max}} {
-				if st&f.s != 0 {
-					*f.p = math.Float64frombits(d.u64())
+		for range d.count(6) {
+			id, st := d.u32(), Stat(d.byte())
+			n := d.count(2)
+			i := slices.Index(l.ids.series, id)
+			keep := i >= 0 && l.Series[i].Stats&^st == 0 // every stat the layout needs was stored
+			if !fill {
+				if keep {
+					nb += n
 				}
 			}
-			if keep {
-				bs[j] = bk
+			var prev int64
+			start := len(slab)
+			if keep && fill {
+				prev = floorDiv(last, l.Series[i].Width)
+				slab = slab[:start+n]
+				found[i] = true
+			}
+			for j := n - 1; j >= 0; j-- {
+				var bk Bucket
+				bk.I = prev - int64(d.uvarint())
+				prev = bk.I
+				bk.N = int64(d.uvarint())
+				for _, f := range [...]struct {
+					s Stat
+					p *float64
+				}{{StatSum, &bk.Sum}, {StatSumSq, &bk.SumSq}, {StatMin, &bk.Min}, {StatMax, &bk.Max}} {
+					if st&f.s != 0 {
+						*f.p = math.Float64frombits(d.u64())
+					}
+				}
+				if keep && fill {
+					slab[start+j] = bk
+				}
+			}
+			if keep && fill {
+				e.Series[i] = slab[start:len(slab):len(slab)]
 			}
 		}
-		if keep {
-			e.Series[i] = bs
-		}
-	}
-	nsets := d.count(5)
-	for range nsets {
-		id := d.u32()
-		m := d.count(2)
-		i := slices.Index(l.ids.sets, id)
-		var ss []Seen
-		if i >= 0 {
-			ss = make([]Seen, m)
-			found[len(l.Series)+i] = true
-		}
-		for j := range m {
-			v := string(d.take(d.count(1)))
-			t := e.Last - int64(d.uvarint())
-			if i >= 0 {
-				ss[j] = Seen{Value: v, T: t}
+		for range d.count(5) {
+			id := d.u32()
+			m := d.count(2)
+			i := slices.Index(l.ids.sets, id)
+			start := len(seen)
+			for range m {
+				v := d.take(d.count(1))
+				t := last - int64(d.uvarint())
+				switch {
+				case i < 0:
+				case !fill:
+					ns++
+					nstr += len(v)
+				default:
+					seen = append(seen, Seen{Value: appendString(&strs, v), T: t})
+				}
+			}
+			if i >= 0 && fill {
+				e.Sets[i] = seen[start:len(seen):len(seen)]
+				found[len(l.Series)+i] = true
 			}
 		}
-		if i >= 0 {
-			e.Sets[i] = ss
+		for range d.count(6) {
+			id := d.u32()
+			i := slices.Index(l.ids.lasts, id)
+			var v Value
+			switch d.byte() {
+			case 1:
+				v.Num = math.Float64frombits(d.u64())
+			case 2:
+				s := d.take(d.count(1))
+				v.IsStr = true
+				if !fill {
+					nstr += len(s)
+				} else if i >= 0 {
+					v.Str = appendString(&strs, s)
+				}
+			default:
+				d.fail("last value kind")
+			}
+			v.T, v.Has = last-d.varint(), true
+			if i >= 0 && fill {
+				e.Lasts[i] = v
+				found[len(l.Series)+len(l.Sets)+i] = true
+			}
 		}
-	}
-	nl := d.count(6)
-	for range nl {
-		id := d.u32()
-		var v Value
-		switch d.byte() {
-		case 1:
-			v.Num = math.Float64frombits(d.u64())
-		case 2:
-			v.Str, v.IsStr = string(d.take(d.count(1))), true
-		default:
-			d.fail("last value kind")
+		if d.err != nil {
+			return nil, up, d.err
 		}
-		v.T, v.Has = e.Last-d.varint(), true
-		if i := slices.Index(l.ids.lasts, id); i >= 0 {
-			e.Lasts[i] = v
-			found[len(l.Series)+len(l.Sets)+i] = true
+		if len(d.b) != 0 {
+			return nil, up, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.b))
 		}
-	}
-	if d.err != nil {
-		return nil, up, d.err
-	}
-	if len(d.b) != 0 {
-		return nil, up, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.b))
 	}
 	for i, ok := range found {
 		// A last value absent from the record may just never have been set.
@@ -583,6 +652,14 @@ func Decode(l *Layout, b []byte) (*Entity, Upgrade, error) {
 		}
 	}
 	return e, up, nil
+}
+
+// appendString writes v to b, grown beforehand to hold every string of the
+// entity so that it never moves, and returns v as a string sharing b's memory.
+func appendString(b *strings.Builder, v []byte) string {
+	start := b.Len()
+	b.Write(v)
+	return b.String()[start:]
 }
 
 // decodeV1 converts a version-1 value: byte 1, varint Last, varint WM, uvarint
@@ -637,7 +714,7 @@ func decodeV1(l *Layout, b []byte) (*Entity, Upgrade, error) {
 		e = e.Observe(l, &o, wm)
 	}
 	if e == nil {
-		e = &Entity{L: l, Series: make([][]Bucket, len(l.Series)), Sets: make([][]Seen, len(l.Sets)), Lasts: make([]Value, len(l.Lasts))}
+		e = newEntity(l)
 	}
 	e.Last, e.WM = last, wm
 	for i, s := range l.Sets {

@@ -2,6 +2,8 @@ package features_test
 
 import (
 	"math"
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -260,4 +262,66 @@ func BenchmarkBusyEntityBytes(b *testing.B) {
 	}
 	b.ReportMetric(float64(last), "B/record-last")
 	b.ReportMetric(float64(peak), "B/record-peak")
+}
+
+// BenchmarkRestore1M restores one partition of 1,000,000 live entities under
+// the demo spec (each with a few events, as cards in the demo run have) from
+// their changelog values, and reports the restore time and the heap the
+// restored state holds.
+//
+//	go test ./stream/features -run '^$' -bench Restore1M -benchtime 1x
+func BenchmarkRestore1M(b *testing.B) {
+	const n = 1_000_000
+	cfg, err := demo.Config([]string{"127.0.0.1:9092"}, "http://127.0.0.1:8081", b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := features.Compile(cfg.Features, cfg.State, cfg.Stream)
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, _ := gen.New(gen.Config{Seed: 9, Cards: 1000})
+	keys := make([]string, n)
+	vals := make([][]byte, n)
+	o := s.NewObs()
+	var tmpl [8]*state.Entity // a few event histories, reused across keys
+	for j := range tmpl {
+		var e *state.Entity
+		for range 3 + j {
+			ev := g.Next()
+			t := ev.EventTime.UnixMilli()
+			e = s.Observe(e, ev.Native(), t, t, o)
+		}
+		tmpl[j] = e
+	}
+	total := 0
+	for i := range keys {
+		keys[i] = "card-" + strconv.Itoa(i)
+		vals[i] = tmpl[i%len(tmpl)].AppendBinary(nil)
+		total += len(vals[i])
+	}
+	var p *state.Partition
+	for range b.N {
+		p = nil
+		runtime.GC()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		start := time.Now()
+		p, _ = state.NewPartition(state.Config{Limits: s.Limits(), MaxEntities: n})
+		for i, k := range keys {
+			if err := p.Restore(k, vals[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		took := time.Since(start)
+		runtime.GC()
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(took.Seconds(), "restore-s")
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "state-MiB")
+	}
+	if p.Len() != n {
+		b.Fatalf("%d entities restored, want %d", p.Len(), n)
+	}
+	b.ReportMetric(float64(total)/n, "changelog-B/record")
 }

@@ -273,13 +273,28 @@ func (p *Processor) Prepare(ctx context.Context, in *kgo.Record, st *state.Parti
 // a restore replays exactly. Produce them in the same transaction as the results,
 // before Commit.
 func (p *Processor) Changelog(dst []*kgo.Record, partition int32, st *state.Partition) []*kgo.Record {
+	n := st.Staged()
+	if n == 0 {
+		return dst
+	}
+	// One allocation each for the records, their keys and their values: they
+	// live until the transaction's produces complete.
+	recs := make([]kgo.Record, 0, n)
+	var keys, vals []byte
 	st.Changes(func(key string, e *state.Entity) {
-		r := &kgo.Record{Topic: p.cfg.ChangelogTopic, Partition: partition, Key: []byte(key)}
+		k0 := len(keys)
+		keys = append(keys, key...)
+		r := kgo.Record{Topic: p.cfg.ChangelogTopic, Partition: partition, Key: keys[k0:len(keys):len(keys)]}
 		if e != nil {
-			r.Value = e.AppendBinary(nil)
+			v0 := len(vals)
+			vals = e.AppendBinary(vals)
+			r.Value = vals[v0:len(vals):len(vals)]
 		}
-		dst = append(dst, r)
+		recs = append(recs, r)
 	})
+	for i := range recs {
+		dst = append(dst, &recs[i])
+	}
 	return dst
 }
 
