@@ -93,6 +93,9 @@ func PrepareLogged(ctx context.Context, cfg *config.Config, reg prometheus.Regis
 	if err != nil {
 		return nil, err
 	}
+	if err := checkWriterSchemas(ctx, rcl, cfg, spec, log); err != nil {
+		return nil, err
+	}
 	return &Shared{Cfg: cfg, Conn: conn, Registry: rcl, Decoder: dec, Spec: spec, Models: watcher.Models(),
 		Watcher: watcher, SchemaID: id, Metrics: metrics, Reg: reg}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -229,14 +230,7 @@ func TestStateAggregations(t *testing.T) {
 //
 //	go test ./stream/features -run '^$' -bench BusyEntityBytes -benchtime 1x
 func BenchmarkBusyEntityBytes(b *testing.B) {
-	cfg, err := demo.Config([]string{"127.0.0.1:9092"}, "http://127.0.0.1:8081", b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := features.Compile(cfg.Features, cfg.State, cfg.Stream)
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := demoConfigSpec(b)
 	g, _ := gen.New(gen.Config{Seed: 5, Cards: 1, EventsPerSecond: 0.05})
 	vec := make([]float64, len(s.Names()))
 	var last, peak int
@@ -272,14 +266,7 @@ func BenchmarkBusyEntityBytes(b *testing.B) {
 //	go test ./stream/features -run '^$' -bench Restore1M -benchtime 1x
 func BenchmarkRestore1M(b *testing.B) {
 	const n = 1_000_000
-	cfg, err := demo.Config([]string{"127.0.0.1:9092"}, "http://127.0.0.1:8081", b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := features.Compile(cfg.Features, cfg.State, cfg.Stream)
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := demoConfigSpec(b)
 	g, _ := gen.New(gen.Config{Seed: 9, Cards: 1000})
 	keys := make([]string, n)
 	vals := make([][]byte, n)
@@ -324,4 +311,55 @@ func BenchmarkRestore1M(b *testing.B) {
 		b.Fatalf("%d entities restored, want %d", p.Len(), n)
 	}
 	b.ReportMetric(float64(total)/n, "changelog-B/record")
+}
+
+// TestCheckSchema: with the writer schema known at startup, a state
+// aggregation over a field it lacks, or a numeric aggregation over a string, is
+// refused naming the feature; the demo spec fits the generator's schema.
+func TestCheckSchema(t *testing.T) {
+	s := demoConfigSpec(t)
+	cfg, err := demo.Config([]string{"127.0.0.1:9092"}, "http://127.0.0.1:8081", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckSchema(gen.Schema); err != nil {
+		t.Fatalf("demo spec against the generator's schema: %v", err)
+	}
+	fs := []config.Feature{
+		{Name: "amount", Field: "amount"},
+		{Name: "sum_country", State: "sum", Field: "merchant.country", Window: time.Hour},
+		{Name: "max_nothing", State: "max", Field: "merchant.nothing", Window: time.Hour},
+		{Name: "distinct_country", State: "distinct", Field: "merchant.country", Window: time.Hour},
+		{Name: "mean_device", State: "mean", Field: "device_age_days", Window: time.Hour},
+	}
+	bad, err := features.Compile(fs, cfg.State, cfg.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bad.CheckSchema(gen.Schema)
+	if err == nil {
+		t.Fatal("a sum over a string and a max over an absent field were accepted")
+	}
+	for _, want := range []string{`features[1].state: sum needs a number, field "merchant.country" is string`, `features[2].field: "merchant.nothing" is not in the writer schema`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "features[3]") || strings.Contains(err.Error(), "features[4]") {
+		t.Errorf("a distinct over a string or a mean over a nullable int was refused: %v", err)
+	}
+}
+
+// demoConfigSpec is demo/config.yaml's compiled feature spec.
+func demoConfigSpec(t testing.TB) *features.Spec {
+	t.Helper()
+	cfg, err := demo.Config([]string{"127.0.0.1:9092"}, "http://127.0.0.1:8081", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := features.Compile(cfg.Features, cfg.State, cfg.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
