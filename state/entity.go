@@ -368,9 +368,13 @@ func (e *Entity) Window(i int, t, w int64) Agg {
 	s := e.L.Series[i]
 	bs := e.Series[i]
 	lo, hi := floorDiv(t-w, s.Width), floorDiv(t, s.Width)
-	j := sort.Search(len(bs), func(j int) bool { return bs[j].I > lo })
-	for ; j < len(bs) && bs[j].I <= hi; j++ {
+	// Newest first: in-order input reads the last buckets, and a series holds
+	// at most its span's worth of them.
+	for j := len(bs) - 1; j >= 0 && bs[j].I > lo; j-- {
 		b := &bs[j]
+		if b.I > hi {
+			continue
+		}
 		a.N += b.N
 		a.Sum += b.Sum
 		a.SumSq += b.SumSq
