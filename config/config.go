@@ -94,20 +94,23 @@ type Output struct {
 type State struct {
 	MaxEntities   int           `yaml:"max_entities"`   // per partition LRU bound; default 100000
 	TTL           time.Duration `yaml:"ttl"`            // event-time TTL; default 24h
-	MaxEvents     int           `yaml:"max_events"`     // events kept per entity; default 256
-	AmountField   string        `yaml:"amount_field"`   // event field summed by window features
-	DistinctField string        `yaml:"distinct_field"` // event field whose distinct values are counted
+	MaxEvents     int           `yaml:"max_events"`     // distinct values kept per distinct feature's field; default 256
+	AmountField   string        `yaml:"amount_field"`   // field of state features that name none (sum, mean, min, max, stddev, last)
+	DistinctField string        `yaml:"distinct_field"` // field of distinct features that name none
+	WindowBuckets int           `yaml:"window_buckets"` // time buckets per window (resolution window/buckets at the far edge); default 30
 }
 
-// Feature is one named model input.
-// Exactly one of Field or State is set.
+// Feature is one named model input: an event field (Field), a state aggregation
+// (State, over Field or the state section's amount/distinct field, in Window),
+// or a ratio of two other features (Ratio).
 type Feature struct {
 	Name       string        `yaml:"name"`
-	Field      string        `yaml:"field"`      // dotted path into the event, e.g. "merchant.category"
+	Field      string        `yaml:"field"`      // dotted path into the event, e.g. "merchant.category"; for a state feature the aggregated field
 	Transform  string        `yaml:"transform"`  // "", "log1p", "hour_of_day", "day_of_week", "category", "bool"
 	Categories []string      `yaml:"categories"` // for transform category: value -> index; unknown -> missing
-	State      string        `yaml:"state"`      // "count", "sum", "mean", "time_since_last", "distinct"
-	Window     time.Duration `yaml:"window"`     // for count/sum/mean/distinct
+	State      string        `yaml:"state"`      // count, sum, mean, min, max, stddev, distinct, last, time_since_last
+	Window     time.Duration `yaml:"window"`     // for the windowed aggregations; at most 30 days
+	Ratio      []string      `yaml:"ratio"`      // [numerator, divisor]: names of two other (non-ratio) features
 	Default    *float64      `yaml:"default"`    // used when the value is missing; nil = missing (NaN)
 }
 

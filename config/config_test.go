@@ -234,7 +234,7 @@ func TestExample(t *testing.T) {
 	for _, f := range c.Features {
 		names = append(names, f.Name)
 	}
-	wantNames := "amount log_amount hour channel_idx device_age_days count_10m count_1h sum_1h sum_24h mean_24h merchants_24h secs_since_last"
+	wantNames := "amount log_amount hour channel_idx device_age_days count_10m count_1h sum_1h sum_24h mean_24h merchants_24h secs_since_last max_amount_1h countries_7d amt_over_mean_24h"
 	if got := strings.Join(names, " "); got != wantNames {
 		t.Errorf("features = %s\nwant       %s", got, wantNames)
 	}

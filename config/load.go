@@ -47,9 +47,10 @@ func Default() *Config {
 			ShutdownTimeout:       30 * time.Second,
 		},
 		State: State{
-			MaxEntities: 100000,
-			TTL:         24 * time.Hour,
-			MaxEvents:   256,
+			MaxEntities:   100000,
+			TTL:           24 * time.Hour,
+			MaxEvents:     256,
+			WindowBuckets: 30,
 		},
 		Metrics: Metrics{Listen: ":9464"},
 		Log:     Log{Level: "info", Format: "json"},

@@ -25,7 +25,8 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
 var (
 	saslMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
 	transforms     = []string{"", "log1p", "hour_of_day", "day_of_week", "category", "bool"}
-	stateKinds     = []string{"count", "sum", "mean", "time_since_last", "distinct"}
+	maxWindow      = 30 * 24 * time.Hour
+	stateKinds     = []string{"count", "sum", "mean", "min", "max", "stddev", "distinct", "last", "time_since_last"}
 	modelFormats   = []string{"", "logistic", "xgboost", "lightgbm", "onnx"}
 	logLevels      = []string{"debug", "info", "warn", "error"}
 	logFormats     = []string{"json", "text"}
@@ -251,6 +252,9 @@ func (c *Config) validateState(p *problems) {
 	if s.MaxEvents <= 0 {
 		p.add("state.max_events", "must be > 0")
 	}
+	if s.WindowBuckets <= 0 || s.WindowBuckets > 1000 {
+		p.add("state.window_buckets", "must be in 1..1000")
+	}
 	if s.AmountField != "" {
 		checkFieldPath(p, "state.amount_field", s.AmountField)
 	}
@@ -266,6 +270,7 @@ func (c *Config) validateFeatures(p *problems) {
 	}
 	names := make(map[string]int)
 	var needAmount, needDistinct string // name of the first feature needing it
+	var ratios []int                    // features that are ratios, checked once every name is known
 	for i := range c.Features {
 		f := &c.Features[i]
 		at := func(key string) string { return fmt.Sprintf("features[%d].%s", i, key) }
@@ -279,22 +284,29 @@ func (c *Config) validateFeatures(p *problems) {
 		}
 
 		switch {
+		case len(f.Ratio) > 0:
+			if f.Field != "" || f.State != "" || f.Window != 0 {
+				p.add(fmt.Sprintf("features[%d]", i), "ratio excludes field, state and window")
+			}
+			if len(f.Ratio) != 2 {
+				p.add(at("ratio"), "want [numerator, divisor]: two feature names, got %d", len(f.Ratio))
+			}
+			ratios = append(ratios, i)
 		case f.Field == "" && f.State == "":
-			p.add(fmt.Sprintf("features[%d]", i), "one of field or state required")
-		case f.Field != "" && f.State != "":
-			p.add(fmt.Sprintf("features[%d]", i), "field and state are exclusive; set one")
+			p.add(fmt.Sprintf("features[%d]", i), "one of field, state or ratio required")
 		case f.Field != "":
 			checkFieldPath(p, at("field"), f.Field)
-			if f.Window != 0 {
+			if f.Window != 0 && f.State == "" {
 				p.add(at("window"), "only for state features")
 			}
 		}
 
 		checkEnum(p, at("transform"), f.Transform, transforms)
-		if f.State != "" {
-			switch f.Transform {
-			case "hour_of_day", "day_of_week", "category", "bool":
-				p.add(at("transform"), "%s applies to field features only", f.Transform)
+		if f.State != "" || len(f.Ratio) > 0 {
+			switch {
+			case f.Transform == "category" && f.State == "last":
+			case f.Transform == "hour_of_day", f.Transform == "day_of_week", f.Transform == "category", f.Transform == "bool":
+				p.add(at("transform"), "%s applies to field features only (and category to state last)", f.Transform)
 			}
 		}
 		if f.Transform == "category" {
@@ -322,34 +334,52 @@ func (c *Config) validateFeatures(p *problems) {
 		}
 		checkEnum(p, at("state"), f.State, stateKinds)
 		switch f.State {
-		case "count", "sum", "mean", "distinct":
+		case "count", "sum", "mean", "min", "max", "stddev", "distinct":
 			switch {
 			case f.Window <= 0:
 				p.add(at("window"), "required for state feature %q (must be > 0)", f.State)
+			case f.Window > maxWindow:
+				p.add(at("window"), "%v exceeds the longest window, 30 days", f.Window)
 			case c.State.TTL > 0 && f.Window > c.State.TTL:
 				p.add(at("window"), "%v exceeds state.ttl %v; events older than the TTL are gone", f.Window, c.State.TTL)
 			}
-		case "time_since_last":
+		case "time_since_last", "last":
 			if f.Window != 0 {
 				p.add(at("window"), "not allowed for state feature %q", f.State)
 			}
 		}
-		switch f.State {
-		case "sum", "mean":
-			if needAmount == "" {
-				needAmount = at("state")
+		if f.State == "time_since_last" && f.Field != "" {
+			p.add(at("field"), "not allowed for state feature %q (it reads the event time)", f.State)
+		}
+		if f.Field == "" {
+			switch f.State {
+			case "sum", "mean", "min", "max", "stddev", "last":
+				if needAmount == "" {
+					needAmount = at("state")
+				}
+			case "distinct":
+				if needDistinct == "" {
+					needDistinct = at("state")
+				}
 			}
-		case "distinct":
-			if needDistinct == "" {
-				needDistinct = at("state")
+		}
+	}
+	for _, i := range ratios {
+		for k, n := range c.Features[i].Ratio {
+			j, ok := names[n]
+			switch {
+			case !ok:
+				p.add(fmt.Sprintf("features[%d].ratio[%d]", i, k), "unknown feature %q", n)
+			case len(c.Features[j].Ratio) > 0:
+				p.add(fmt.Sprintf("features[%d].ratio[%d]", i, k), "%q is itself a ratio", n)
 			}
 		}
 	}
 	if needAmount != "" && c.State.AmountField == "" {
-		p.add("state.amount_field", "required by %s", needAmount)
+		p.add("state.amount_field", "required by %s (or give that feature a field)", needAmount)
 	}
 	if needDistinct != "" && c.State.DistinctField == "" {
-		p.add("state.distinct_field", "required by %s", needDistinct)
+		p.add("state.distinct_field", "required by %s (or give that feature a field)", needDistinct)
 	}
 }
 

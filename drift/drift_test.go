@@ -226,7 +226,7 @@ func TestCardinalityFraudExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 141 {
-		t.Errorf("%d drift series for the fraud example, deploy/README.md says 141", n)
+	if n != 172 {
+		t.Errorf("%d drift series for the fraud example, deploy/README.md says 172", n)
 	}
 }

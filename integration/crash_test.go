@@ -13,12 +13,20 @@ import (
 	"github.com/scorestream/scorestream/audit"
 )
 
+// crashMaxEntities is TestCrash's state.max_entities per partition.
+const crashMaxEntities = 40
+
 // TestCrash runs three instances on a 12-partition input while events flow at a
 // steady rate, SIGKILLs a random instance every few seconds and restarts it under
 // the same id. The committed output must be exactly once and the changelog's
-// per-entity state must equal one fault-free pass.
+// per-entity state — the LRU's entities and their order, with state.max_entities
+// small enough that evictions happen — must equal one fault-free pass.
 func TestCrash(t *testing.T) {
 	s := newScenario(t, "crash", suite.brokers, -1)
+	// Far fewer entities than cards per partition: the LRU evicts all the time, so
+	// the state check compares which entities survive and in what order, and
+	// transactions write busy cards several times.
+	s.cfgPatch = func(c map[string]any) { c["state"].(map[string]any)["max_entities"] = crashMaxEntities }
 	n := 200_000 * suite.scale
 	const rate = 2000.0 // events/s: ~100 s of traffic at CI size
 	const minKills = 10
@@ -104,6 +112,10 @@ func TestCrash(t *testing.T) {
 		t.Errorf("no dead letters: the malformed-record path was not exercised")
 	}
 	entities := s.checkState(s.instances["0"].cfgPath)
+	// ~83 cards per partition for room for 40: a full LRU everywhere means it evicted.
+	if full := crashMaxEntities * int(s.partitions); entities != full {
+		t.Errorf("%d entities held, want every partition's LRU full (%d): without evictions the test proves less than it says", entities, full)
+	}
 
 	res["kills"] = kills
 	res["kills_under_load"] = underLoad

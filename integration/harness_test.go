@@ -767,7 +767,7 @@ func (s *scenario) checkState(cfgPath string) int {
 	if err != nil {
 		t.Fatalf("fault-free pass over the input: %v", err)
 	}
-	got, _, err := stream.Restore(ctx, conn, s.cl, s.changelog, ps, stCfg)
+	got, _, err := stream.Restore(ctx, conn, s.cl, s.changelog, ps, stCfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

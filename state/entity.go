@@ -1,27 +1,40 @@
-// Package state keeps per-entity enrichment state for the partitions an instance
-// owns, with transactional staging.
+// Package state keeps per-entity aggregates for the partitions an instance owns,
+// with transactional staging.
 //
 // # Semantics
 //
-// An entity is a record key. Its state is the history of its events: event time,
-// amount, and the distinct values of one field (e.g. merchant id). Features read
-// the history as it stood *before* the current event (in offset order), then the
-// event is appended:
+// An entity is a record key. Its state is a set of aggregates over its events,
+// laid out by a Layout that the feature spec compiles: per aggregated field and
+// window, a series of time buckets (count, and as the spec needs sum, sum of
+// squares, min, max); per distinct-count field, the distinct values with the
+// time each was last seen; per last-value field, the latest value. Features read
+// the state as it stood *before* the current event (in offset order), then the
+// event is added.
 //
-//   - count/sum/mean over window w at event time t: the entity's previous events with
-//     event time in (t-w, t]. Events later than t (out of order input) are not
-//     counted for t.
-//   - distinct over w: distinct values last seen in (t-w, t].
-//   - time since last: t minus the latest previous event time, in seconds; missing
-//     for the entity's first event (may be negative for out-of-order input).
+//   - Window aggregations over w at event time t read the buckets whose index
+//     lies in (floor((t-w)/W), floor(t/W)], W = the series' bucket width = w /
+//     Layout.Buckets (at least 1 s). The window is exact at its near edge and
+//     at bucket resolution at its far edge: it covers (t-w+δ, t] with 0 <= δ <
+//     W, so a 24h window with the default 30 buckets is exact to 48 minutes at
+//     its far edge, a 1h window to 2 minutes, a 10m window to 20 s. An
+//     out-of-order event later than t but in t's bucket is counted for t.
+//   - distinct over w: distinct values last seen in (t-w, t] (exact times), at
+//     most MaxDistinct values (the least recently seen go first).
+//   - last: the value of the entity's latest event (by event time) that had one.
+//   - time since last: t minus the latest previous event time, in seconds;
+//     missing for the entity's first event (may be negative for out-of-order
+//     input).
 //
-// Time is event time only, never wall-clock time, so replaying a partition gives the
-// same features. Each partition has a watermark: the largest event time it has seen.
-// An entity whose latest event is at or before watermark-TTL has expired and reads
-// as new; events older than watermark-TTL are pruned when the entity is next
-// written. An entity keeps at most MaxEvents events and MaxEvents distinct values
-// (the oldest go first): windows longer than what that cap covers under-count for
-// very busy entities.
+// A missing value (the field absent, null, or of a type the aggregation cannot
+// use) is skipped: it is not counted, not summed and not a zero.
+//
+// Time is event time only, never wall-clock time, so replaying a partition gives
+// the same features. Each partition has a watermark: the largest event time it
+// has seen. An entity whose latest event is at or before watermark-TTL has
+// expired and reads as new. Buckets and distinct values older than
+// watermark-window are dropped when the entity is next written, so an entity's
+// size is bounded by the spec (windows / bucket width, distinct values), not by
+// its event rate; an out-of-order event older than that is not aggregated.
 //
 // Memory is bounded by an LRU of MaxEntities entities per partition. An LRU
 // eviction of an entity that has not expired is an *early eviction*: that entity's
@@ -29,23 +42,136 @@
 // counted in scorestream_state_early_evictions_total; a steady non-zero rate means
 // state.max_entities is too small for the key space. Evictions are deterministic
 // (the LRU order is the order of writes, which is offset order), and restoring a
-// partition from its changelog reproduces the same LRU contents.
+// partition from its changelog reproduces the same LRU contents and order.
+//
+// # Upgrades
+//
+// The changelog encoding is versioned (see AppendBinary). Version 1 (an event
+// list with one amount and one distinct field) is converted on restore: its
+// events fill the series over state.amount_field and the event-count series,
+// its distinct values the set over state.distinct_field, the last amount the
+// last-value over the amount field. In version 2 every aggregate is tagged with
+// the identity of its field and bucket width, so after a change of the feature
+// spec an aggregate whose field and width are unchanged is kept, and one that
+// is new (or whose window changed) starts empty; a distinct set is kept across a
+// window change (values older than the new window drop on the next write). Each
+// record with an aggregate that started empty is counted (Partition.Upgrades).
 package state
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 )
 
-// Event is one observation in an entity's history. T is event time in Unix ms.
-type Event struct {
-	T      int64
-	Amount float64
+// Stat selects what a series' buckets hold besides the count.
+type Stat uint8
+
+// Bucket statistics.
+const (
+	StatSum Stat = 1 << iota
+	StatSumSq
+	StatMin
+	StatMax
+)
+
+// V1Source says what a version-1 changelog value can give an aggregate.
+type V1Source uint8
+
+// Version-1 sources.
+const (
+	V1None     V1Source = iota
+	V1Events            // every event (a count of events)
+	V1Amount            // every event's amount (state.amount_field)
+	V1Distinct          // the distinct values (state.distinct_field)
+)
+
+// SeriesSpec is one bucketed series: the values of one field (Key; "" counts
+// events) in buckets of Width ms, kept for Span ms (its longest window).
+type SeriesSpec struct {
+	Key    string
+	Width  int64
+	Span   int64
+	Stats  Stat
+	FromV1 V1Source
+}
+
+// SetSpec is the distinct values of one field, kept for Span ms.
+type SetSpec struct {
+	Key    string
+	Span   int64
+	FromV1 V1Source
+}
+
+// LastSpec is the latest value of one field.
+type LastSpec struct {
+	Key    string
+	FromV1 V1Source
+}
+
+// Layout is what an entity holds, compiled from the feature spec. Immutable once
+// in use.
+type Layout struct {
+	Series      []SeriesSpec
+	Sets        []SetSpec
+	Lasts       []LastSpec
+	MaxDistinct int
+	// Buckets per window (the bucket width is window / Buckets); for the docs and
+	// the spec compiler.
+	Buckets int
+
+	ids struct{ series, sets, lasts []uint32 }
+}
+
+// DefaultBuckets is the default number of buckets per window.
+const DefaultBuckets = 30
+
+// Width is the bucket width, in ms, for a window: window / buckets, whole
+// seconds, at least one second.
+func Width(window time.Duration, buckets int) int64 {
+	w := window.Milliseconds() / int64(max(1, buckets))
+	return max(1000, w/1000*1000)
+}
+
+// Prepare computes the identities the encoding tags aggregates with. Call it
+// once after filling the layout, before use.
+func (l *Layout) Prepare() *Layout {
+	l.ids.series = l.ids.series[:0]
+	for _, s := range l.Series {
+		l.ids.series = append(l.ids.series, ident("series", s.Key, strconv.FormatInt(s.Width, 10)))
+	}
+	l.ids.sets = l.ids.sets[:0]
+	for _, s := range l.Sets {
+		l.ids.sets = append(l.ids.sets, ident("set", s.Key))
+	}
+	l.ids.lasts = l.ids.lasts[:0]
+	for _, s := range l.Lasts {
+		l.ids.lasts = append(l.ids.lasts, ident("last", s.Key))
+	}
+	return l
+}
+
+func ident(parts ...string) uint32 {
+	h := fnv.New32a()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return h.Sum32()
+}
+
+// Bucket aggregates the values of one series in [I*Width, (I+1)*Width).
+type Bucket struct {
+	I                    int64
+	N                    int64
+	Sum, SumSq, Min, Max float64
 }
 
 // Seen is the last time (Unix ms) a distinct value was observed.
@@ -54,126 +180,229 @@ type Seen struct {
 	T     int64
 }
 
-// Entity is one key's state. Values are immutable once stored: Observe returns a new
-// Entity, so a staged update never changes the committed one.
+// Value is a last value: a number, or a string when IsStr. T is its event time.
+type Value struct {
+	T     int64
+	Num   float64
+	Str   string
+	IsStr bool
+	Has   bool
+}
+
+// Obs is one event's contribution, as the feature spec read it: per series a
+// number (NaN: missing; an event-count series gets 0), per set a string ("":
+// missing), per last value a Value (Has false: missing).
+type Obs struct {
+	T     int64
+	Nums  []float64
+	Strs  []string
+	Lasts []Value
+}
+
+// Entity is one key's state. Values are immutable once stored: Observe returns a
+// new Entity, so a staged update never changes the committed one.
 type Entity struct {
-	Last     int64   // latest event time (Unix ms)
-	WM       int64   // the partition's watermark when this state was written
-	Events   []Event // ascending by T
-	Distinct []Seen  // ascending by T
+	L      *Layout
+	Last   int64      // latest event time (Unix ms)
+	WM     int64      // the partition's watermark when this state was written
+	Series [][]Bucket // per layout series, ascending by I
+	Sets   [][]Seen   // per layout set, ascending by T
+	Lasts  []Value    // per layout last value
+
+	// Room for the slice headers of a small layout, saving two allocations per
+	// write.
+	inSeries [4][]Bucket
+	inSets   [2][]Seen
 }
 
-// Limits bound an entity's history.
+// newEntity returns an empty entity of layout l.
+func newEntity(l *Layout) *Entity {
+	e := &Entity{L: l}
+	e.Series = e.inSeries[:0]
+	if len(l.Series) > len(e.inSeries) {
+		e.Series = make([][]Bucket, 0, len(l.Series))
+	}
+	e.Series = e.Series[:len(l.Series)]
+	e.Sets = e.inSets[:0]
+	if len(l.Sets) > len(e.inSets) {
+		e.Sets = make([][]Seen, 0, len(l.Sets))
+	}
+	e.Sets = e.Sets[:len(l.Sets)]
+	if len(l.Lasts) > 0 {
+		e.Lasts = make([]Value, len(l.Lasts))
+	}
+	return e
+}
+
+// Limits bound an entity's state.
 type Limits struct {
-	TTL       time.Duration
-	MaxEvents int
+	TTL    time.Duration
+	Layout *Layout
 }
 
-// Observe returns the entity after an event at t (Unix ms) with amount and
-// distinct value (empty: none), given the partition watermark wm (already including
-// t). e may be nil (a new entity).
-func (e *Entity) Observe(t int64, amount float64, distinct string, wm int64, lim Limits) *Entity {
-	horizon := wm - lim.TTL.Milliseconds()
-	n := &Entity{Last: t, WM: wm}
-	var evs []Event
-	var dis []Seen
-	if e != nil {
-		if e.Last > t {
-			n.Last = e.Last
-		}
-		evs, dis = e.Events, e.Distinct
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
 	}
-	// Events: keep those after the horizon, insert t in order, cap at MaxEvents
-	// (the oldest go).
-	evs = evs[sort.Search(len(evs), func(i int) bool { return evs[i].T > horizon }):]
-	pos := sort.Search(len(evs), func(i int) bool { return evs[i].T > t })
-	merged := make([]Event, 0, len(evs)+1)
-	merged = append(merged, evs[:pos]...)
-	merged = append(merged, Event{T: t, Amount: amount})
-	merged = append(merged, evs[pos:]...)
-	if len(merged) > lim.MaxEvents {
-		merged = merged[len(merged)-lim.MaxEvents:]
-	}
-	n.Events = merged
+	return q
+}
 
-	// Distinct values: drop expired ones, move the observed value to its latest
-	// time, keep ascending by T, cap like events.
-	seenAt := t
-	nd := make([]Seen, 0, len(dis)+1)
-	for _, s := range dis {
-		switch {
-		case s.T <= horizon:
-		case distinct != "" && s.Value == distinct:
-			seenAt = max(seenAt, s.T)
-		default:
-			nd = append(nd, s)
+// Observe returns the entity after the event o, given the partition watermark wm
+// (already including o.T). e may be nil (a new entity).
+func (e *Entity) Observe(l *Layout, o *Obs, wm int64) *Entity {
+	t := o.T
+	n := newEntity(l)
+	n.Last, n.WM = t, wm
+	if e != nil {
+		n.Last = max(e.Last, t)
+		copy(n.Lasts, e.Lasts)
+	}
+	total := 0
+	for i := range l.Series {
+		if e != nil {
+			total += len(e.Series[i])
+		}
+		total++
+	}
+	slab := make([]Bucket, 0, total) // one allocation for every series
+	for i, s := range l.Series {
+		var old []Bucket
+		if e != nil {
+			old = e.Series[i]
+		}
+		horizon := wm - s.Span // buckets ending at or before it are out of every window
+		lo := sort.Search(len(old), func(j int) bool { return (old[j].I+1)*s.Width > horizon })
+		old = old[lo:]
+		start := len(slab)
+		v := o.Nums[i]
+		if math.IsNaN(v) || t <= horizon {
+			slab = append(slab, old...)
+			n.Series[i] = slab[start:len(slab):len(slab)]
+			continue
+		}
+		idx := floorDiv(t, s.Width)
+		pos := sort.Search(len(old), func(j int) bool { return old[j].I >= idx })
+		slab = append(slab, old[:pos]...)
+		b := Bucket{I: idx, Min: v, Max: v}
+		if pos < len(old) && old[pos].I == idx {
+			b = old[pos]
+			b.Min, b.Max = min(b.Min, v), max(b.Max, v)
+			pos++
+		}
+		b.N++
+		b.Sum += v
+		b.SumSq += v * v
+		slab = append(slab, b)
+		slab = append(slab, old[pos:]...)
+		n.Series[i] = slab[start:len(slab):len(slab)]
+	}
+	if len(l.Sets) > 0 {
+		total = 0
+		for i := range l.Sets {
+			if e != nil {
+				total += len(e.Sets[i])
+			}
+			total++
+		}
+		seen := make([]Seen, 0, total) // one allocation for every set
+		for i, s := range l.Sets {
+			var old []Seen
+			if e != nil {
+				old = e.Sets[i]
+			}
+			start := len(seen)
+			seen = observeSet(seen, old, o.Strs[i], t, wm-s.Span, l.MaxDistinct)
+			n.Sets[i] = seen[start:len(seen):len(seen)]
 		}
 	}
-	if distinct != "" {
-		i := sort.Search(len(nd), func(i int) bool { return nd[i].T > seenAt })
-		nd = append(nd, Seen{})
-		copy(nd[i+1:], nd[i:])
-		nd[i] = Seen{Value: distinct, T: seenAt}
+	for i := range l.Lasts {
+		if v := o.Lasts[i]; v.Has && (!n.Lasts[i].Has || v.T >= n.Lasts[i].T) {
+			n.Lasts[i] = v
+		}
 	}
-	if len(nd) > lim.MaxEvents {
-		nd = nd[len(nd)-lim.MaxEvents:]
-	}
-	n.Distinct = nd
 	return n
 }
 
-// window returns the events with T in (t-w, t].
-func (e *Entity) window(t int64, w time.Duration) []Event {
+// observeSet appends to dst the set dis after value v was seen at t: values last
+// seen at or before horizon dropped, v moved to its latest time, ascending by T,
+// at most maxN values (the least recently seen go).
+func observeSet(dst, dis []Seen, v string, t, horizon int64, maxN int) []Seen {
+	start := len(dst)
+	seenAt := t
+	for _, s := range dis {
+		switch {
+		case s.T <= horizon:
+		case v != "" && s.Value == v:
+			seenAt = max(seenAt, s.T)
+		default:
+			dst = append(dst, s)
+		}
+	}
+	if v != "" && seenAt > horizon {
+		nd := dst[start:]
+		i := start + sort.Search(len(nd), func(i int) bool { return nd[i].T > seenAt })
+		dst = append(dst, Seen{})
+		copy(dst[i+1:], dst[i:])
+		dst[i] = Seen{Value: v, T: seenAt}
+	}
+	if n := len(dst) - start; maxN > 0 && n > maxN {
+		dst = append(dst[:start], dst[start+n-maxN:]...)
+	}
+	return dst
+}
+
+// Agg is a window aggregate of one series.
+type Agg struct {
+	N                    int64
+	Sum, SumSq, Min, Max float64
+}
+
+// Window aggregates series i over w ms at t (see the package doc for the
+// resolution). A nil entity has an empty aggregate.
+func (e *Entity) Window(i int, t, w int64) Agg {
+	a := Agg{Min: math.Inf(1), Max: math.Inf(-1)}
 	if e == nil {
-		return nil
+		return a
 	}
-	lo := t - w.Milliseconds()
-	i := sort.Search(len(e.Events), func(i int) bool { return e.Events[i].T > lo })
-	j := sort.Search(len(e.Events), func(i int) bool { return e.Events[i].T > t })
-	if i > j {
-		return nil
+	s := e.L.Series[i]
+	bs := e.Series[i]
+	lo, hi := floorDiv(t-w, s.Width), floorDiv(t, s.Width)
+	// Newest first: in-order input reads the last buckets, and a series holds
+	// at most its span's worth of them.
+	for j := len(bs) - 1; j >= 0 && bs[j].I > lo; j-- {
+		b := &bs[j]
+		if b.I > hi {
+			continue
+		}
+		a.N += b.N
+		a.Sum += b.Sum
+		a.SumSq += b.SumSq
+		a.Min, a.Max = min(a.Min, b.Min), max(a.Max, b.Max)
 	}
-	return e.Events[i:j]
+	return a
 }
 
-// Count is the number of events in (t-w, t].
-func (e *Entity) Count(t int64, w time.Duration) float64 { return float64(len(e.window(t, w))) }
-
-// Sum is the total amount of events in (t-w, t].
-func (e *Entity) Sum(t int64, w time.Duration) float64 {
-	var s float64
-	for _, ev := range e.window(t, w) {
-		s += ev.Amount
-	}
-	return s
-}
-
-// Mean is the mean amount in (t-w, t], NaN (missing) when there are none.
-func (e *Entity) Mean(t int64, w time.Duration) float64 {
-	evs := e.window(t, w)
-	if len(evs) == 0 {
-		return math.NaN()
-	}
-	var s float64
-	for _, ev := range evs {
-		s += ev.Amount
-	}
-	return s / float64(len(evs))
-}
-
-// DistinctCount is the number of distinct values last seen in (t-w, t].
-func (e *Entity) DistinctCount(t int64, w time.Duration) float64 {
+// DistinctCount is the number of values of set i last seen in (t-w, t].
+func (e *Entity) DistinctCount(i int, t, w int64) float64 {
 	if e == nil {
 		return 0
 	}
-	lo := t - w.Milliseconds()
 	n := 0
-	for _, s := range e.Distinct {
-		if s.T > lo && s.T <= t {
+	for _, s := range e.Sets[i] {
+		if s.T > t-w && s.T <= t {
 			n++
 		}
 	}
 	return float64(n)
+}
+
+// LastValue is last value i; Has false when there is none.
+func (e *Entity) LastValue(i int) Value {
+	if e == nil {
+		return Value{}
+	}
+	return e.Lasts[i]
 }
 
 // SinceLast is t minus the latest previous event time in seconds; NaN when none.
@@ -184,70 +413,345 @@ func (e *Entity) SinceLast(t int64) float64 {
 	return float64(t-e.Last) / 1000
 }
 
-const encodingV1 = 1
+const (
+	encodingV1 = 1
+	encodingV2 = 2
+)
 
 // ErrCorrupt reports a changelog value that cannot be decoded.
 var ErrCorrupt = errors.New("state: corrupt changelog value")
 
 // AppendBinary appends the changelog encoding of e to b.
 //
-// Layout (version 1): byte 1, varint Last, varint WM, uvarint n, n × (varint T,
-// 8-byte little-endian float64 amount), uvarint m, m × (uvarint len, value, varint T).
+// Layout (version 2): byte 2, varint Last, varint WM; uvarint number of series,
+// each: 4-byte id, byte stats, uvarint buckets, each: uvarint index distance
+// (from floor(Last/width) for the first, from the previous one after), uvarint
+// count, the float64s the stats name (sum, sum of squares, min, max; 8 bytes
+// little-endian each); uvarint number of sets, each: 4-byte id, uvarint values,
+// each: uvarint length, bytes, uvarint Last-T; uvarint number of last values
+// present, each: 4-byte id, byte kind (1 number, 2 string), 8-byte float64 or
+// uvarint length and bytes, varint Last-T.
 func (e *Entity) AppendBinary(b []byte) []byte {
-	// Exact enough: millisecond times are 6-byte varints, lengths 1 byte.
-	size := 21 + len(e.Events)*(7+8)
-	for _, s := range e.Distinct {
-		size += 8 + len(s.Value)
+	l := e.L
+	size := 24
+	for i := range e.Series {
+		size += 6 + len(e.Series[i])*(4+8*bitsSet(l.Series[i].Stats))
 	}
+	for i := range e.Sets {
+		size += 6
+		for _, s := range e.Sets[i] {
+			size += 4 + len(s.Value)
+		}
+	}
+	size += 14 * len(e.Lasts)
 	b = slices.Grow(b, size)
-	b = append(b, encodingV1)
+	b = append(b, encodingV2)
 	b = binary.AppendVarint(b, e.Last)
 	b = binary.AppendVarint(b, e.WM)
-	b = binary.AppendUvarint(b, uint64(len(e.Events)))
-	for _, ev := range e.Events {
-		b = binary.AppendVarint(b, ev.T)
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(ev.Amount))
+	b = binary.AppendUvarint(b, uint64(len(e.Series)))
+	for i, bs := range e.Series {
+		s := &l.Series[i]
+		b = binary.LittleEndian.AppendUint32(b, l.ids.series[i])
+		b = append(b, byte(s.Stats))
+		b = binary.AppendUvarint(b, uint64(len(bs)))
+		prev := floorDiv(e.Last, s.Width)
+		for j := len(bs) - 1; j >= 0; j-- { // newest first: distances are small and positive
+			bk := &bs[j]
+			b = binary.AppendUvarint(b, uint64(prev-bk.I))
+			prev = bk.I
+			b = binary.AppendUvarint(b, uint64(bk.N))
+			b = appendStats(b, s.Stats, bk)
+		}
 	}
-	b = binary.AppendUvarint(b, uint64(len(e.Distinct)))
-	for _, s := range e.Distinct {
-		b = binary.AppendUvarint(b, uint64(len(s.Value)))
-		b = append(b, s.Value...)
-		b = binary.AppendVarint(b, s.T)
+	b = binary.AppendUvarint(b, uint64(len(e.Sets)))
+	for i, ss := range e.Sets {
+		b = binary.LittleEndian.AppendUint32(b, l.ids.sets[i])
+		b = binary.AppendUvarint(b, uint64(len(ss)))
+		for _, s := range ss {
+			b = binary.AppendUvarint(b, uint64(len(s.Value)))
+			b = append(b, s.Value...)
+			b = binary.AppendUvarint(b, uint64(e.Last-s.T))
+		}
+	}
+	present := 0
+	for _, v := range e.Lasts {
+		if v.Has {
+			present++
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(present))
+	for i, v := range e.Lasts {
+		if !v.Has {
+			continue
+		}
+		b = binary.LittleEndian.AppendUint32(b, l.ids.lasts[i])
+		if v.IsStr {
+			b = append(b, 2)
+			b = binary.AppendUvarint(b, uint64(len(v.Str)))
+			b = append(b, v.Str...)
+		} else {
+			b = append(b, 1)
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v.Num))
+		}
+		b = binary.AppendVarint(b, e.Last-v.T)
 	}
 	return b
 }
 
-// Decode parses a changelog value written by AppendBinary.
-func Decode(b []byte) (*Entity, error) {
-	d := decoder{b: b}
-	if v := d.byte(); v != encodingV1 {
-		return nil, fmt.Errorf("%w: version %d", ErrCorrupt, v)
+func bitsSet(s Stat) int {
+	n := 0
+	for ; s != 0; s &= s - 1 {
+		n++
 	}
-	e := &Entity{Last: d.varint(), WM: d.varint()}
-	n := d.count(9)
-	if n > 0 {
-		e.Events = make([]Event, n)
-		for i := range e.Events {
-			e.Events[i].T = d.varint()
-			e.Events[i].Amount = math.Float64frombits(d.u64())
+	return n
+}
+
+func appendStats(b []byte, st Stat, bk *Bucket) []byte {
+	for _, f := range [...]struct {
+		s Stat
+		v float64
+	}{{StatSum, bk.Sum}, {StatSumSq, bk.SumSq}, {StatMin, bk.Min}, {StatMax, bk.Max}} {
+		if st&f.s != 0 {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f.v))
 		}
 	}
-	m := d.count(2)
-	if m > 0 {
-		e.Distinct = make([]Seen, m)
-		for i := range e.Distinct {
-			l := d.count(1)
-			e.Distinct[i].Value = string(d.take(l))
-			e.Distinct[i].T = d.varint()
+	return b
+}
+
+// Upgrade says what decoding had to convert.
+type Upgrade struct {
+	FromV1       bool // a version-1 value, converted
+	StartedEmpty int  // aggregates of the layout the value could not give
+}
+
+// Decode parses a changelog value written by AppendBinary (version 2) or by the
+// version-1 encoding, for layout l.
+func Decode(l *Layout, b []byte) (*Entity, Upgrade, error) {
+	if len(b) > 0 && b[0] == encodingV1 {
+		return decodeV1(l, b)
+	}
+	// Two passes over the value: the first checks it and sizes what it keeps,
+	// the second fills one bucket slab, one value slab and one string for the
+	// entity (a restore of a million entities allocates a few objects each).
+	var (
+		e      *Entity
+		up     Upgrade
+		slab   []Bucket
+		seen   []Seen
+		strs   strings.Builder
+		nb, ns int
+		nstr   int
+		found  []bool
+	)
+	for pass := range 2 {
+		d := decoder{b: b}
+		if v := d.byte(); v != encodingV2 {
+			return nil, Upgrade{}, fmt.Errorf("%w: version %d", ErrCorrupt, v)
 		}
+		last, wm := d.varint(), d.varint()
+		fill := pass == 1
+		if fill {
+			e = newEntity(l)
+			e.Last, e.WM = last, wm
+			slab = make([]Bucket, 0, nb)
+			seen = make([]Seen, 0, ns)
+			strs.Grow(nstr)
+			found = make([]bool, len(l.Series)+len(l.Sets)+len(l.Lasts))
+		}
+		for range d.count(6) {
+			id, st := d.u32(), Stat(d.byte())
+			n := d.count(2)
+			i := slices.Index(l.ids.series, id)
+			keep := i >= 0 && l.Series[i].Stats&^st == 0 // every stat the layout needs was stored
+			if !fill {
+				if keep {
+					nb += n
+				}
+			}
+			var prev int64
+			start := len(slab)
+			if keep && fill {
+				prev = floorDiv(last, l.Series[i].Width)
+				slab = slab[:start+n]
+				found[i] = true
+			}
+			for j := n - 1; j >= 0; j-- {
+				var bk Bucket
+				bk.I = prev - int64(d.uvarint())
+				prev = bk.I
+				bk.N = int64(d.uvarint())
+				for _, f := range [...]struct {
+					s Stat
+					p *float64
+				}{{StatSum, &bk.Sum}, {StatSumSq, &bk.SumSq}, {StatMin, &bk.Min}, {StatMax, &bk.Max}} {
+					if st&f.s != 0 {
+						*f.p = math.Float64frombits(d.u64())
+					}
+				}
+				if keep && fill {
+					slab[start+j] = bk
+				}
+			}
+			if keep && fill {
+				e.Series[i] = slab[start:len(slab):len(slab)]
+			}
+		}
+		for range d.count(5) {
+			id := d.u32()
+			m := d.count(2)
+			i := slices.Index(l.ids.sets, id)
+			start := len(seen)
+			for range m {
+				v := d.take(d.count(1))
+				t := last - int64(d.uvarint())
+				switch {
+				case i < 0:
+				case !fill:
+					ns++
+					nstr += len(v)
+				default:
+					seen = append(seen, Seen{Value: appendString(&strs, v), T: t})
+				}
+			}
+			if i >= 0 && fill {
+				e.Sets[i] = seen[start:len(seen):len(seen)]
+				found[len(l.Series)+i] = true
+			}
+		}
+		for range d.count(6) {
+			id := d.u32()
+			i := slices.Index(l.ids.lasts, id)
+			var v Value
+			switch d.byte() {
+			case 1:
+				v.Num = math.Float64frombits(d.u64())
+			case 2:
+				s := d.take(d.count(1))
+				v.IsStr = true
+				if !fill {
+					nstr += len(s)
+				} else if i >= 0 {
+					v.Str = appendString(&strs, s)
+				}
+			default:
+				d.fail("last value kind")
+			}
+			v.T, v.Has = last-d.varint(), true
+			if i >= 0 && fill {
+				e.Lasts[i] = v
+				found[len(l.Series)+len(l.Sets)+i] = true
+			}
+		}
+		if d.err != nil {
+			return nil, up, d.err
+		}
+		if len(d.b) != 0 {
+			return nil, up, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.b))
+		}
+	}
+	for i, ok := range found {
+		// A last value absent from the record may just never have been set.
+		if !ok && i < len(l.Series)+len(l.Sets) {
+			up.StartedEmpty++
+		}
+	}
+	return e, up, nil
+}
+
+// appendString writes v to b, grown beforehand to hold every string of the
+// entity so that it never moves, and returns v as a string sharing b's memory.
+func appendString(b *strings.Builder, v []byte) string {
+	start := b.Len()
+	b.Write(v)
+	return b.String()[start:]
+}
+
+// decodeV1 converts a version-1 value: byte 1, varint Last, varint WM, uvarint
+// n, n × (varint T, 8-byte little-endian float64 amount), uvarint m, m × (uvarint
+// len, value, varint T).
+func decodeV1(l *Layout, b []byte) (*Entity, Upgrade, error) {
+	d := decoder{b: b[1:]}
+	last, wm := d.varint(), d.varint()
+	type event struct {
+		t int64
+		a float64
+	}
+	evs := make([]event, d.count(9))
+	for i := range evs {
+		evs[i].t = d.varint()
+		evs[i].a = math.Float64frombits(d.u64())
+	}
+	dis := make([]Seen, d.count(2))
+	for i := range dis {
+		dis[i].Value = string(d.take(d.count(1)))
+		dis[i].T = d.varint()
 	}
 	if d.err != nil {
-		return nil, d.err
+		return nil, Upgrade{}, d.err
 	}
 	if len(d.b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.b))
+		return nil, Upgrade{}, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.b))
 	}
-	return e, nil
+	up := Upgrade{FromV1: true}
+	// Replay the events into an empty entity of the new layout, at the written
+	// watermark.
+	var e *Entity
+	o := Obs{Nums: make([]float64, len(l.Series)), Strs: make([]string, len(l.Sets)), Lasts: make([]Value, len(l.Lasts))}
+	for _, ev := range evs {
+		o.T = ev.t
+		for i, s := range l.Series {
+			switch s.FromV1 {
+			case V1Events:
+				o.Nums[i] = 0
+			case V1Amount:
+				o.Nums[i] = ev.a
+			default:
+				o.Nums[i] = math.NaN()
+			}
+		}
+		for i, s := range l.Lasts {
+			o.Lasts[i] = Value{}
+			if s.FromV1 == V1Amount {
+				o.Lasts[i] = Value{T: ev.t, Num: ev.a, Has: true}
+			}
+		}
+		e = e.Observe(l, &o, wm)
+	}
+	if e == nil {
+		e = newEntity(l)
+	}
+	e.Last, e.WM = last, wm
+	for i, s := range l.Sets {
+		if s.FromV1 != V1Distinct {
+			continue
+		}
+		var kept []Seen
+		for _, v := range dis {
+			if v.T > wm-s.Span {
+				kept = append(kept, v)
+			}
+		}
+		if l.MaxDistinct > 0 && len(kept) > l.MaxDistinct {
+			kept = kept[len(kept)-l.MaxDistinct:]
+		}
+		e.Sets[i] = kept
+	}
+	for _, s := range l.Series {
+		if s.FromV1 == V1None {
+			up.StartedEmpty++
+		}
+	}
+	for _, s := range l.Sets {
+		if s.FromV1 == V1None {
+			up.StartedEmpty++
+		}
+	}
+	for _, s := range l.Lasts {
+		if s.FromV1 == V1None {
+			up.StartedEmpty++
+		}
+	}
+	return e, up, nil
 }
 
 type decoder struct {
@@ -282,14 +786,22 @@ func (d *decoder) varint() int64 {
 	return v
 }
 
-// count reads a length and checks that at least minSize bytes per item remain.
-func (d *decoder) count(minSize int) int {
+func (d *decoder) uvarint() uint64 {
 	v, n := binary.Uvarint(d.b)
 	if n <= 0 {
-		d.fail("length")
+		d.fail("uvarint")
 		return 0
 	}
 	d.b = d.b[n:]
+	return v
+}
+
+// count reads a length and checks that at least minSize bytes per item remain.
+func (d *decoder) count(minSize int) int {
+	v := d.uvarint()
+	if d.err != nil {
+		return 0
+	}
 	if v > uint64(len(d.b)/minSize) {
 		d.fail("list")
 		return 0
@@ -304,6 +816,16 @@ func (d *decoder) u64() uint64 {
 	}
 	v := binary.LittleEndian.Uint64(d.b)
 	d.b = d.b[8:]
+	return v
+}
+
+func (d *decoder) u32() uint32 {
+	if len(d.b) < 4 {
+		d.fail("id")
+		return 0
+	}
+	v := binary.LittleEndian.Uint32(d.b)
+	d.b = d.b[4:]
 	return v
 }
 

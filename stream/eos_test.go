@@ -46,6 +46,9 @@ func newHarness(t *testing.T, partitions int32) *harness {
 		t.Fatal(err)
 	}
 	cfg.Stream.MaxRecordsPerTxn = 100 // many transactions, so faults hit many of them
+	// About 33 cards per partition of 6 and room for 12: the LRU evicts all the
+	// time, and a transaction writes many of its entities several times.
+	cfg.State.MaxEntities = 12
 	cfg.Stream.TransactionTimeout = 10 * time.Second
 	cfg.Stream.SessionTimeout = 6 * time.Second
 	cfg.Stream.RebalanceTimeout = 6 * time.Second
@@ -207,7 +210,7 @@ func (h *harness) checkState(partitions int32) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := stream.Restore(ctx, conn, cl, "scorestream-state-changelog", ps, stCfg)
+	got, records, err := stream.Restore(ctx, conn, cl, "scorestream-state-changelog", ps, stCfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,6 +221,25 @@ func (h *harness) checkState(partitions int32) {
 	if entities == 0 {
 		t.Fatal("no entity state at all")
 	}
+	// The test is about evictions and repeated writes: check they happened.
+	var m dto.Metric
+	if err := h.shared.Metrics.EarlyEvictions.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if m.GetCounter().GetValue() == 0 {
+		t.Fatal("no early eviction: max_entities does not bound the state in this test")
+	}
+	scored := h.scoredRecords()
+	if records >= scored {
+		t.Fatalf("%d changelog records for %d scored records: no transaction wrote an entity once for several events", records, scored)
+	}
+	t.Logf("%d entities equal a fault-free pass (LRU order included); %d changelog records for %d scored records, %v early evictions",
+		entities, records, scored, m.GetCounter().GetValue())
+}
+
+// scoredRecords counts the predictions committed (each scored record has one).
+func (h *harness) scoredRecords() int {
+	return int(h.audit().Predictions)
 }
 
 // TestRegistryUnavailableHolds makes the registry fail with 503: the loop must
@@ -304,4 +326,36 @@ func (h *harness) failCommits(code int16, fail func(n int32) bool) *atomic.Int32
 		return resp, nil, true
 	})
 	return &failed
+}
+
+// TestCorruptChangelogRecord: a changelog record that does not decode is logged
+// and counted when its partition is restored, its entity starts empty, and the
+// loop goes on scoring everything exactly once (no crash loop).
+func TestCorruptChangelogRecord(t *testing.T) {
+	const n = 300
+	h := newHarness(t, 2)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(h.env.Brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := &kgo.Record{Topic: "scorestream-state-changelog", Partition: 1, Key: []byte("card-0001"), Value: []byte{0x7f, 1, 2, 3}}
+	if err := cl.ProduceSync(context.Background(), bad).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	h.produce(n, 0)
+	commits := make(chan int, 1024)
+	a := h.start("a", commits)
+	waitScored(t, commits, n, a.loop)
+	a.close(t)
+	var m dto.Metric
+	if err := h.shared.Metrics.CorruptState.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.GetCounter().GetValue(); got != 1 {
+		t.Fatalf("%v corrupt changelog records counted, want 1", got)
+	}
+	if rep := h.audit(); !rep.Clean || rep.Predictions != n {
+		t.Fatalf("audit after a corrupt changelog record: %+v", rep)
+	}
 }

@@ -92,6 +92,7 @@ type Loop struct {
 	pending  []process.Pending // prepared records of the open transaction
 	results  []process.Result  // their results, after Finish
 	touched  map[int32]*state.Partition
+	changes  []*kgo.Record // changelog scratch
 	prodErr  atomic.Pointer[error]
 	backoff  time.Duration
 	drift    observers // drift counters of the models in use
@@ -341,7 +342,9 @@ func (l *Loop) process(ctx context.Context, fetches kgo.Fetches) (hold error, fa
 }
 
 // produce scores the transaction's prepared records (one batched call per model
-// when the model batches) and produces their outputs into the transaction.
+// when the model batches) and produces their outputs into the transaction, then
+// the changelog: one record per entity changed, its final state in this
+// transaction (or a tombstone).
 func (l *Loop) produce(ctx context.Context) {
 	l.results = l.proc.Finish(l.pending)
 	for i := range l.results {
@@ -353,6 +356,13 @@ func (l *Loop) produce(ctx context.Context) {
 			l.sess.Produce(ctx, out, l.promise)
 		}
 	}
+	for p, st := range l.touched {
+		l.changes = l.proc.Changelog(l.changes[:0], p, st)
+		for _, r := range l.changes {
+			l.sess.Produce(ctx, r, l.promise)
+		}
+	}
+	clear(l.changes)
 }
 
 func (l *Loop) promise(_ *kgo.Record, err error) {
@@ -377,18 +387,36 @@ func (l *Loop) ensureRestored(ctx context.Context, records []*kgo.Record) error 
 	}
 	start := time.Now()
 	awaitStable(ctx, l.sess.Client(), l.cfg.ChangelogTopic, need, l.log)
-	parts, n, err := Restore(ctx, l.cfg.Conn, l.sess.Client(), l.cfg.ChangelogTopic, need, l.cfg.State)
+	parts, n, err := Restore(ctx, l.cfg.Conn, l.sess.Client(), l.cfg.ChangelogTopic, need, l.cfg.State, l.corruptState)
 	if err != nil {
 		return err
 	}
+	var up state.Upgrades
 	for p, st := range parts {
 		l.parts[p] = st
 		l.m.StateEntries.WithLabelValues(strconv.Itoa(int(p))).Set(float64(st.Len()))
+		u := st.Upgrades()
+		up.FromV1 += u.FromV1
+		up.StartedEmpty += u.StartedEmpty
+	}
+	if up.FromV1 > 0 || up.StartedEmpty > 0 {
+		l.m.StateUpgrades.WithLabelValues("from_v1").Add(float64(up.FromV1))
+		l.m.StateUpgrades.WithLabelValues("aggregate_started_empty").Add(float64(up.StartedEmpty))
+		l.log.Warn("restored state written by an older release or feature spec: converted what it holds; aggregates it cannot give start empty",
+			"partitions", need, "records_from_v1", up.FromV1, "records_with_aggregates_started_empty", up.StartedEmpty)
 	}
 	l.m.RestoreSeconds.Observe(time.Since(start).Seconds())
 	l.m.RestoredEntries.Add(float64(n))
 	l.log.Info("restored state", "partitions", need, "changelog_records", n, "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// corruptState reports a changelog record that did not decode on restore; its
+// entity starts empty.
+func (l *Loop) corruptState(r *kgo.Record, err error) {
+	l.m.CorruptState.Inc()
+	l.log.Error("corrupt changelog record: its entity starts empty", "topic", r.Topic, "partition", r.Partition,
+		"offset", r.Offset, "key", string(r.Key), "err", err)
 }
 
 // end ends the open transaction: commit if asked and every produce succeeded,

@@ -28,6 +28,8 @@ type Metrics struct {
 	EarlyEvictions  prometheus.Counter
 	RestoreSeconds  prometheus.Histogram
 	RestoredEntries prometheus.Counter
+	CorruptState    prometheus.Counter
+	StateUpgrades   *prometheus.CounterVec
 	SessionRestarts prometheus.Counter
 	GroupLag        *prometheus.GaugeVec
 	GroupCommitted  *prometheus.GaugeVec
@@ -77,6 +79,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Time to restore newly assigned partitions from the changelog.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)}),
 		RestoredEntries: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "state", Name: "restored_entities_total",
 			Help: "Changelog records applied while restoring."}),
+		CorruptState: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "state", Name: "corrupt_records_total",
+			Help: "Changelog records that did not decode on restore; each entity concerned started empty."}),
+		StateUpgrades: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "state", Name: "upgraded_records_total",
+			Help: "Changelog records restored from an older format (kind from_v1) or feature spec with aggregates that started empty (kind aggregate_started_empty)."}, []string{"kind"}),
 		SessionRestarts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "stream", Name: "session_restarts_total",
 			Help: "Kafka sessions replaced after a transaction ended in error (broker gone mid-commit, transaction timed out)."}),
 		GroupLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: "group", Name: "lag_records",
@@ -89,7 +95,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.Consumed, m.Predictions, m.DeadLetters, m.Transactions, m.TxnDuration, m.TxnRecords,
 		m.Latency, m.Lag, m.RegistryDown, m.RegistryErrors, m.Score, m.Decisions, m.Disagreements, m.ModelReloads, m.ModelInfo,
-		m.StateEntries, m.EarlyEvictions, m.RestoreSeconds, m.RestoredEntries, m.SessionRestarts,
+		m.StateEntries, m.EarlyEvictions, m.RestoreSeconds, m.RestoredEntries, m.CorruptState, m.StateUpgrades, m.SessionRestarts,
 		m.GroupLag, m.GroupCommitted)
 	return m
 }

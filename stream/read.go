@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -69,7 +70,9 @@ func ReadCommitted(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic
 
 // Restore reads the changelog partitions ps up to their last stable offset
 // (read_committed) and returns their state and the number of records applied.
-func Restore(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic string, ps []int32, cfg state.Config) (map[int32]*state.Partition, int, error) {
+// A record whose value does not decode leaves its entity empty (it reads as
+// new): Restore calls corrupt with it and goes on, or fails when corrupt is nil.
+func Restore(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic string, ps []int32, cfg state.Config, corrupt func(*kgo.Record, error)) (map[int32]*state.Partition, int, error) {
 	out, err := newPartitions(ps, cfg)
 	if err != nil {
 		return nil, 0, err
@@ -77,7 +80,12 @@ func Restore(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic strin
 	n := 0
 	err = ReadCommitted(ctx, conn, admin, topic, ps, func(r *kgo.Record) error {
 		n++
-		return out[r.Partition].Restore(string(r.Key), r.Value)
+		err := out[r.Partition].Restore(string(r.Key), r.Value)
+		if err != nil && corrupt != nil && errors.Is(err, state.ErrCorrupt) {
+			corrupt(r, err)
+			return nil
+		}
+		return err
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("changelog (is it co-partitioned with the input?): %w", err)
@@ -105,31 +113,46 @@ func Replay(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic string
 	return out, err
 }
 
-// DiffState compares the entities of two states (want: a Replay, got: a
-// Restore) and returns how many entities want holds and a description of each
-// difference.
+// DiffState compares two states (want: a Replay, got: a Restore) entry by entry
+// in LRU order, expired entries included — which entities are held, in what
+// order, with what state — and the watermarks. It returns how many entities want
+// holds and a description of each difference.
 func DiffState(want, got map[int32]*state.Partition) (entities int, diffs []string) {
 	for p, w := range want {
-		wm, gm := encoded(w), encoded(got[p])
-		if len(wm) != len(gm) {
-			diffs = append(diffs, fmt.Sprintf("partition %d: %d entities restored, %d in a fault-free pass", p, len(gm), len(wm)))
+		g := got[p]
+		if g == nil {
+			g, _ = state.NewPartition(state.Config{MaxEntities: 1})
 		}
-		for k, v := range wm {
-			if gm[k] != v {
-				diffs = append(diffs, fmt.Sprintf("partition %d entity %q: restored state differs from a fault-free pass", p, k))
+		wl, gl := entries(w), entries(g)
+		if len(wl) != len(gl) {
+			diffs = append(diffs, fmt.Sprintf("partition %d: %d entities restored, %d in a fault-free pass", p, len(gl), len(wl)))
+		}
+		for i := range min(len(wl), len(gl)) {
+			switch {
+			case wl[i].key != gl[i].key:
+				diffs = append(diffs, fmt.Sprintf("partition %d LRU position %d: entity %q restored, %q in a fault-free pass", p, i, gl[i].key, wl[i].key))
+			case wl[i].val != gl[i].val:
+				diffs = append(diffs, fmt.Sprintf("partition %d entity %q: restored state differs from a fault-free pass", p, wl[i].key))
 			}
 		}
-		entities += len(wm)
+		if w.Watermark() != g.Watermark() {
+			diffs = append(diffs, fmt.Sprintf("partition %d: watermark %d restored, %d in a fault-free pass", p, g.Watermark(), w.Watermark()))
+		}
+		entities += len(wl)
 	}
 	return entities, diffs
 }
 
-func encoded(st *state.Partition) map[string]string {
-	m := map[string]string{}
-	if st != nil {
-		st.Each(func(k string, e *state.Entity) { m[k] = string(e.AppendBinary(nil)) })
-	}
-	return m
+type entry struct{ key, val string }
+
+// entries lists st's LRU, least recent first, each entity encoded.
+func entries(st *state.Partition) []entry {
+	var out []entry
+	st.Range(func(k string, e *state.Entity) bool {
+		out = append(out, entry{k, string(e.AppendBinary(nil))})
+		return true
+	})
+	return out
 }
 
 func newPartitions(ps []int32, cfg state.Config) (map[int32]*state.Partition, error) {

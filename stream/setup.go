@@ -92,6 +92,9 @@ func PrepareLogged(ctx context.Context, cfg *config.Config, reg prometheus.Regis
 	if err != nil {
 		return nil, err
 	}
+	if err := checkWriterSchemas(ctx, rcl, cfg, spec, log); err != nil {
+		return nil, err
+	}
 	return &Shared{Cfg: cfg, Conn: conn, Registry: rcl, Decoder: dec, Spec: spec, Models: watcher.Models(),
 		Watcher: watcher, SchemaID: id, Metrics: metrics, Reg: reg}, nil
 }
@@ -176,16 +179,18 @@ func (s *Shared) newLoop(instanceID string, log *slog.Logger, noop bool) (*Loop,
 
 // EnsureTopics checks that the input and output topics exist and that the
 // changelog has as many partitions as the input (co-partitioning). With create,
-// missing output topics are created (changelog compacted) with the input's
-// partition count and replication factor rf (-1: broker default).
+// missing output topics are created (the changelog with ChangelogConfigs)
+// with the input's partition count and replication factor rf (-1: broker
+// default). An existing changelog must be compacted; compaction settings that
+// keep restore slow are logged as warnings.
 //
 // Unreachable brokers and missing topics are retried for up to StartupTimeout
 // (logged to log, if not nil); a partition-count mismatch fails at once.
 func EnsureTopics(ctx context.Context, adm *kadm.Client, cfg *config.Config, create bool, rf int16, log *slog.Logger) error {
-	return retry(ctx, log, "check topics", func() error { return ensureTopics(ctx, adm, cfg, create, rf) })
+	return retry(ctx, log, "check topics", func() error { return ensureTopics(ctx, adm, cfg, create, rf, log) })
 }
 
-func ensureTopics(ctx context.Context, adm *kadm.Client, cfg *config.Config, create bool, rf int16) error {
+func ensureTopics(ctx context.Context, adm *kadm.Client, cfg *config.Config, create bool, rf int16, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	details, err := adm.ListTopics(ctx)
@@ -215,6 +220,13 @@ func ensureTopics(ctx context.Context, adm *kadm.Client, cfg *config.Config, cre
 		if t.Changelog && int32(len(d.Partitions)) != parts {
 			return permanent(fmt.Errorf("%s: topic %q has %d partitions, the input %q has %d: the changelog must be co-partitioned with the input",
 				t.Field, t.Name, len(d.Partitions), in, parts))
+		}
+		if t.Changelog {
+			ws, err := checkChangelogConfig(ctx, adm, t.Name)
+			if err != nil {
+				return permanent(err)
+			}
+			logChangelogWarnings(log, t.Name, ws)
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -55,9 +56,7 @@ func (t Topic) Configs() map[string]string {
 // `scorestream topics create`, output.create_topics and `run --check` take them
 // from. Compaction keeps each entity's last state (and drops tombstoned ones), so
 // a restore reads one record per live entity instead of the whole history.
-func ChangelogConfigs() map[string]string {
-	return map[string]string{"cleanup.policy": "compact"}
-}
+func ChangelogConfigs() map[string]string { return maps.Clone(changelogTopicConfig) }
 
 // Created is what CreateTopics did with one topic.
 type Created struct {

@@ -53,7 +53,7 @@ func TestCreateTopicAlreadyExists(t *testing.T) {
 	if err != nil || !existed {
 		t.Fatalf("createTopic of an existing topic = existed %v, %v; want existed, no error", existed, err)
 	}
-	if err := ensureTopics(ctx, newAdm(), cfg, true, -1); err != nil {
+	if err := ensureTopics(ctx, newAdm(), cfg, true, -1, nil); err != nil {
 		t.Fatalf("ensureTopics with create: %v", err)
 	}
 }

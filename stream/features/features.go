@@ -12,9 +12,14 @@
 //	category     index of the string in categories; unknown values are missing
 //	bool         true 1, false 0
 //
-// State features (count, sum, mean, distinct over a window; time_since_last) read
-// the entity's history before the current event; see package state for the exact
-// window semantics.
+// State features aggregate a field of the entity's earlier events over an
+// event-time window: count, sum, mean, min, max, stddev (population), distinct
+// (count of distinct values), and, without a window, last (the latest value; a
+// string through transform category) and time_since_last (seconds). A ratio
+// feature divides two other features (missing when either is missing or the
+// divisor is 0). They read the entity's state before the current event; see
+// package state for the window semantics and resolution. Missing values of the
+// aggregated field are skipped (not counted, not zero).
 package features
 
 import (
@@ -31,10 +36,8 @@ import (
 
 // Event is what the pipeline needs of every event besides the features.
 type Event struct {
-	ID       string
-	Time     int64 // event time, Unix ms
-	Amount   float64
-	Distinct string
+	ID   string
+	Time int64 // event time, Unix ms
 }
 
 // ErrFeature marks an event whose features cannot be computed (dead-letter class
@@ -50,9 +53,19 @@ const (
 	kCount
 	kSum
 	kMean
+	kMin
+	kMax
+	kStddev
 	kDistinct
+	kLast
 	kSinceLast
+	kRatio
 )
+
+var stateKinds = map[string]kind{
+	"count": kCount, "sum": kSum, "mean": kMean, "min": kMin, "max": kMax, "stddev": kStddev,
+	"distinct": kDistinct, "last": kLast, "time_since_last": kSinceLast,
+}
 
 type feature struct {
 	name      string
@@ -60,7 +73,9 @@ type feature struct {
 	path      path
 	transform string
 	cats      map[string]float64
-	window    time.Duration
+	window    int64 // ms
+	comp      int   // series, set or last-value index in the layout
+	ratio     [2]int
 	def       float64 // NaN if none
 }
 
@@ -70,41 +85,76 @@ type Spec struct {
 	fs        []feature
 	eventID   path
 	eventTime path
-	amount    path
-	distinct  path
-	limits    state.Limits
+	layout    *state.Layout
+	// The field each layout aggregate reads (nil: the event itself).
+	seriesPaths, setPaths, lastPaths []path
+	limits                           state.Limits
 }
 
 // Compile builds a Spec. The config is assumed validated; Compile still rejects
 // what it cannot run.
+//
+// A state feature aggregates its field, or — the older form, without a field —
+// state.amount_field (sum, mean, min, max, stddev, last) or state.distinct_field
+// (distinct); count without a field counts events. Features on the same field
+// and bucket width share one series of buckets.
 func Compile(fs []config.Feature, st config.State, sc config.Stream) (*Spec, error) {
+	buckets := st.WindowBuckets
+	if buckets <= 0 {
+		buckets = state.DefaultBuckets
+	}
+	lay := &state.Layout{MaxDistinct: st.MaxEvents, Buckets: buckets}
 	s := &Spec{
 		eventID:   split(sc.EventIDField),
 		eventTime: split(sc.EventTimeField),
-		amount:    split(st.AmountField),
-		distinct:  split(st.DistinctField),
-		limits:    state.Limits{TTL: st.TTL, MaxEvents: st.MaxEvents},
+		layout:    lay,
+	}
+	names := make(map[string]int, len(fs))
+	for i, f := range fs {
+		names[f.Name] = i
 	}
 	for i, f := range fs {
-		c := feature{name: f.Name, path: split(f.Field), transform: f.Transform, window: f.Window, def: math.NaN()}
+		c := feature{name: f.Name, path: split(f.Field), transform: f.Transform, window: f.Window.Milliseconds(), def: math.NaN()}
 		if f.Default != nil {
 			c.def = *f.Default
 		}
-		switch f.State {
-		case "":
+		switch {
+		case len(f.Ratio) > 0:
+			if len(f.Ratio) != 2 {
+				return nil, fmt.Errorf("features[%d].ratio: want two feature names, got %d", i, len(f.Ratio))
+			}
+			c.kind = kRatio
+			for k, n := range f.Ratio {
+				j, ok := names[n]
+				if !ok || len(fs[j].Ratio) > 0 {
+					return nil, fmt.Errorf("features[%d].ratio[%d]: %q is not a feature of the spec (or is a ratio)", i, k, n)
+				}
+				c.ratio[k] = j
+			}
+		case f.State == "":
 			c.kind = kField
-		case "count":
-			c.kind = kCount
-		case "sum":
-			c.kind = kSum
-		case "mean":
-			c.kind = kMean
-		case "distinct":
-			c.kind = kDistinct
-		case "time_since_last":
-			c.kind = kSinceLast
 		default:
-			return nil, fmt.Errorf("features[%d].state: unknown %q", i, f.State)
+			k, ok := stateKinds[f.State]
+			if !ok {
+				return nil, fmt.Errorf("features[%d].state: unknown %q", i, f.State)
+			}
+			c.kind = k
+			field := f.Field
+			if field == "" {
+				switch k {
+				case kSum, kMean, kMin, kMax, kStddev, kLast:
+					field = st.AmountField
+				case kDistinct:
+					field = st.DistinctField
+				}
+				if field == "" && k != kCount && k != kSinceLast {
+					return nil, fmt.Errorf("features[%d].field: required for state feature %q", i, f.State)
+				}
+			}
+			c.path = split(field)
+			if k != kSinceLast {
+				c.comp = s.component(k, field, f.Window, st)
+			}
 		}
 		if f.Transform == "category" {
 			c.cats = make(map[string]float64, len(f.Categories))
@@ -115,7 +165,72 @@ func Compile(fs []config.Feature, st config.State, sc config.Stream) (*Spec, err
 		s.names = append(s.names, f.Name)
 		s.fs = append(s.fs, c)
 	}
+	lay.Prepare()
+	s.limits = state.Limits{TTL: st.TTL, Layout: lay}
 	return s, nil
+}
+
+// component finds or adds the layout aggregate a state feature reads.
+func (s *Spec) component(k kind, field string, window time.Duration, st config.State) int {
+	l := s.layout
+	switch k {
+	case kDistinct:
+		for i := range l.Sets {
+			if l.Sets[i].Key == field {
+				l.Sets[i].Span = max(l.Sets[i].Span, window.Milliseconds())
+				return i
+			}
+		}
+		src := state.V1None
+		if field == st.DistinctField {
+			src = state.V1Distinct
+		}
+		l.Sets = append(l.Sets, state.SetSpec{Key: field, Span: window.Milliseconds(), FromV1: src})
+		s.setPaths = append(s.setPaths, split(field))
+		return len(l.Sets) - 1
+	case kLast:
+		for i := range l.Lasts {
+			if l.Lasts[i].Key == field {
+				return i
+			}
+		}
+		src := state.V1None
+		if field == st.AmountField {
+			src = state.V1Amount
+		}
+		l.Lasts = append(l.Lasts, state.LastSpec{Key: field, FromV1: src})
+		s.lastPaths = append(s.lastPaths, split(field))
+		return len(l.Lasts) - 1
+	}
+	var stats state.Stat
+	switch k {
+	case kSum, kMean:
+		stats = state.StatSum
+	case kMin:
+		stats = state.StatMin
+	case kMax:
+		stats = state.StatMax
+	case kStddev:
+		stats = state.StatSum | state.StatSumSq
+	}
+	width := state.Width(window, l.Buckets)
+	for i := range l.Series {
+		if sr := &l.Series[i]; sr.Key == field && sr.Width == width {
+			sr.Span = max(sr.Span, window.Milliseconds())
+			sr.Stats |= stats
+			return i
+		}
+	}
+	src := state.V1None
+	switch {
+	case field == "":
+		src = state.V1Events
+	case field == st.AmountField:
+		src = state.V1Amount
+	}
+	l.Series = append(l.Series, state.SeriesSpec{Key: field, Width: width, Span: window.Milliseconds(), Stats: stats, FromV1: src})
+	s.seriesPaths = append(s.seriesPaths, split(field))
+	return len(l.Series) - 1
 }
 
 func split(p string) path {
@@ -125,12 +240,12 @@ func split(p string) path {
 	return strings.Split(p, ".")
 }
 
-// Paths are the record fields the spec reads (features, event id and time,
-// amount, distinct field), each a dotted path split at its dots: what a decoder
-// must keep of a record.
+// Paths are the record fields the spec reads (features, aggregated fields, event
+// id and time), each a dotted path split at its dots: what a decoder must keep
+// of a record.
 func (s *Spec) Paths() [][]string {
 	var out [][]string
-	for _, p := range []path{s.eventID, s.eventTime, s.amount, s.distinct} {
+	for _, p := range []path{s.eventID, s.eventTime} {
 		if p != nil {
 			out = append(out, p)
 		}
@@ -153,12 +268,13 @@ func Lookup(rec map[string]any, dotted string) any { return lookup(rec, split(do
 // Names are the feature names in vector order.
 func (s *Spec) Names() []string { return s.names }
 
-// Limits are the state limits the spec was compiled with.
+// Limits are the state limits (TTL and the entity layout) the spec was compiled
+// with.
 func (s *Spec) Limits() state.Limits { return s.limits }
 
-// Meta extracts the event id, event time, amount and distinct value. fallbackTime
-// (Unix ms, the record timestamp) is used when the event has no event time field;
-// fallbackID when it has no id.
+// Meta extracts the event id and event time. fallbackTime (Unix ms, the record
+// timestamp) is used when the event has no event time field; fallbackID when it
+// has no id.
 func (s *Spec) Meta(rec map[string]any, fallbackTime int64, fallbackID string) (Event, error) {
 	ev := Event{ID: fallbackID, Time: fallbackTime}
 	if s.eventID != nil {
@@ -181,30 +297,13 @@ func (s *Spec) Meta(rec map[string]any, fallbackTime int64, fallbackID string) (
 		}
 		ev.Time = t
 	}
-	if s.amount != nil {
-		if v := lookup(rec, s.amount); v != nil {
-			a, ok := number(v)
-			if !ok {
-				return ev, fmt.Errorf("%w: amount field %q is %T, want a number", ErrFeature, strings.Join(s.amount, "."), v)
-			}
-			ev.Amount = a
-		}
-	}
-	if s.distinct != nil {
-		switch v := lookup(rec, s.distinct).(type) {
-		case nil:
-		case string:
-			ev.Distinct = v
-		default:
-			ev.Distinct = fmt.Sprint(v)
-		}
-	}
 	return ev, nil
 }
 
 // Extract fills dst (len(Names())) from the event and its entity's state before
 // this event (nil for a new entity). NaN marks a missing value.
 func (s *Spec) Extract(dst []float64, rec map[string]any, prior *state.Entity, t int64) error {
+	ratios := false
 	for i := range s.fs {
 		f := &s.fs[i]
 		var v float64
@@ -214,23 +313,145 @@ func (s *Spec) Extract(dst []float64, rec map[string]any, prior *state.Entity, t
 			if v, err = f.value(rec); err != nil {
 				return err
 			}
-		case kCount:
-			v = prior.Count(t, f.window)
-		case kSum:
-			v = prior.Sum(t, f.window)
-		case kMean:
-			v = prior.Mean(t, f.window)
+		case kCount, kSum, kMean, kMin, kMax, kStddev:
+			v = aggregate(f.kind, prior.Window(f.comp, t, f.window))
 		case kDistinct:
-			v = prior.DistinctCount(t, f.window)
+			v = prior.DistinctCount(f.comp, t, f.window)
+		case kLast:
+			v = f.last(prior.LastValue(f.comp))
 		case kSinceLast:
 			v = prior.SinceLast(t)
+		case kRatio:
+			ratios = true
+			continue
 		}
 		if math.IsNaN(v) {
 			v = f.def
 		}
 		dst[i] = v
 	}
+	if ratios {
+		for i := range s.fs {
+			f := &s.fs[i]
+			if f.kind != kRatio {
+				continue
+			}
+			v := math.NaN()
+			if b := dst[f.ratio[1]]; b != 0 {
+				v = dst[f.ratio[0]] / b // NaN when either is missing
+			}
+			if math.IsNaN(v) {
+				v = f.def
+			}
+			dst[i] = v
+		}
+	}
 	return nil
+}
+
+func aggregate(k kind, a state.Agg) float64 {
+	switch k {
+	case kCount:
+		return float64(a.N)
+	case kSum:
+		return a.Sum
+	}
+	if a.N == 0 {
+		return math.NaN()
+	}
+	switch k {
+	case kMean:
+		return a.Sum / float64(a.N)
+	case kMin:
+		return a.Min
+	case kMax:
+		return a.Max
+	}
+	// kStddev: population standard deviation.
+	m := a.Sum / float64(a.N)
+	return math.Sqrt(max(0, a.SumSq/float64(a.N)-m*m))
+}
+
+// last is a last value as a model input: a number, a string's category index
+// (transform category) or a numeric string; else missing.
+func (f *feature) last(v state.Value) float64 {
+	switch {
+	case !v.Has:
+		return math.NaN()
+	case !v.IsStr:
+		return v.Num
+	case f.cats != nil:
+		if idx, ok := f.cats[v.Str]; ok {
+			return idx
+		}
+		return math.NaN()
+	}
+	if x, err := strconv.ParseFloat(v.Str, 64); err == nil {
+		return x
+	}
+	return math.NaN()
+}
+
+// NewObs returns an observation buffer for the spec's layout, for Observe.
+func (s *Spec) NewObs() *state.Obs {
+	return &state.Obs{Nums: make([]float64, len(s.seriesPaths)), Strs: make([]string, len(s.setPaths)), Lasts: make([]state.Value, len(s.lastPaths))}
+}
+
+// Observe returns the entity's state after the event at t, given the partition
+// watermark wm (already including t). o is scratch from NewObs (nil: allocated).
+// A value missing from the event, or of a type its aggregation cannot use, is
+// skipped.
+func (s *Spec) Observe(prior *state.Entity, rec map[string]any, t, wm int64, o *state.Obs) *state.Entity {
+	if o == nil {
+		o = s.NewObs()
+	}
+	o.T = t
+	for i, p := range s.seriesPaths {
+		if p == nil {
+			o.Nums[i] = 0 // counts events
+			continue
+		}
+		x, ok := number(lookup(rec, p))
+		if !ok {
+			x = math.NaN()
+		}
+		o.Nums[i] = x
+	}
+	for i, p := range s.setPaths {
+		o.Strs[i] = text(lookup(rec, p))
+	}
+	for i, p := range s.lastPaths {
+		o.Lasts[i] = state.Value{}
+		switch v := lookup(rec, p).(type) {
+		case nil:
+		case string:
+			o.Lasts[i] = state.Value{T: t, Str: v, IsStr: true, Has: true}
+		default:
+			if x, ok := number(v); ok {
+				o.Lasts[i] = state.Value{T: t, Num: x, Has: true}
+			}
+		}
+	}
+	return prior.Observe(s.layout, o, wm)
+}
+
+// text is a value as a distinct-count key; "" when missing.
+func text(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case int32:
+		return strconv.FormatInt(int64(x), 10)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	return fmt.Sprint(v)
 }
 
 func (f *feature) value(rec map[string]any) (float64, error) {

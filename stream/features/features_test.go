@@ -2,10 +2,15 @@ package features_test
 
 import (
 	"math"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/scorestream/scorestream/config"
+	"github.com/scorestream/scorestream/demo"
 	"github.com/scorestream/scorestream/gen"
 	"github.com/scorestream/scorestream/state"
 	"github.com/scorestream/scorestream/stream/features"
@@ -46,7 +51,7 @@ func TestExtract(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ev.ID != e.EventID || ev.Time != e.EventTime.UnixMilli() || ev.Amount != e.Amount || ev.Distinct != e.MerchantID {
+		if ev.ID != e.EventID || ev.Time != e.EventTime.UnixMilli() {
 			t.Fatalf("meta %+v does not match event %+v", ev, e)
 		}
 		if err := s.Extract(vec, e.Native(), nil, ev.Time); err != nil {
@@ -112,4 +117,259 @@ func BenchmarkFeaturesAndState(b *testing.B) {
 			st.Commit()
 		}
 	}
+}
+
+// TestStateAggregations compiles the new form (aggregations over any field,
+// nested paths, several windows, a ratio) and checks every feature of a card's
+// events against a brute-force computation over the card's earlier events at
+// the documented bucket resolution.
+func TestStateAggregations(t *testing.T) {
+	fs := []config.Feature{
+		{Name: "amount", Field: "amount"},
+		{Name: "max_amount_1h", State: "max", Field: "amount", Window: time.Hour},
+		{Name: "min_amount_1h", State: "min", Field: "amount", Window: time.Hour},
+		{Name: "std_amount_24h", State: "stddev", Field: "amount", Window: 24 * time.Hour},
+		{Name: "mean_24h", State: "mean", Window: 24 * time.Hour}, // old form: state.amount_field
+		{Name: "device_count_10m", State: "count", Field: "device_age_days", Window: 10 * time.Minute},
+		{Name: "countries_7d", State: "distinct", Field: "merchant.country", Window: 7 * 24 * time.Hour},
+		{Name: "last_channel", State: "last", Field: "channel", Transform: "category", Categories: []string{"pos", "contactless", "ecom", "moto"}},
+		{Name: "amt_over_mean", Ratio: []string{"amount", "mean_24h"}},
+	}
+	st := config.State{TTL: 7 * 24 * time.Hour, MaxEvents: 256, AmountField: "amount", WindowBuckets: 30}
+	s, err := features.Compile(fs, st, config.Stream{EventIDField: "event_id", EventTimeField: "event_time"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := state.NewPartition(state.Config{Limits: s.Limits(), MaxEntities: 10})
+	g, _ := gen.New(gen.Config{Seed: 3, Cards: 3})
+	type past struct {
+		t       int64
+		amount  float64
+		device  bool
+		country string
+		channel *string
+	}
+	var hist []past
+	inWindow := func(et, t int64, w time.Duration) bool {
+		width := state.Width(w, 30)
+		fd := func(a int64) int64 { return int64(math.Floor(float64(a) / float64(width))) }
+		return fd(et) > fd(t-w.Milliseconds()) && fd(et) <= fd(t)
+	}
+	vec := make([]float64, len(s.Names()))
+	checked := 0
+	for i := 0; i < 3000; i++ {
+		e := g.Next()
+		if i%3 != 0 { // one entity, "k": a third of the events, spread out
+			continue
+		}
+		rec := e.Native()
+		ev, err := s.Meta(rec, 0, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, err := process.Enrich(s, p, "k", rec, ev, vec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tm := ev.Time
+		want := make([]float64, len(vec))
+		want[0] = e.Amount
+		mx, mn := math.Inf(-1), math.Inf(1)
+		var n24, s24, q24, dev float64
+		countries := map[string]bool{}
+		lastCh := math.NaN()
+		var n1h int
+		for _, h := range hist {
+			if inWindow(h.t, tm, time.Hour) {
+				mx, mn = max(mx, h.amount), min(mn, h.amount)
+				n1h++
+			}
+			if inWindow(h.t, tm, 24*time.Hour) {
+				n24++
+				s24 += h.amount
+				q24 += h.amount * h.amount
+			}
+			if h.device && inWindow(h.t, tm, 10*time.Minute) {
+				dev++
+			}
+			if h.t > tm-7*24*3600*1000 {
+				countries[h.country] = true
+			}
+			if h.channel != nil {
+				lastCh = float64(map[string]int{"pos": 0, "contactless": 1, "ecom": 2, "moto": 3}[*h.channel])
+			}
+		}
+		want[1], want[2], want[3], want[4] = mx, mn, math.NaN(), math.NaN()
+		if n1h == 0 {
+			want[1], want[2] = math.NaN(), math.NaN()
+		}
+		if n24 > 0 {
+			m := s24 / n24
+			want[3], want[4] = math.Sqrt(max(0, q24/n24-m*m)), m
+		}
+		want[5], want[6], want[7] = dev, float64(len(countries)), lastCh
+		want[8] = want[0] / want[4]
+		for j := range want {
+			if !(vec[j] == want[j] || math.IsNaN(vec[j]) && math.IsNaN(want[j]) || math.Abs(vec[j]-want[j]) < 1e-9*math.Abs(want[j])) {
+				t.Fatalf("event %d %s = %v, want %v", i, s.Names()[j], vec[j], want[j])
+			}
+		}
+		checked++
+		p.Advance(tm)
+		p.Stage("k", next)
+		p.Commit()
+		hist = append(hist, past{tm, e.Amount, e.DeviceAgeDays != nil, e.MerchantCountry, e.Channel})
+	}
+	if checked < 500 {
+		t.Fatalf("only %d events checked", checked)
+	}
+}
+
+// BenchmarkBusyEntityBytes is the changelog value size of a busy card under the
+// demo spec once every window is full: one event every 20 s (the demo's
+// average rate) for 8 days of event time, the state encoded after each event.
+//
+//	go test ./stream/features -run '^$' -bench BusyEntityBytes -benchtime 1x
+func BenchmarkBusyEntityBytes(b *testing.B) {
+	s := demoConfigSpec(b)
+	g, _ := gen.New(gen.Config{Seed: 5, Cards: 1, EventsPerSecond: 0.05})
+	vec := make([]float64, len(s.Names()))
+	var last, peak int
+	for range b.N {
+		st, _ := state.NewPartition(state.Config{Limits: s.Limits(), MaxEntities: 10})
+		for i := 0; i < 8*24*180; i++ {
+			e := g.Next()
+			rec := e.Native()
+			ev, err := s.Meta(rec, 0, "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			next, err := process.Enrich(s, st, "card", rec, ev, vec)
+			if err != nil {
+				b.Fatal(err)
+			}
+			st.Advance(ev.Time)
+			st.Stage("card", next)
+			st.Commit()
+			last = len(next.AppendBinary(nil))
+			peak = max(peak, last)
+		}
+	}
+	b.ReportMetric(float64(last), "B/record-last")
+	b.ReportMetric(float64(peak), "B/record-peak")
+}
+
+// BenchmarkRestore1M restores one partition of 1,000,000 live entities under
+// the demo spec (each with a few events, as cards in the demo run have) from
+// their changelog values, and reports the restore time and the heap the
+// restored state holds.
+//
+//	go test ./stream/features -run '^$' -bench Restore1M -benchtime 1x
+func BenchmarkRestore1M(b *testing.B) {
+	const n = 1_000_000
+	s := demoConfigSpec(b)
+	g, _ := gen.New(gen.Config{Seed: 9, Cards: 1000})
+	keys := make([]string, n)
+	vals := make([][]byte, n)
+	o := s.NewObs()
+	var tmpl [8]*state.Entity // a few event histories, reused across keys
+	for j := range tmpl {
+		var e *state.Entity
+		for range 3 + j {
+			ev := g.Next()
+			t := ev.EventTime.UnixMilli()
+			e = s.Observe(e, ev.Native(), t, t, o)
+		}
+		tmpl[j] = e
+	}
+	total := 0
+	for i := range keys {
+		keys[i] = "card-" + strconv.Itoa(i)
+		vals[i] = tmpl[i%len(tmpl)].AppendBinary(nil)
+		total += len(vals[i])
+	}
+	var p *state.Partition
+	for range b.N {
+		p = nil
+		runtime.GC()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		start, cpu0 := time.Now(), processCPU()
+		p, _ = state.NewPartition(state.Config{Limits: s.Limits(), MaxEntities: n})
+		for i, k := range keys {
+			if err := p.Restore(k, vals[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		took, cpu := time.Since(start), processCPU()-cpu0
+		b.ReportMetric(cpu.Seconds(), "restore-cpu-s")
+		runtime.GC()
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(took.Seconds(), "restore-s")
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "state-MiB")
+	}
+	if p.Len() != n {
+		b.Fatalf("%d entities restored, want %d", p.Len(), n)
+	}
+	b.ReportMetric(float64(total)/n, "changelog-B/record")
+}
+
+// TestCheckSchema: with the writer schema known at startup, a state
+// aggregation over a field it lacks, or a numeric aggregation over a string, is
+// refused naming the feature; the demo spec fits the generator's schema.
+func TestCheckSchema(t *testing.T) {
+	s := demoConfigSpec(t)
+	cfg, err := demo.Config([]string{"127.0.0.1:9092"}, "http://127.0.0.1:8081", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckSchema(gen.Schema); err != nil {
+		t.Fatalf("demo spec against the generator's schema: %v", err)
+	}
+	fs := []config.Feature{
+		{Name: "amount", Field: "amount"},
+		{Name: "sum_country", State: "sum", Field: "merchant.country", Window: time.Hour},
+		{Name: "max_nothing", State: "max", Field: "merchant.nothing", Window: time.Hour},
+		{Name: "distinct_country", State: "distinct", Field: "merchant.country", Window: time.Hour},
+		{Name: "mean_device", State: "mean", Field: "device_age_days", Window: time.Hour},
+	}
+	bad, err := features.Compile(fs, cfg.State, cfg.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bad.CheckSchema(gen.Schema)
+	if err == nil {
+		t.Fatal("a sum over a string and a max over an absent field were accepted")
+	}
+	for _, want := range []string{`features[1].state: sum needs a number, field "merchant.country" is string`, `features[2].field: "merchant.nothing" is not in the writer schema`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "features[3]") || strings.Contains(err.Error(), "features[4]") {
+		t.Errorf("a distinct over a string or a mean over a nullable int was refused: %v", err)
+	}
+}
+
+// demoConfigSpec is demo/config.yaml's compiled feature spec.
+func demoConfigSpec(t testing.TB) *features.Spec {
+	t.Helper()
+	cfg, err := demo.Config([]string{"127.0.0.1:9092"}, "http://127.0.0.1:8081", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := features.Compile(cfg.Features, cfg.State, cfg.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// processCPU is the process's CPU time (user and system): on a shared machine
+// it says what a restore costs where wall time does not.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -152,8 +152,9 @@ type Processor struct {
 	dec    *decode.Decoder
 	spec   *features.Spec
 	models *Models
-	nfeat  int       // features in the spec
-	x      []float64 // model input scratch
+	nfeat  int        // features in the spec
+	x      []float64  // model input scratch
+	obs    *state.Obs // observation scratch
 
 	// Between Prepare and Finish: the feature vectors of pending records, and
 	// Finish's scratch, reused across transactions.
@@ -172,7 +173,7 @@ func New(cfg Config, dec *decode.Decoder, spec *features.Spec, models *Models) *
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Processor{cfg: cfg, dec: dec, spec: spec, models: models, nfeat: len(spec.Names())}
+	return &Processor{cfg: cfg, dec: dec, spec: spec, models: models, nfeat: len(spec.Names()), obs: spec.NewObs()}
 }
 
 // SetModels swaps the models; the loop calls it between transactions.
@@ -187,9 +188,9 @@ func (p *Processor) Models() *Models { return p.models }
 // Result is what one input record produced.
 type Result struct {
 	// Records to produce in the same transaction: the prediction (and shadow
-	// prediction) and the changelog record; or the dead letter, with the changelog
-	// record when the features (and so the state) were computed before the model
-	// refused the record.
+	// prediction), or the dead letter. The state change is staged in the
+	// partition; its changelog records come from Changelog, once per entity per
+	// transaction.
 	Records []*kgo.Record
 	// DeadLetter is the class when the record was dead-lettered, else "".
 	DeadLetter string
@@ -215,12 +216,11 @@ var ErrRetry = errors.New("retry later")
 // staged, waiting to be scored by Finish. Dead-lettered records are pending too,
 // with their result already decided.
 type Pending struct {
-	in        *kgo.Record
-	ev        features.Event
-	vec       int // offset of the feature vector in the processor's slab
-	changelog *kgo.Record
-	done      *Result // decided in Prepare (dead letter, or the no-op copy)
-	segment   string  // Config.Segment's value
+	in      *kgo.Record
+	ev      features.Event
+	vec     int     // offset of the feature vector in the processor's slab
+	done    *Result // decided in Prepare (dead letter, or the no-op copy)
+	segment string  // Config.Segment's value
 }
 
 // Process scores one record against its partition's state, staging the state
@@ -239,8 +239,8 @@ func (p *Processor) Process(ctx context.Context, in *kgo.Record, st *state.Parti
 // stages the entity's new state in st. Scoring waits for Finish, so that a
 // transaction's records are scored in one call when the model batches (ONNX).
 // The state change is staged whether or not the model then scores the record:
-// features were computed from it, and its changelog record is produced with its
-// prediction or dead letter. A returned error wraps ErrRetry.
+// features were computed from it, and it reaches the changelog through Changelog
+// with the transaction's other changes. A returned error wraps ErrRetry.
 func (p *Processor) Prepare(ctx context.Context, in *kgo.Record, st *state.Partition) (Pending, error) {
 	src := sink.Source{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
 	if p.cfg.NoOp {
@@ -269,22 +269,51 @@ func (p *Processor) Prepare(ctx context.Context, in *kgo.Record, st *state.Parti
 	n := p.nfeat
 	off := len(p.slab)
 	p.slab = slices.Grow(p.slab, n)[:off+n] // room for this record's vector
-	next, err := Enrich(p.spec, st, key, rec, ev, p.slab[off:off+n])
+	next, err := enrich(p.spec, st, key, rec, ev, p.slab[off:off+n], p.obs)
 	if err != nil {
 		p.slab = p.slab[:off]
 		return p.deadPending(in, ClassFeature, err), nil
 	}
 	st.Advance(ev.Time)
 	st.Stage(key, next)
-	pe := Pending{in: in, ev: ev, vec: off, changelog: &kgo.Record{
-		Topic: p.cfg.ChangelogTopic, Partition: in.Partition, Key: in.Key, Value: next.AppendBinary(nil),
-	}}
+	pe := Pending{in: in, ev: ev, vec: off}
 	if p.cfg.Segment != "" {
 		if v := features.Lookup(rec, p.cfg.Segment); v != nil {
 			pe.segment = fmt.Sprint(v)
 		}
 	}
 	return pe, nil
+}
+
+// Changelog appends to dst the changelog records of what the open transaction
+// changed in partition's state st: one per entity (its final state, or a
+// tombstone when it was evicted or expired), in the order st.Changes gives, which
+// a restore replays exactly. Produce them in the same transaction as the results,
+// before Commit.
+func (p *Processor) Changelog(dst []*kgo.Record, partition int32, st *state.Partition) []*kgo.Record {
+	n := st.Staged()
+	if n == 0 {
+		return dst
+	}
+	// One allocation each for the records, their keys and their values: they
+	// live until the transaction's produces complete.
+	recs := make([]kgo.Record, 0, n)
+	var keys, vals []byte
+	st.Changes(func(key string, e *state.Entity) {
+		k0 := len(keys)
+		keys = append(keys, key...)
+		r := kgo.Record{Topic: p.cfg.ChangelogTopic, Partition: partition, Key: keys[k0:len(keys):len(keys)]}
+		if e != nil {
+			v0 := len(vals)
+			vals = e.AppendBinary(vals)
+			r.Value = vals[v0:len(vals):len(vals)]
+		}
+		recs = append(recs, r)
+	})
+	for i := range recs {
+		dst = append(dst, &recs[i])
+	}
+	return dst
 }
 
 // Input is the record a Pending was prepared from.
@@ -320,9 +349,7 @@ func (p *Processor) Finish(items []Pending) []Result {
 		}
 		in, vec := it.in, p.slab[it.vec:it.vec+n]
 		if err := p.champErrs[i]; err != nil {
-			r := p.deadLetter(in, ClassScore, err)
-			r.Records = append(r.Records, it.changelog)
-			p.finished = append(p.finished, r)
+			p.finished = append(p.finished, p.deadLetter(in, ClassScore, err))
 			continue
 		}
 		src := sink.Source{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
@@ -337,7 +364,7 @@ func (p *Processor) Finish(items []Pending) []Result {
 			pred.FeatureNames, pred.Features = p.spec.Names(), vec
 		}
 		hs := sink.AppendProvenance(make([]kgo.RecordHeader, 0, 4), src)
-		res.Records = append(make([]*kgo.Record, 0, 3), &kgo.Record{
+		res.Records = append(make([]*kgo.Record, 0, 2), &kgo.Record{
 			Topic: p.cfg.PredictionsTopic, Key: in.Key,
 			Value:   sink.AppendPrediction(nil, p.cfg.PredictionSchema, &pred),
 			Headers: append(hs, kgo.RecordHeader{Key: sink.HeaderModel, Value: m.Champion.labelBytes()}),
@@ -360,7 +387,6 @@ func (p *Processor) Finish(items []Pending) []Result {
 				})
 			}
 		}
-		res.Records = append(res.Records, it.changelog)
 		p.finished = append(p.finished, res)
 	}
 	p.slab = p.slab[:0]
@@ -492,6 +518,11 @@ func (p *Processor) scoreAll(s *Scorer, items []Pending, scores *[]float64, errs
 // the record is scored. The live loop and offline tools (training-set export,
 // replay) share this step, so features are computed the same way in both.
 func Enrich(spec *features.Spec, st *state.Partition, key string, rec map[string]any, ev features.Event, vec []float64) (*state.Entity, error) {
+	return enrich(spec, st, key, rec, ev, vec, nil)
+}
+
+// enrich is Enrich with observation scratch o (nil: allocated).
+func enrich(spec *features.Spec, st *state.Partition, key string, rec map[string]any, ev features.Event, vec []float64, o *state.Obs) (*state.Entity, error) {
 	// The watermark advances only for scored records, so that a restore (which sees
 	// only written state) reproduces it.
 	wm := max(st.Watermark(), ev.Time)
@@ -499,7 +530,7 @@ func Enrich(spec *features.Spec, st *state.Partition, key string, rec map[string
 	if err := spec.Extract(vec, rec, prior, ev.Time); err != nil {
 		return nil, err
 	}
-	return prior.Observe(ev.Time, ev.Amount, ev.Distinct, wm, spec.Limits()), nil
+	return spec.Observe(prior, rec, ev.Time, wm, o), nil
 }
 
 func (p *Processor) deadLetter(in *kgo.Record, class string, err error) Result {
