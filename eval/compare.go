@@ -111,8 +111,8 @@ func (a *Accumulator) compare(c, m int, y []int8, opts Options) Comparison {
 	case hi < 0:
 		what = "worse than"
 	}
-	cr.Verdict = fmt.Sprintf("challenger %s is %s champion %s at 95%%: ROC AUC %.4f vs %.4f, ΔAUC %+.4f (95%% CI %+.4f to %+.4f); %d of %d events change decision",
-		cr.Challenger, what, cr.Champion, aucM, aucC, aucM-aucC, lo, hi, cr.Flips.Total, cr.Flips.Compared)
+	cr.Verdict = fmt.Sprintf("%s is %s %s at 95%%: ROC AUC %.4f vs %.4f, ΔAUC %+.4f (95%% CI %+.4f to %+.4f); %s of %s events change decision",
+		cr.Challenger, what, cr.Champion, aucM, aucC, aucM-aucC, lo, hi, fmtInt(cr.Flips.Total), fmtInt(cr.Flips.Compared))
 	return cr
 }
 

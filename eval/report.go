@@ -242,9 +242,9 @@ func (a *Accumulator) Report(p Provenance) (*Report, error) {
 	}
 	if r.Unlabeled > 0 {
 		if opts.Unlabeled == "negative" {
-			r.Notes = append(r.Notes, fmt.Sprintf("%d events without a label are counted as negatives (--unlabeled negative)", r.Unlabeled))
+			r.Notes = append(r.Notes, fmt.Sprintf("%s events without a label are counted as negatives (unlabeled: negative)", fmtInt(r.Unlabeled)))
 		} else {
-			r.Notes = append(r.Notes, fmt.Sprintf("%d events without a label are left out of the metrics (unlabeled: exclude)", r.Unlabeled))
+			r.Notes = append(r.Notes, fmt.Sprintf("%s events without a label are left out of the metrics (unlabeled: exclude)", fmtInt(r.Unlabeled)))
 		}
 	}
 	if r.Labelled == 0 {
@@ -571,7 +571,7 @@ func (a *Accumulator) overTime(y []int8, opts Options, ro *ReportOptions) TimeRe
 		b = (hi - lo + maxTimeBuckets) / maxTimeBuckets
 		b = (b + 3_600_000 - 1) / 3_600_000 * 3_600_000 // whole hours
 	}
-	ro.TimeBucket = (time.Duration(b) * time.Millisecond).String()
+	ro.TimeBucket = bucketName(time.Duration(b) * time.Millisecond)
 	first := floorDiv(lo, b)
 	of := make([]uint32, len(a.times))
 	for i, t := range a.times {
@@ -620,4 +620,18 @@ func ratio(a, b float64) *float64 {
 		return nil
 	}
 	return num(a / b)
+}
+
+func bucketName(d time.Duration) string {
+	switch {
+	case d == time.Hour:
+		return "hour"
+	case d == 24*time.Hour:
+		return "day"
+	case d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%d hours", d/time.Hour)
+	}
+	return d.String()
 }

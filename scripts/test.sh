@@ -58,7 +58,7 @@ if [ "$fast" = 0 ]; then
   # The committed goldens were produced by the Python libraries; here the live,
   # pinned libraries train and predict them again in a copy of the tree, and the
   # Go evaluators must match what they predict now.
-  step "parity against the live Python libraries (xgboost, lightgbm, scikit-learn, onnxruntime)"
+  step "parity against the live Python libraries (xgboost, lightgbm, scikit-learn, onnxruntime; eval metrics vs scikit-learn)"
   PY=$(scripts/pyenv.sh)/bin/python
   live=$(mktemp -d -t scorestream-parity-XXXXXX)
   tar -c $(git ls-files) | tar -x -C "$live"
@@ -67,12 +67,22 @@ if [ "$fast" = 0 ]; then
     "$PY" model/testdata/gen_parity.py
     "$PY" model/testdata/lightgbm/gen.py >/dev/null
     "$PY" model/testdata/onnx/gen.py >/dev/null
-    changed=$(diff -rq "$OLDPWD/model/testdata" model/testdata | grep -v zipmap.onnx || true)
+    "$PY" eval/testdata/gen_parity.py
+    changed=$( (diff -rq "$OLDPWD/model/testdata" model/testdata; diff -rq "$OLDPWD/eval/testdata" eval/testdata) | grep -v zipmap.onnx || true)
     [ -z "$changed" ] && echo "regenerated goldens are identical to the committed ones" || echo "regenerated goldens differ from the committed ones (testing against the regenerated): $changed"
     go test -count=1 ./model -run 'Parity|LightGBM'
+    go test -count=1 ./eval -run 'Parity'
     scripts/test-onnx.sh -run 'ONNXParity' 2>&1 | tail -3
   )
   rm -rf "$live"
+fi
+
+if [ "$fast" = 0 ]; then
+  # The evaluation report opened in a real browser: plots in the rendered DOM,
+  # a silent console, a screenshot. Chromium comes from scripts/deps.sh.
+  step "evaluation report in headless Chromium"
+  chromium=$(command -v chromium) || { echo "chromium is missing (scripts/deps.sh installs it)"; exit 1; }
+  SCORESTREAM_CHROMIUM=$chromium go test -count=1 -run 'Chromium' -v ./eval 2>&1 | grep -Ev '^=== (RUN|PAUSE|CONT)'
 fi
 
 if [ "$fast" = 0 ] && [ -x deploy/test.sh ]; then
