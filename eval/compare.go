@@ -15,14 +15,16 @@ const maxScatter = 1500
 
 // compare puts challenger m against champion c on the rows both scored.
 //
-// ΔAUC's confidence interval is a paired bootstrap: each resample draws the
+// ΔAUC's confidence interval (the verdict's) is a paired bootstrap: each resample draws the
 // paired rows with replacement (the same draw for both models, so their
 // correlation is kept), computes both AUCs from one pass over each model's
 // pre-sorted order (O(n) per resample), and the 95% interval is the 2.5th and
 // 97.5th percentile of the resampled differences (numpy's linear
 // interpolation). Resample r draws from PCG(seed, r): the interval depends on
 // the seed only, not on the number of workers. Resamples that hold one class
-// only are left out and counted.
+// only are left out and counted. DeLong's interval is reported next to it, and
+// is the verdict's when Options.Bootstrap < 0 (for inputs so large that 1000
+// passes over them take too long: DeLong is one O(n log n) pass).
 func (a *Accumulator) compare(c, m int, y []int8, opts Options) Comparison {
 	cr := Comparison{Champion: a.models[c].Name, Challenger: a.models[m].Name}
 	cr.Method = fmt.Sprintf("paired bootstrap, %d resamples, seed %d, percentile 95%% interval", opts.Bootstrap, opts.Seed)
@@ -95,14 +97,31 @@ func (a *Accumulator) compare(c, m int, y []int8, opts Options) Comparison {
 		return cr
 	}
 	cr.ChampionAUC, cr.ChallengerAUC, cr.DeltaAUC = num(aucC), num(aucM), num(aucM-aucC)
-	deltas, degenerate := bootstrapDelta(xs, xm, l, opts.Bootstrap, opts.Seed)
-	cr.Degenerate = degenerate
-	if len(deltas) == 0 {
-		cr.Verdict = fmt.Sprintf("%s vs %s: ΔAUC %+.4f, no confidence interval (no resample had both classes)", cr.Challenger, cr.Champion, aucM-aucC)
-		return cr
+	if d, v, ok := delong(xs, xm, l); ok {
+		sd := math.Sqrt(v)
+		cr.DeLongCILow, cr.DeLongCIHigh = num(d-z975*sd), num(d+z975*sd)
+		p := 1.0
+		if sd > 0 {
+			p = math.Erfc(math.Abs(d) / sd / math.Sqrt2)
+		} else if d != 0 {
+			p = 0
+		}
+		cr.DeLongP = num(p)
 	}
-	slices.Sort(deltas)
-	lo, hi := percentile(deltas, 2.5), percentile(deltas, 97.5)
+	var lo, hi float64
+	if opts.Bootstrap > 0 {
+		deltas, degenerate := bootstrapDelta(xs, xm, l, opts.Bootstrap, opts.Seed)
+		cr.Degenerate = degenerate
+		if len(deltas) == 0 {
+			cr.Verdict = fmt.Sprintf("%s vs %s: ΔAUC %+.4f, no confidence interval (no resample had both classes)", cr.Challenger, cr.Champion, aucM-aucC)
+			return cr
+		}
+		slices.Sort(deltas)
+		lo, hi = percentile(deltas, 2.5), percentile(deltas, 97.5)
+	} else {
+		cr.Method = "DeLong (1988), normal 95% interval"
+		lo, hi = *cr.DeLongCILow, *cr.DeLongCIHigh
+	}
 	cr.CILow, cr.CIHigh = num(lo), num(hi)
 	what := "no significant difference from"
 	switch {
@@ -119,9 +138,14 @@ func (a *Accumulator) compare(c, m int, y []int8, opts Options) Comparison {
 // bootstrapDelta returns the ΔAUC (b − a) of each resample that has both
 // classes, and how many had one class only.
 func bootstrapDelta(a, b []float64, y []int8, resamples int, seed int64) ([]float64, int) {
-	ascA, ascB := order(a), order(b)
-	slices.Reverse(ascA) // order is descending and stable; any order within ties gives the same AUC
-	slices.Reverse(ascB)
+	// Renumber the rows in a's ascending order: a's pass then reads the
+	// weights in order, only b's pass jumps around.
+	ra := newRanking(a, y)
+	a2, b2, y2 := make([]float64, len(a)), make([]float64, len(b)), make([]int8, len(y))
+	for k, i := range ra.row {
+		a2[k], b2[k], y2[k] = a[i], b[i], y[i]
+	}
+	ascA, ascB := newRanking(a2, y2), newRanking(b2, y2)
 	out := make([]float64, resamples)
 	ok := make([]bool, resamples)
 	workers := min(runtime.GOMAXPROCS(0), resamples)
@@ -130,15 +154,24 @@ func bootstrapDelta(a, b []float64, y []int8, resamples int, seed int64) ([]floa
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			weights := make([]int32, len(y))
+			// One byte a row keeps the weights in cache; a row drawn 255
+			// times (never seen in practice) redoes the resample with int32.
+			small := make([]uint8, len(y))
+			var big []int32
 			for r := w; r < resamples; r += workers {
-				clear(weights)
-				rng := rand.New(rand.NewPCG(uint64(seed), uint64(r)))
-				for range len(y) {
-					weights[rng.IntN(len(y))]++
+				var ua, ub float64
+				var okA, okB bool
+				if resample(small, math.MaxUint8, seed, r) {
+					ua, okA = weightedAUC(ascA, small)
+					ub, okB = weightedAUC(ascB, small)
+				} else {
+					if big == nil {
+						big = make([]int32, len(y))
+					}
+					resample(big, math.MaxInt32, seed, r)
+					ua, okA = weightedAUC(ascA, big)
+					ub, okB = weightedAUC(ascB, big)
 				}
-				ua, okA := weightedAUC(a, y, ascA, weights)
-				ub, okB := weightedAUC(b, y, ascB, weights)
 				out[r], ok[r] = ub-ua, okA && okB
 			}
 		}()
@@ -154,6 +187,23 @@ func bootstrapDelta(a, b []float64, y []int8, resamples int, seed int64) ([]floa
 		}
 	}
 	return deltas, degenerate
+}
+
+// resample draws len(w) rows with replacement into the counts w, from
+// PCG(seed, r). It reports false if a count would pass top.
+func resample[W uint8 | int32](w []W, top W, seed int64, r int) bool {
+	clear(w)
+	rng := rand.New(rand.NewPCG(uint64(seed), uint64(r)))
+	fits := true
+	for range len(w) {
+		i := rng.IntN(len(w))
+		if w[i] == top {
+			fits = false
+			continue
+		}
+		w[i]++
+	}
+	return fits
 }
 
 // percentile is numpy.percentile (method "linear") of sorted values.

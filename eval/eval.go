@@ -49,7 +49,7 @@ type Row struct {
 type Options struct {
 	Unlabeled      string        // "exclude" (default) or "negative"
 	CostFP, CostFN float64       // both 0 = no cost table
-	Bootstrap      int           // resamples for the ΔAUC CI (default 1000)
+	Bootstrap      int           // resamples for the ΔAUC CI (default 1000); < 0: no bootstrap, DeLong's interval decides
 	Seed           int64         // fixed default (DefaultSeed when 0)
 	TimeBucket     time.Duration // 0 = auto (hour if range < 3 days, else day)
 }
@@ -188,9 +188,6 @@ func (o Options) validate() (Options, error) {
 	}
 	if o.Bootstrap == 0 {
 		o.Bootstrap = DefaultBootstrap
-	}
-	if o.Bootstrap < 0 {
-		return o, fmt.Errorf("eval: bootstrap: %d must be >= 0", o.Bootstrap)
 	}
 	if o.Seed == 0 {
 		o.Seed = DefaultSeed

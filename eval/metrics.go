@@ -17,23 +17,33 @@ type binaryCurve struct {
 	tps, fps []float64
 }
 
-// order returns the row indices sorted by descending score (stable, as
-// sklearn's mergesort on the reversed argsort is).
+// order returns the row indices sorted by descending score, ties by row
+// index (the order sklearn's stable mergesort gives). It sorts (score, index)
+// pairs in place, O(n log n), without an indirection per comparison.
 func order(s []float64) []int32 {
-	idx := make([]int32, len(s))
-	for i := range idx {
-		idx[i] = int32(i)
+	pairs := make([]scoreIndex, len(s))
+	for i, v := range s {
+		pairs[i] = scoreIndex{v, int32(i)}
 	}
-	slices.SortStableFunc(idx, func(a, b int32) int {
+	slices.SortFunc(pairs, func(a, b scoreIndex) int {
 		switch {
-		case s[a] > s[b]:
+		case a.s > b.s:
 			return -1
-		case s[a] < s[b]:
+		case a.s < b.s:
 			return 1
 		}
-		return 0
+		return int(a.i - b.i)
 	})
+	idx := make([]int32, len(s))
+	for k, p := range pairs {
+		idx[k] = p.i
+	}
 	return idx
+}
+
+type scoreIndex struct {
+	s float64
+	i int32
 }
 
 func newCurve(s []float64, y []int8, idx []int32) binaryCurve {
@@ -201,29 +211,47 @@ func calibration(s []float64, y []int8) (bins []CalBin, ece float64) {
 	return bins, ece
 }
 
-// weightedAUC is the ROC AUC of the rows in ascending score order asc, each
-// row i counted w[i] times (a bootstrap resample), ties counting one half.
-func weightedAUC(s []float64, y []int8, asc []int32, w []int32) (float64, bool) {
-	var area, negBelow, P, N float64
-	for k := 0; k < len(asc); {
-		var gp, gn float64
-		j := k
-		for ; j < len(asc) && s[asc[j]] == s[asc[k]]; j++ {
-			i := asc[j]
-			if y[i] == 1 {
-				gp += float64(w[i])
-			} else {
-				gn += float64(w[i])
-			}
+// ranking is one model's rows in ascending score order, prepared for the
+// bootstrap: row[k] is the k-th row, pos[k] its label, last[k] whether it ends
+// a run of tied scores.
+type ranking struct {
+	row  []int32
+	pos  []bool
+	last []bool
+}
+
+func newRanking(s []float64, y []int8) ranking {
+	desc := order(s)
+	n := len(desc)
+	r := ranking{row: make([]int32, n), pos: make([]bool, n), last: make([]bool, n)}
+	for k := range n {
+		i := desc[n-1-k]
+		r.row[k], r.pos[k] = i, y[i] == 1
+		r.last[k] = k == n-1 || s[desc[n-2-k]] != s[i]
+	}
+	return r
+}
+
+// weightedAUC is the ROC AUC when row i is counted w[i] times (a bootstrap
+// resample), ties counting one half: one pass, O(n).
+func weightedAUC[W uint8 | int32](r ranking, w []W) (float64, bool) {
+	var area float64
+	var negBelow, P, N, gp, gn int64
+	for k, i := range r.row {
+		if r.pos[k] {
+			gp += int64(w[i])
+		} else {
+			gn += int64(w[i])
 		}
-		area += gp * (negBelow + gn/2)
-		negBelow += gn
-		P += gp
-		N += gn
-		k = j
+		if r.last[k] {
+			area += float64(gp) * (float64(negBelow) + float64(gn)/2)
+			negBelow += gn
+			P, N = P+gp, N+gn
+			gp, gn = 0, 0
+		}
 	}
 	if P == 0 || N == 0 {
 		return 0, false
 	}
-	return area / (P * N), true
+	return area / (float64(P) * float64(N)), true
 }

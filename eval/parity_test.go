@@ -30,6 +30,12 @@ type parityDataset struct {
 	Want struct {
 		Models   []parityMetrics            `json:"models"`
 		Segments map[string][]parityMetrics `json:"segments"`
+		Compare  []struct {
+			Paired       int64    `json:"paired"`
+			DeltaAUC     *float64 `json:"delta_auc"`
+			DeLongCILow  *float64 `json:"delong_ci_low"`
+			DeLongCIHigh *float64 `json:"delong_ci_high"`
+		} `json:"compare"`
 	} `json:"want"`
 }
 
@@ -102,15 +108,31 @@ func TestParityWithScikitLearn(t *testing.T) {
 			}
 			var got Report
 			if err := json.Unmarshal(b, &struct {
-				Models   *[]ModelReport   `json:"models"`
-				Segments *[]SegmentReport `json:"segments"`
-			}{&got.Models, &got.Segments}); err != nil {
+				Models      *[]ModelReport   `json:"models"`
+				Segments    *[]SegmentReport `json:"segments"`
+				Comparisons *[]Comparison    `json:"comparisons"`
+			}{&got.Models, &got.Segments, &got.Comparisons}); err != nil {
 				t.Fatalf("unmarshal report.json: %v", err)
 			}
 			for m, want := range d.Want.Models {
 				mr := got.Models[m]
 				compareMetrics(t, "model "+mr.Model.Name, mr.Metrics, want)
 				compareCalibration(t, "model "+mr.Model.Name, mr.Calibration, want)
+			}
+			if len(got.Comparisons) != len(d.Want.Compare) {
+				t.Fatalf("%d comparisons, golden %d", len(got.Comparisons), len(d.Want.Compare))
+			}
+			for i, want := range d.Want.Compare {
+				c := got.Comparisons[i]
+				if c.Paired != want.Paired {
+					t.Errorf("%s vs %s: %d paired rows, golden %d", c.Challenger, c.Champion, c.Paired, want.Paired)
+				}
+				for _, v := range []struct {
+					name      string
+					got, want *float64
+				}{{"ΔAUC", c.DeltaAUC, want.DeltaAUC}, {"DeLong CI low", c.DeLongCILow, want.DeLongCILow}, {"DeLong CI high", c.DeLongCIHigh, want.DeLongCIHigh}} {
+					checkClose(t, c.Challenger+" vs "+c.Champion+": "+v.name, v.got, v.want)
+				}
 			}
 			if len(d.Want.Segments) > 1 {
 				seen := 0
@@ -149,14 +171,19 @@ func compareMetrics(t *testing.T, what string, got Metrics, want parityMetrics) 
 		{"brier_score_loss", got.Brier, want.Brier},
 		{"ece (from calibration_curve)", got.ECE, want.ECE},
 	} {
-		switch {
-		case c.want == nil && c.got != nil:
-			t.Errorf("%s: %s = %v, sklearn: undefined", what, c.name, *c.got)
-		case c.want != nil && c.got == nil:
-			t.Errorf("%s: %s undefined, sklearn: %v", what, c.name, *c.want)
-		case c.want != nil && math.Abs(*c.got-*c.want) > parityTol:
-			t.Errorf("%s: %s = %.17g, sklearn %.17g (diff %.3g)", what, c.name, *c.got, *c.want, *c.got-*c.want)
-		}
+		checkClose(t, what+": "+c.name, c.got, c.want)
+	}
+}
+
+func checkClose(t *testing.T, what string, got, want *float64) {
+	t.Helper()
+	switch {
+	case want == nil && got != nil:
+		t.Errorf("%s = %v, golden: undefined", what, *got)
+	case want != nil && got == nil:
+		t.Errorf("%s undefined, golden: %v", what, *want)
+	case want != nil && math.Abs(*got-*want) > parityTol:
+		t.Errorf("%s = %.17g, golden %.17g (diff %.3g)", what, *got, *want, *got-*want)
 	}
 }
 

@@ -30,7 +30,7 @@ type ReportOptions struct {
 	Unlabeled       string  `json:"unlabeled"`
 	CostFP          float64 `json:"cost_fp"`
 	CostFN          float64 `json:"cost_fn"`
-	Bootstrap       int     `json:"bootstrap"`
+	Bootstrap       int     `json:"bootstrap"` // < 0: none, DeLong's interval decides
 	Seed            int64   `json:"seed"`
 	TimeBucket      string  `json:"time_bucket"`
 	CalibrationBins int     `json:"calibration_bins"`
@@ -141,7 +141,10 @@ type Comparison struct {
 	DeltaAUC      *float64 `json:"delta_auc"` // challenger − champion
 	CILow         *float64 `json:"ci_low"`
 	CIHigh        *float64 `json:"ci_high"`
-	Method        string   `json:"method"`
+	Method        string   `json:"method"`        // how CILow/CIHigh (the verdict's interval) were computed
+	DeLongCILow   *float64 `json:"delong_ci_low"` // DeLong's 95% interval, always computed: a cross-check, and cheap on huge inputs
+	DeLongCIHigh  *float64 `json:"delong_ci_high"`
+	DeLongP       *float64 `json:"delong_p"`             // two-sided p-value of ΔAUC = 0
 	Degenerate    int      `json:"degenerate_resamples"` // resamples with one class, left out
 	Verdict       string   `json:"verdict"`
 	Flips         Flips    `json:"flips"`

@@ -248,6 +248,23 @@ func TestBootstrapIsSeededAndPaired(t *testing.T) {
 	}
 }
 
+// DeLong's interval is the verdict's without a bootstrap, and the two methods
+// agree on the width of the interval.
+func TestDeLongAndBootstrapAgree(t *testing.T) {
+	boot := mustReport(t, synthetic(6000, Options{Bootstrap: 400})).Comparisons[0]
+	dl := mustReport(t, synthetic(6000, Options{Bootstrap: -1})).Comparisons[0]
+	if !strings.HasPrefix(dl.Method, "DeLong") || *dl.CILow != *dl.DeLongCILow || *dl.CIHigh != *dl.DeLongCIHigh {
+		t.Errorf("bootstrap off: method %q, CI [%v, %v], DeLong [%v, %v]", dl.Method, *dl.CILow, *dl.CIHigh, *dl.DeLongCILow, *dl.DeLongCIHigh)
+	}
+	wb, wd := *boot.CIHigh-*boot.CILow, *boot.DeLongCIHigh-*boot.DeLongCILow
+	if r := wb / wd; r < 0.75 || r > 1.33 {
+		t.Errorf("bootstrap CI width %v, DeLong %v: ratio %v, want about 1", wb, wd, r)
+	}
+	if *boot.DeLongP >= 0.05 || !strings.Contains(dl.Verdict, "is better than") {
+		t.Errorf("planted stronger challenger: DeLong p %v, verdict %q", *boot.DeLongP, dl.Verdict)
+	}
+}
+
 func TestWeightedAUCWithUnitWeightsIsROCAUC(t *testing.T) {
 	acc := synthetic(1000, Options{Unlabeled: "negative"})
 	s := acc.scores[0]
@@ -256,14 +273,19 @@ func TestWeightedAUCWithUnitWeightsIsROCAUC(t *testing.T) {
 	for i := range y {
 		y[i], w[i] = max(acc.labels[i], 0), 1
 	}
-	asc := order(s)
-	for i, j := 0, len(asc)-1; i < j; i, j = i+1, j-1 {
-		asc[i], asc[j] = asc[j], asc[i]
-	}
-	got, ok := weightedAUC(s, y, asc, w)
+	got, ok := weightedAUC(newRanking(s, y), w)
 	want, _ := newCurve(s, y, order(s)).rocAUC()
 	if !ok || math.Abs(got-want) > 1e-12 {
 		t.Errorf("weighted AUC %v, curve AUC %v", got, want)
+	}
+	// Doubling every weight of one row is that row twice.
+	w[7], w[8] = 2, 0
+	s2, y2 := append(append([]float64(nil), s...), s[7]), append(append([]int8(nil), y...), y[7])
+	s2[8], y2[8] = s2[len(s2)-1], y2[len(y2)-1] // row 8 dropped: replaced by a copy of row 7
+	got, _ = weightedAUC(newRanking(s, y), w)
+	want, _ = newCurve(s2[:len(s)], y2[:len(s)], order(s2[:len(s)])).rocAUC()
+	if math.Abs(got-want) > 1e-12 {
+		t.Errorf("weights 2 and 0: AUC %v, by copying the row %v", got, want)
 	}
 }
 

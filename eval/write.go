@@ -21,6 +21,7 @@ var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"f":       fmtF,
 	"g":       fmtG,
 	"ptr":     num,
+	"pval":    fmtP,
 	"pct":     fmtPct,
 	"n":       fmtInt,
 	"short":   shortHash,
@@ -61,6 +62,16 @@ func fmtG(v *float64) string {
 		return fmtInt(int64(*v))
 	}
 	return strconv.FormatFloat(*v, 'f', 2, 64)
+}
+
+func fmtP(v *float64) string {
+	switch {
+	case v == nil:
+		return "—"
+	case *v < 1e-4:
+		return "< 0.0001"
+	}
+	return strconv.FormatFloat(*v, 'f', 4, 64)
 }
 
 func fmtSigned(v *float64) string {

@@ -8,7 +8,9 @@ live Python libraries" step, and then runs the Go test against the result):
 Each dataset lists rows (label -1/0/1, one score per model or null for a model
 that failed, segment, event time) and the options the Go report is built with;
 "want" holds sklearn's values for every model overall and per segment, on the
-labelled rows that model scored (unlabeled rows become negatives when
+labelled rows that model scored, and for each challenger ΔAUC (from sklearn's
+roc_auc_score) with DeLong's 95% interval (a numpy implementation of the
+paper, independent of the Go one) (unlabeled rows become negatives when
 options.unlabeled is "negative"). The Go test (eval/parity_test.go) feeds the
 rows to eval.Accumulator and compares its report.json numbers to 1e-9.
 """
@@ -16,6 +18,7 @@ rows to eval.Accumulator and compares its report.json numbers to 1e-9.
 import json
 import math
 import os
+import statistics
 
 import numpy as np
 import sklearn
@@ -49,14 +52,49 @@ def metrics(y, p):
     return out
 
 
+def delong(a, b, y):
+    """DeLong's variance of auc(b) - auc(a), from the 1988 paper's pairwise
+    definition, O(m*n) (the Go code uses midranks, O(n log n))."""
+    pos, neg = y == 1, y == 0
+    m, n = pos.sum(), neg.sum()
+    v10, v01 = [], []
+    for s in (a, b):
+        x, z = s[pos], s[neg]
+        # psi(x_i, z_j): 1 if x_i > z_j, 1/2 if tied, 0 otherwise
+        v10.append(np.array([(np.sum(z < xi) + 0.5 * np.sum(z == xi)) / n for xi in x]))
+        v01.append(np.array([(np.sum(x > zj) + 0.5 * np.sum(x == zj)) / m for zj in z]))
+    s10, s01 = np.cov(np.array(v10)), np.cov(np.array(v01))
+    var = (s10[0, 0] + s10[1, 1] - 2 * s10[0, 1]) / m + (s01[0, 0] + s01[1, 1] - 2 * s01[0, 1]) / n
+    return float(max(var, 0.0))
+
+
+def compare(y_all, scores):
+    """Champion (model 0) against each challenger on the labelled rows both scored."""
+    out = []
+    z = statistics.NormalDist().inv_cdf(0.975)
+    for m in range(1, len(scores)):
+        keep = (y_all != -1) & ~np.isnan(scores[0]) & ~np.isnan(scores[m])
+        y, a, b = y_all[keep], scores[0][keep], scores[m][keep]
+        if len(np.unique(y)) < 2:
+            out.append({"paired": int(keep.sum()), "delta_auc": None})
+            continue
+        d = float(roc_auc_score(y, b) - roc_auc_score(y, a))
+        sd = math.sqrt(delong(a, b, y))
+        out.append({"paired": int(keep.sum()), "delta_auc": d,
+                    "delong_ci_low": d - z * sd, "delong_ci_high": d + z * sd})
+    return out
+
+
 def expected(rows, models, unlabeled):
     y_all = np.array([r["label"] for r in rows])
     if unlabeled == "negative":
         y_all = np.where(y_all == -1, 0, y_all)
     segs = np.array([r["segment"] for r in rows])
     want = {"models": [], "segments": {}}
+    scores = [np.array([np.nan if r["scores"][m] is None else r["scores"][m] for r in rows]) for m in range(models)]
+    want["compare"] = compare(y_all, scores)
     for m in range(models):
-        s = np.array([np.nan if r["scores"][m] is None else r["scores"][m] for r in rows])
+        s = scores[m]
         keep = (y_all != -1) & ~np.isnan(s)
         want["models"].append(metrics(y_all[keep], s[keep]))
         for seg in sorted(set(segs)):
