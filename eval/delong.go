@@ -2,7 +2,6 @@ package eval
 
 import (
 	"math"
-	"slices"
 )
 
 // delong is DeLong, DeLong & Clarke-Pearson (1988) for two correlated ROC
@@ -10,77 +9,70 @@ import (
 // O(n log n): it returns ΔAUC = auc(b) − auc(a) and its variance. ok is false
 // when a class is missing.
 func delong(a, b []float64, y []int8) (delta, variance float64, ok bool) {
-	var pos, neg []int
-	for i, l := range y {
-		if l == 1 {
-			pos = append(pos, i)
-		} else {
-			neg = append(neg, i)
-		}
+	m := 0
+	for _, l := range y {
+		m += int(l)
 	}
-	m, n := len(pos), len(neg)
+	n := len(y) - m
 	if m == 0 || n == 0 {
 		return 0, 0, false
 	}
 	// v10[k][i]: the share of negatives model k ranks below positive i (ties
-	// one half); v01[k][j]: the share of positives ranked above negative j.
+	// one half) = (midrank among all − midrank among positives) / n;
+	// v01[k][j]: the share of positives ranked above negative j.
 	var v10, v01 [2][]float64
-	var auc [2]float64
 	for k, s := range [][]float64{a, b} {
-		all := midranks(s, nil)
-		px := midranks(s, pos)
-		ny := midranks(s, neg)
-		v10[k] = make([]float64, m)
-		for i, r := range pos {
-			v10[k][i] = (all[r] - px[i]) / float64(n)
-			auc[k] += v10[k][i]
+		all, within := midranks(s, y)
+		v10[k], v01[k] = make([]float64, 0, m), make([]float64, 0, n)
+		for i, l := range y {
+			if l == 1 {
+				v10[k] = append(v10[k], (all[i]-within[i])/float64(n))
+			} else {
+				v01[k] = append(v01[k], 1-(all[i]-within[i])/float64(m))
+			}
+		}
+	}
+	var auc [2]float64
+	for k := range 2 {
+		for _, v := range v10[k] {
+			auc[k] += v
 		}
 		auc[k] /= float64(m)
-		v01[k] = make([]float64, n)
-		for j, r := range neg {
-			v01[k][j] = 1 - (all[r]-ny[j])/float64(m)
-		}
 	}
 	s10, s01 := cov2(v10), cov2(v01)
 	variance = (s10[0][0]+s10[1][1]-2*s10[0][1])/float64(m) + (s01[0][0]+s01[1][1]-2*s01[0][1])/float64(n)
 	return auc[1] - auc[0], math.Max(variance, 0), true
 }
 
-// midranks are the 1-based ranks of s[rows[i]] among s[rows] (all of s when
-// rows is nil), ties sharing their mean rank.
-func midranks(s []float64, rows []int) []float64 {
-	if rows == nil {
-		rows = make([]int, len(s))
-		for i := range rows {
-			rows[i] = i
+// midranks returns, for every row, its 1-based rank among all rows and
+// among the rows of its own class, tied scores sharing their mean rank: one
+// sort of (score, index) pairs.
+func midranks(s []float64, y []int8) (all, within []float64) {
+	desc := order(s)
+	all, within = make([]float64, len(s)), make([]float64, len(s))
+	var before, beforePos, beforeNeg int // rows ranked below the current run of ties
+	for hi := len(desc); hi > 0; {
+		lo := hi - 1
+		for lo > 0 && s[desc[lo-1]] == s[desc[hi-1]] {
+			lo--
 		}
+		g, gp := hi-lo, 0
+		for _, i := range desc[lo:hi] {
+			gp += int(y[i])
+		}
+		gn := g - gp
+		for _, i := range desc[lo:hi] {
+			all[i] = float64(before) + float64(g+1)/2
+			if y[i] == 1 {
+				within[i] = float64(beforePos) + float64(gp+1)/2
+			} else {
+				within[i] = float64(beforeNeg) + float64(gn+1)/2
+			}
+		}
+		before, beforePos, beforeNeg = before+g, beforePos+gp, beforeNeg+gn
+		hi = lo
 	}
-	idx := make([]int, len(rows))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortFunc(idx, func(p, q int) int {
-		switch x, z := s[rows[p]], s[rows[q]]; {
-		case x < z:
-			return -1
-		case x > z:
-			return 1
-		}
-		return p - q
-	})
-	out := make([]float64, len(rows))
-	for i := 0; i < len(idx); {
-		j := i
-		for j < len(idx) && s[rows[idx[j]]] == s[rows[idx[i]]] {
-			j++
-		}
-		r := float64(i+j+1) / 2 // mean of ranks i+1 … j
-		for k := i; k < j; k++ {
-			out[idx[k]] = r
-		}
-		i = j
-	}
-	return out
+	return all, within
 }
 
 // cov2 is the 2×2 sample covariance (n−1) of two equally long series.
