@@ -64,10 +64,18 @@ func (a *Accumulator) compare(c, m int, y []int8, opts Options) Comparison {
 	slices.SortFunc(cr.Flips.Direction, func(x, z Flip) int {
 		return cmp.Or(cmp.Compare(z.Events, x.Events), cmp.Compare(x.From, z.From), cmp.Compare(x.To, z.To))
 	})
+	plottable := func(i int) bool {
+		return !math.IsNaN(sc[i]) && !math.IsNaN(sm[i]) && !math.IsInf(sc[i], 0) && !math.IsInf(sm[i], 0)
+	}
+	for i := range sc {
+		if !plottable(i) {
+			both--
+		}
+	}
 	stride := max(1, (both+maxScatter-1)/maxScatter)
 	k := 0
 	for i := range sc {
-		if math.IsNaN(sc[i]) || math.IsNaN(sm[i]) {
+		if !plottable(i) {
 			continue
 		}
 		if k%stride == 0 {

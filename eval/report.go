@@ -298,7 +298,7 @@ func metricsOf(s []float64, y []int8) (Metrics, binaryCurve) {
 		}
 	}
 	m.BaseRate = num(float64(m.Positives) / float64(len(s)))
-	m.MeanScore = num(sum / float64(len(s)))
+	m.MeanScore = finite(sum / float64(len(s)))
 	c := newCurve(s, y, order(s))
 	if auc, ok := c.rocAUC(); ok {
 		m.ROCAUC = num(auc)
@@ -477,7 +477,7 @@ func (a *Accumulator) histogram(m int, y []int8) Histogram {
 	}
 	h := Histogram{Edges: make([]float64, histogramBins+1), Positive: make([]int64, histogramBins),
 		Negative: make([]int64, histogramBins), Unlabeled: make([]int64, histogramBins)}
-	w := (hi - lo) / histogramBins
+	w := hi/histogramBins - lo/histogramBins // finite for any finite lo, hi
 	for i := range h.Edges {
 		h.Edges[i] = lo + float64(i)*w
 	}
@@ -486,7 +486,13 @@ func (a *Accumulator) histogram(m int, y []int8) Histogram {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			continue
 		}
-		b := min(int((v-lo)/w), histogramBins-1)
+		x := (v - lo) / w
+		b := histogramBins - 1
+		if !(x >= 0) { // NaN when the range overflows float64
+			b = 0
+		} else if x < histogramBins-1 {
+			b = int(x)
+		}
 		switch y[i] {
 		case 1:
 			h.Positive[b]++
@@ -570,7 +576,7 @@ func (a *Accumulator) overTime(y []int8, opts Options, ro *ReportOptions) TimeRe
 	if b <= 0 {
 		b = 1
 	}
-	if span := hi/b - lo/b + 1; span > maxTimeBuckets {
+	if span := floorDiv(hi, b) - floorDiv(lo, b) + 1; span > maxTimeBuckets {
 		b = (hi - lo + maxTimeBuckets) / maxTimeBuckets
 		b = (b + 3_600_000 - 1) / 3_600_000 * 3_600_000 // whole hours
 	}
@@ -617,6 +623,14 @@ func verdicts(r *Report) []string {
 }
 
 func num(v float64) *float64 { return &v }
+
+// finite is num for a finite v, nil (JSON null) otherwise.
+func finite(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
 
 func ratio(a, b float64) *float64 {
 	if b == 0 {

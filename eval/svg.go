@@ -51,11 +51,10 @@ type canvas struct {
 
 func newCanvas(title string, x, y axis) *canvas {
 	c := &canvas{x: x, y: y}
-	if c.x.hi <= c.x.lo {
-		c.x.hi = c.x.lo + 1
-	}
-	if c.y.hi <= c.y.lo {
-		c.y.hi = c.y.lo + 1
+	for _, a := range []*axis{&c.x, &c.y} {
+		if !(a.hi > a.lo) || a.hi/2-a.lo/2 == 0 || math.IsInf(a.lo, 0) || math.IsInf(a.hi, 0) {
+			a.lo, a.hi = 0, 1
+		}
 	}
 	fmt.Fprintf(&c.b, `<svg class="plot" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s">`,
 		plotW, plotH, plotW, plotH, esc(title))
@@ -83,12 +82,24 @@ func newCanvas(title string, x, y axis) *canvas {
 	return c
 }
 
+// frac is where v lies between lo and hi, 0 to 1; halving first keeps
+// hi − lo finite for any finite lo and hi.
+// Out-of-range values are clamped near the frame, so every coordinate written
+// is finite.
+func frac(v, lo, hi float64) float64 {
+	f := (v/2 - lo/2) / (hi/2 - lo/2)
+	if math.IsNaN(f) {
+		return 0
+	}
+	return min(max(f, -0.05), 1.05)
+}
+
 func (c *canvas) px(v float64) float64 {
-	return float64(padL) + (v-c.x.lo)/(c.x.hi-c.x.lo)*innerW
+	return float64(padL) + frac(v, c.x.lo, c.x.hi)*innerW
 }
 
 func (c *canvas) py(v float64) float64 {
-	return float64(padT+innerH) - (v-c.y.lo)/(c.y.hi-c.y.lo)*innerH
+	return float64(padT+innerH) - frac(v, c.y.lo, c.y.hi)*innerH
 }
 
 func (c *canvas) diagonal(pts ...Point) {
@@ -150,9 +161,17 @@ func (c *canvas) html() template.HTML {
 func esc(s string) string { return html.EscapeString(s) }
 
 func linearTicks(lo, hi float64) []tick {
-	step := niceStep((hi - lo) / 5)
+	step := niceStep(hi/5 - lo/5)
+	if lo+step == lo || hi+step == hi || math.IsInf(step, 0) {
+		return []tick{{lo, fmt.Sprintf("%.3g", lo)}, {hi, fmt.Sprintf("%.3g", hi)}}
+	}
 	var out []tick
-	for v := math.Ceil(lo/step-1e-9) * step; v <= hi+step*1e-9; v += step {
+	first := math.Ceil(lo/step-1e-9) * step
+	for k := range 12 { // a nice step gives at most 6 ticks; the bound is for degenerate axes
+		v := first + float64(k)*step
+		if math.IsInf(v, 0) || v-hi > step*1e-9 {
+			break
+		}
 		out = append(out, tick{v, trimFloat(v, step)})
 	}
 	return out
@@ -175,6 +194,9 @@ func trimFloat(v, step float64) string {
 	if math.Abs(v) < step*1e-6 {
 		v = 0
 	}
+	if math.Abs(v) >= 1e6 || step >= 1e6 {
+		return fmt.Sprintf("%.3g", v)
+	}
 	dec := max(0, int(math.Ceil(-math.Log10(step)+1e-9)))
 	if step*math.Pow(10, float64(dec)) != math.Round(step*math.Pow(10, float64(dec))) {
 		dec++
@@ -185,7 +207,7 @@ func trimFloat(v, step float64) string {
 func timeTicks(lo, hi float64) []tick {
 	span := time.Duration(hi-lo) * time.Millisecond
 	steps := []time.Duration{time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 48 * time.Hour, 7 * 24 * time.Hour, 14 * 24 * time.Hour, 28 * 24 * time.Hour}
-	step := steps[len(steps)-1]
+	step := (span/6/(24*time.Hour) + 1) * 24 * time.Hour // whole days, for spans beyond the list
 	for _, s := range steps {
 		if span/s <= 6 {
 			step = s
@@ -379,7 +401,7 @@ func timePlot(r *Report, title, ylabel string, metric func(Metrics) *float64, un
 	if unitRange {
 		ylo, yhi = math.Max(0, math.Floor(ylo*10-0.5)/10), math.Min(1, math.Ceil(yhi*10+0.5)/10)
 	} else {
-		ylo, yhi = 0, yhi*1.1
+		ylo, yhi = 0, yhi+yhi/10
 	}
 	c := newCanvas(title, axis{lo: lo, hi: hi, label: "event time (UTC), per " + r.OverTime.Bucket, ticks: timeTicks}, axis{lo: ylo, hi: yhi, label: ylabel})
 	var names, colors []string

@@ -25,7 +25,7 @@ var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"pct":     fmtPct,
 	"n":       fmtInt,
 	"short":   shortHash,
-	"score":   func(s Score) string { return jsonFloat(float64(s)) },
+	"score":   fmtScore,
 	"color":   color,
 	"roc":     rocPlot,
 	"pr":      prPlot,
@@ -62,6 +62,26 @@ func fmtG(v *float64) string {
 		return fmtInt(int64(*v))
 	}
 	return strconv.FormatFloat(*v, 'f', 2, 64)
+}
+
+// fmtScore writes a threshold (a Score or a float64), infinities as ∞.
+func fmtScore(v any) string {
+	var f float64
+	switch x := v.(type) {
+	case Score:
+		f = float64(x)
+	case float64:
+		f = x
+	}
+	switch {
+	case math.IsNaN(f):
+		return "—"
+	case math.IsInf(f, -1):
+		return "−∞"
+	case math.IsInf(f, 1):
+		return "∞"
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
 func fmtP(v *float64) string {
