@@ -321,7 +321,9 @@ func histogramPlot(m ModelReport) template.HTML {
 		if total == 0 {
 			continue
 		}
-		s := shares{color: cl.color, outline: cl.name == "unlabeled"}
+		// Unlabeled scores as a dashed line over the labelled classes, not to
+		// hide them; filled when they are all there is.
+		s := shares{color: cl.color, outline: cl.name == "unlabeled" && total < int64(sumAll(h))}
 		for _, n := range cl.counts {
 			v := float64(n) / float64(total)
 			s.v = append(s.v, v)
@@ -456,6 +458,14 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+func sumAll(h Histogram) int {
+	n := 0
+	for b := range h.Positive {
+		n += int(h.Positive[b] + h.Negative[b] + h.Unlabeled[b])
+	}
+	return n
 }
 
 // compact writes a count in at most four significant characters: 795, 6.4k, 1.2M.

@@ -18,21 +18,22 @@ import (
 var reportTemplate string
 
 var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"f":       fmtF,
-	"g":       fmtG,
-	"ptr":     num,
-	"pval":    fmtP,
-	"pct":     fmtPct,
-	"n":       fmtInt,
-	"short":   shortHash,
-	"score":   fmtScore,
-	"color":   color,
-	"roc":     rocPlot,
-	"pr":      prPlot,
-	"rel":     reliabilityPlot,
-	"hist":    histogramPlot,
-	"scatter": scatterPlot,
-	"segplot": segmentPlot,
+	"f":          fmtF,
+	"g":          fmtG,
+	"ptr":        num,
+	"pval":       fmtP,
+	"modelNotes": modelNotes,
+	"pct":        fmtPct,
+	"n":          fmtInt,
+	"short":      shortHash,
+	"score":      fmtScore,
+	"color":      color,
+	"roc":        rocPlot,
+	"pr":         prPlot,
+	"rel":        reliabilityPlot,
+	"hist":       histogramPlot,
+	"scatter":    scatterPlot,
+	"segplot":    segmentPlot,
 	"timeauc": func(r *Report) template.HTML {
 		return timePlot(r, "ROC AUC over time", "ROC AUC", func(m Metrics) *float64 { return m.ROCAUC }, true)
 	},
@@ -62,6 +63,19 @@ func fmtG(v *float64) string {
 		return fmtInt(int64(*v))
 	}
 	return strconv.FormatFloat(*v, 'f', 2, 64)
+}
+
+// modelNotes are the models' notes, each prefixed by its model.
+func modelNotes(r *Report) []string {
+	var out []string
+	for _, m := range r.Models {
+		for _, n := range append([]string{m.Metrics.Note}, m.Notes...) {
+			if n != "" {
+				out = append(out, m.Model.Name+": "+n)
+			}
+		}
+	}
+	return out
 }
 
 // fmtScore writes a threshold (a Score or a float64), infinities as ∞.
