@@ -5,7 +5,9 @@
 #   2. gofmt and go vet
 #   3. go test ./... (fast: embedded kfake broker and srfake registry)
 #   4. a short run of every fuzz target (SCORESTREAM_FUZZ_EXECS executions)
-#   5. ONNX parity (cgo build tag) and deploy checks (promtool rule tests, manifests)
+#   5. ONNX parity (cgo build tag), parity against the live Python libraries
+#      (models and evaluation metrics), the evaluation report in headless
+#      Chromium, and deploy checks (promtool rule tests, manifests)
 #   6. the integration suite against a real Apache Kafka broker
 #
 # Flags: --fast (steps 2-4 only), --no-integration (skip step 6).
@@ -16,7 +18,7 @@ for a in "$@"; do
   case "$a" in
     --fast) fast=1; integration=0 ;;
     --no-integration) integration=0 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "test.sh: unknown flag $a" >&2; exit 2 ;;
   esac
 done
