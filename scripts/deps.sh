@@ -5,7 +5,9 @@
 #   scripts/deps.sh
 #
 # - Debian packages, only for commands that are missing: kcat, promtool and the
-#   prometheus server (package prometheus; deploy/test.sh runs both), java and mvn (to assemble Kafka). `apt-get update`
+#   prometheus server (package prometheus; deploy/test.sh runs both), java and
+#   mvn (to assemble Kafka), chromium (the evaluation report's headless-browser
+#   test). `apt-get update`
 #   runs at most once per call, and only if something has to be installed.
 # - the Kafka jars: scripts/kafka.sh fetch (Maven, cached)
 # - Apicurio Registry: scripts/registry-apicurio.sh fetch (Maven, ~110 MB, cached)
@@ -24,6 +26,7 @@ want java openjdk-17-jre-headless
 want mvn maven
 want python3 python3
 want curl curl
+want chromium chromium
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 
 if [ ${#need[@]} -gt 0 ]; then

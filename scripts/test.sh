@@ -5,7 +5,9 @@
 #   2. gofmt and go vet
 #   3. go test ./... (fast: embedded kfake broker and srfake registry)
 #   4. a short run of every fuzz target (SCORESTREAM_FUZZ_EXECS executions)
-#   5. ONNX parity (cgo build tag) and deploy checks (promtool rule tests, manifests)
+#   5. ONNX parity (cgo build tag), parity against the live Python libraries
+#      (models and evaluation metrics), the evaluation report in headless
+#      Chromium, and deploy checks (promtool rule tests, manifests)
 #   6. the integration suite against a real Apache Kafka broker
 #
 # Flags: --fast (steps 2-4 only), --no-integration (skip step 6).
@@ -16,7 +18,7 @@ for a in "$@"; do
   case "$a" in
     --fast) fast=1; integration=0 ;;
     --no-integration) integration=0 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "test.sh: unknown flag $a" >&2; exit 2 ;;
   esac
 done
@@ -58,7 +60,7 @@ if [ "$fast" = 0 ]; then
   # The committed goldens were produced by the Python libraries; here the live,
   # pinned libraries train and predict them again in a copy of the tree, and the
   # Go evaluators must match what they predict now.
-  step "parity against the live Python libraries (xgboost, lightgbm, scikit-learn, onnxruntime)"
+  step "parity against the live Python libraries (xgboost, lightgbm, scikit-learn, onnxruntime; eval metrics vs scikit-learn)"
   PY=$(scripts/pyenv.sh)/bin/python
   live=$(mktemp -d -t scorestream-parity-XXXXXX)
   tar -c $(git ls-files) | tar -x -C "$live"
@@ -68,15 +70,25 @@ if [ "$fast" = 0 ]; then
     "$PY" model/testdata/lightgbm/gen.py >/dev/null
     "$PY" model/testdata/onnx/gen.py >/dev/null
     "$PY" monitor/testdata/gen_auc.py >/dev/null
-    changed=$( (diff -rq "$OLDPWD/model/testdata" model/testdata; diff -rq "$OLDPWD/monitor/testdata" monitor/testdata) | grep -v zipmap.onnx || true)
+    "$PY" eval/testdata/gen_parity.py
+    changed=$( (diff -rq "$OLDPWD/model/testdata" model/testdata; diff -rq "$OLDPWD/monitor/testdata" monitor/testdata; diff -rq "$OLDPWD/eval/testdata" eval/testdata) | grep -v zipmap.onnx || true)
     [ -z "$changed" ] && echo "regenerated goldens are identical to the committed ones" || echo "regenerated goldens differ from the committed ones (testing against the regenerated): $changed"
     go test -count=1 ./model -run 'Parity|LightGBM'
     go test -count=1 ./monitor -run 'AUCParity'
+    go test -count=1 ./eval -run 'Parity'
     scripts/test-onnx.sh -run 'ONNXParity' 2>&1 | tail -3
   )
   rm -rf "$live"
   step "replay's Parquet output read by pyarrow"
   SCORESTREAM_PYTHON=$PY go test -count=1 -run 'TestReplayPyarrow' ./cmd/scorestream
+fi
+
+if [ "$fast" = 0 ]; then
+  # The evaluation report opened in a real browser: plots in the rendered DOM,
+  # a silent console, a screenshot. Chromium comes from scripts/deps.sh.
+  step "evaluation report in headless Chromium"
+  chromium=$(command -v chromium) || { echo "chromium is missing (scripts/deps.sh installs it)"; exit 1; }
+  SCORESTREAM_CHROMIUM=$chromium go test -count=1 -run 'Chromium' -v ./eval 2>&1 | grep -Ev '^=== (RUN|PAUSE|CONT)'
 fi
 
 if [ "$fast" = 0 ] && [ -x deploy/test.sh ]; then

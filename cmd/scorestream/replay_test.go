@@ -518,11 +518,11 @@ func TestDemoKeepReplay(t *testing.T) {
 		t.Errorf("%d rows for %d events (want 2 each), %d labelled fraud", len(rows), sum.Events, fraud)
 	}
 	for _, name := range []string{"report.json", "report.html"} {
-		if _, err := os.Stat(filepath.Join(dir, "replay", name)); (err == nil) != replayReportBuilt {
-			t.Errorf("%s: %v (this build writes the report: %v)", name, err, replayReportBuilt)
+		if _, err := os.Stat(filepath.Join(dir, "replay", name)); err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if replayReportBuilt {
+	{
 		var rep struct {
 			Verdicts []string
 			Models   []struct {
