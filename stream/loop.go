@@ -460,6 +460,9 @@ func (l *Loop) record(n int, dur time.Duration) {
 			continue
 		}
 		preds++
+		for _, f := range r.Absent {
+			l.m.FeatureAbsent.WithLabelValues(l.proc.Spec().Names()[f]).Inc()
+		}
 		eventTime.Observe(now.Sub(time.UnixMilli(r.EventTime)).Seconds())
 		champScore.Observe(r.Score)
 		l.m.Decisions.WithLabelValues(ch.Name, ch.Version, "champion", r.Decision).Inc()

@@ -27,6 +27,7 @@ type Metrics struct {
 	RestoreSeconds  prometheus.Histogram
 	RestoredEntries prometheus.Counter
 	SessionRestarts prometheus.Counter
+	FeatureAbsent   *prometheus.CounterVec
 	GroupLag        *prometheus.GaugeVec
 	GroupCommitted  *prometheus.GaugeVec
 }
@@ -74,6 +75,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Time to restore newly assigned partitions from the changelog.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)}),
 		RestoredEntries: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "state", Name: "restored_entities_total",
 			Help: "Changelog records applied while restoring."}),
+		FeatureAbsent: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "feature", Name: "absent_total",
+			Help: "Scored events whose writer schema has no field at the feature's path (so the feature was missing: its default, if any)."}, []string{"feature"}),
 		SessionRestarts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "stream", Name: "session_restarts_total",
 			Help: "Kafka sessions replaced after a transaction ended in error (broker gone mid-commit, transaction timed out)."}),
 		GroupLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: "group", Name: "lag_records",
@@ -85,7 +88,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.Consumed, m.Predictions, m.DeadLetters, m.Transactions, m.TxnDuration, m.TxnRecords,
 		m.Latency, m.Lag, m.RegistryDown, m.RegistryErrors, m.Score, m.Decisions, m.Disagreements, m.ModelReloads, m.ModelInfo,
-		m.StateEntries, m.EarlyEvictions, m.RestoreSeconds, m.RestoredEntries, m.SessionRestarts,
+		m.StateEntries, m.EarlyEvictions, m.RestoreSeconds, m.RestoredEntries, m.SessionRestarts, m.FeatureAbsent,
 		m.GroupLag, m.GroupCommitted)
 	return m
 }

@@ -41,7 +41,8 @@ model keeps serving. The swap happens between transactions.
 Flags:
   -c, --config FILE   the YAML config (see config/example.yaml)
       --check         load and validate the config and the model, check the
-                      topics, then exit (0 if all is well)
+                      topics and that every feature path is in the input
+                      subjects' latest writer schemas, then exit (0 if all is well)
 
 Endpoints (metrics.listen, default :9464): /metrics, /healthz (alive), /readyz
 (joined the consumer group).
@@ -94,6 +95,17 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	if check {
+		problems, err := stream.CheckInputSchemas(ctx, shared.Registry, shared.Spec, cfg.Stream.InputTopics)
+		if err != nil {
+			log.Error("input schemas", "err", err)
+			return exitFailure
+		}
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "scorestream run: %v\n", p)
+		}
+		if len(problems) > 0 {
+			return exitUsage
+		}
 		fmt.Fprintf(stdout, "config ok: %s; model %s; topics ok\n", path, shared.Models.Champion.Label())
 		return exitOK
 	}

@@ -3,8 +3,9 @@
 //
 // Field values are taken by name from the event's own writer schema, so a field
 // missing from an older or newer schema is a *missing* value (NaN) for the model —
-// not zero — unless the spec gives a default. Nullable unions are unwrapped; a null
-// is missing. Transforms:
+// not zero — unless the spec gives a default. Records come union-free from
+// package decode, which removes goavro's union wrappers by the writer schema;
+// a null is missing. Transforms:
 //
 //	log1p        log(1+x); missing for x <= -1
 //	hour_of_day  UTC hour 0-23 of a timestamp-millis field (or a long of Unix ms)
@@ -146,8 +147,8 @@ func (s *Spec) Paths() [][]string {
 	return out
 }
 
-// Lookup returns the value at a dotted path of a decoded record, unions
-// unwrapped; nil if absent. It is how the spec reads records.
+// Lookup returns the value at a dotted path of a decoded (union-free) record;
+// nil if absent. It is how the spec reads records.
 func Lookup(rec map[string]any, dotted string) any { return lookup(rec, split(dotted)) }
 
 // Names are the feature names in vector order.
@@ -285,48 +286,18 @@ func (f *feature) errorf(format string, a ...any) error {
 	return fmt.Errorf("%w %q: field %q %s", ErrFeature, f.name, strings.Join(f.path, "."), fmt.Sprintf(format, a...))
 }
 
-// lookup walks a dotted path through records and unwraps unions; nil if absent.
+// lookup walks a dotted path through the records (and maps) of a union-free
+// value; nil if absent.
 func lookup(rec map[string]any, p path) any {
 	var cur any = rec
 	for _, seg := range p {
-		m, ok := unwrap(cur).(map[string]any)
+		m, ok := cur.(map[string]any)
 		if !ok {
 			return nil
 		}
 		cur = m[seg]
 	}
-	return unwrap(cur)
-}
-
-// unwrap returns the value inside a goavro union ({"type name": value}) and passes
-// other values through. A record with one field whose name is not an Avro type
-// name is not a union.
-func unwrap(v any) any {
-	m, ok := v.(map[string]any)
-	if !ok || len(m) != 1 {
-		return v
-	}
-	for k, inner := range m {
-		if UnwrapsBranch(k, inner) {
-			return inner
-		}
-	}
-	return v
-}
-
-// UnwrapsBranch reports whether the lookup takes a one-entry map {name: v} for
-// goavro's wrapper of a union branch named name and reads v through it. The
-// projection decoder (stream/decode) builds its values by this same rule.
-func UnwrapsBranch(name string, v any) bool {
-	switch name {
-	case "string", "bytes", "int", "long", "float", "double", "boolean", "null",
-		"long.timestamp-millis", "long.timestamp-micros", "int.date", "int.time-millis", "array", "map":
-		return true
-	}
-	// Named types (records, enums, fixed) are keyed by full name; a union of a record
-	// holds a map. Treat a dotted or capitalised key holding a map as a union branch.
-	_, isMap := v.(map[string]any)
-	return isMap && (strings.Contains(name, ".") || (name != "" && name[0] >= 'A' && name[0] <= 'Z'))
+	return cur
 }
 
 func number(v any) (float64, bool) {

@@ -147,8 +147,9 @@ type Processor struct {
 	dec    *decode.Decoder
 	spec   *features.Spec
 	models *Models
-	nfeat  int       // features in the spec
-	x      []float64 // model input scratch
+	nfeat  int           // features in the spec
+	x      []float64     // model input scratch
+	absent map[int][]int // writer schema id -> spec.Absent for it
 
 	// Between Prepare and Finish: the feature vectors of pending records, and
 	// Finish's scratch, reused across transactions.
@@ -166,7 +167,7 @@ func New(cfg Config, dec *decode.Decoder, spec *features.Spec, models *Models) *
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Processor{cfg: cfg, dec: dec, spec: spec, models: models, nfeat: len(spec.Names())}
+	return &Processor{cfg: cfg, dec: dec, spec: spec, models: models, nfeat: len(spec.Names()), absent: map[int][]int{}}
 }
 
 // SetModels swaps the models; the loop calls it between transactions.
@@ -194,6 +195,9 @@ type Result struct {
 	Decision         string
 	ChallengerScore  float64
 	ChallengerDecide string
+	// Absent are the field features (indexes in the spec's Names) whose path is
+	// not in the record's writer schema: missing because absent, not null.
+	Absent []int
 }
 
 // ErrRetry wraps failures that may pass (the registry is unreachable): the caller
@@ -208,6 +212,7 @@ type Pending struct {
 	ev        features.Event
 	vec       int // offset of the feature vector in the processor's slab
 	changelog *kgo.Record
+	absent    []int   // spec.Absent of the writer schema
 	done      *Result // decided in Prepare (dead letter, or the no-op copy)
 }
 
@@ -235,7 +240,7 @@ func (p *Processor) Prepare(ctx context.Context, in *kgo.Record, st *state.Parti
 		return Pending{in: in, done: &Result{Records: []*kgo.Record{{Topic: p.cfg.PredictionsTopic, Key: in.Key, Value: in.Value,
 			Headers: sink.AppendProvenance(make([]kgo.RecordHeader, 0, 3), src)}}, EventTime: in.Timestamp.UnixMilli()}}, nil
 	}
-	rec, _, err := p.dec.Decode(ctx, in.Value)
+	rec, schemaID, err := p.dec.Decode(ctx, in.Value)
 	if err != nil {
 		var de *decode.Error
 		if errors.As(err, &de) {
@@ -264,9 +269,22 @@ func (p *Processor) Prepare(ctx context.Context, in *kgo.Record, st *state.Parti
 	}
 	st.Advance(ev.Time)
 	st.Stage(key, next)
-	return Pending{in: in, ev: ev, vec: off, changelog: &kgo.Record{
+	return Pending{in: in, ev: ev, vec: off, absent: p.absentIn(ctx, schemaID), changelog: &kgo.Record{
 		Topic: p.cfg.ChangelogTopic, Partition: in.Partition, Key: in.Key, Value: next.AppendBinary(nil),
 	}}, nil
+}
+
+// absentIn returns the spec's features absent from writer schema id, computed
+// once per schema.
+func (p *Processor) absentIn(ctx context.Context, id int) []int {
+	a, ok := p.absent[id]
+	if !ok {
+		if sch, err := p.dec.Schema(ctx, id); err == nil { // cached: Decode just used it
+			a = p.spec.Absent(sch)
+		}
+		p.absent[id] = a
+	}
+	return a
 }
 
 // Input is the record a Pending was prepared from.
@@ -309,7 +327,7 @@ func (p *Processor) Finish(items []Pending) []Result {
 		}
 		src := sink.Source{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
 		score := champ[i]
-		res := Result{EventTime: it.ev.Time, Score: score, Decision: m.Champion.Decide(score)}
+		res := Result{EventTime: it.ev.Time, Score: score, Decision: m.Champion.Decide(score), Absent: it.absent}
 		pred := sink.Prediction{
 			EventID: it.ev.ID, EntityKey: in.Key, Score: score, Decision: res.Decision,
 			ModelName: m.Champion.Name, ModelVersion: m.Champion.Version, ModelHash: m.Champion.Hash,

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -356,5 +357,47 @@ func TestFinishBatches(t *testing.T) {
 	}
 	if dead == 0 || bm.rows != 300-dead {
 		t.Fatalf("%d dead letters, %d rows batched: want some refused by Check and the rest batched", dead, bm.rows)
+	}
+}
+
+// TestAbsentFeatures: a record whose writer schema has no field at a feature's
+// path reports that feature as absent (the loop counts it in
+// scorestream_feature_absent_total); a record of the full schema reports none.
+func TestAbsentFeatures(t *testing.T) {
+	f := newFixture(t, "")
+	full := f.gen.NextRecord()
+	res, err := f.proc.Process(context.Background(), f.record([]byte("card-1"), full.Value, 1), f.st)
+	if err != nil || res.DeadLetter != "" {
+		t.Fatalf("full record: %v %v", err, res.Err)
+	}
+	if len(res.Absent) != 0 {
+		t.Fatalf("full schema: absent %v", res.Absent)
+	}
+	const minimal = `{"type":"record","name":"P","fields":[{"name":"event_id","type":"string"},
+		{"name":"event_time","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"amount","type":"double"}]}`
+	id, _, err := f.reg.RegisterSchema("minimal-value", sr.Schema{Schema: minimal, Type: sr.TypeAvro})
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, err := goavro.NewCodec(minimal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := codec.BinaryFromNative(nil, map[string]any{"event_id": "e1", "event_time": time.UnixMilli(1_767_225_600_000), "amount": 3.0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 { // the second time from the processor's cache
+		res, err = f.proc.Process(context.Background(), f.record([]byte("card-1"), frame(id, body), int64(2+i)), f.st)
+		if err != nil || res.DeadLetter != "" {
+			t.Fatalf("minimal record: %v %v", err, res.Err)
+		}
+		var names []string
+		for _, j := range res.Absent {
+			names = append(names, f.proc.Spec().Names()[j])
+		}
+		if !slices.Contains(names, "channel_idx") || !slices.Contains(names, "device_age_days") || slices.Contains(names, "amount") || slices.Contains(names, "hour") {
+			t.Fatalf("absent %v, want channel_idx and device_age_days, not amount or hour", names)
+		}
 	}
 }
