@@ -3,6 +3,7 @@
 // Load (a file) and Parse (bytes) start from Default, decode exactly one document
 // strictly (unknown keys fail, named by YAML path and line), apply environment
 // overrides (SCORESTREAM_BROKERS, SCORESTREAM_REGISTRY_URLS, SCORESTREAM_INSTANCE_ID,
+// SCORESTREAM_METRICS_LISTEN,
 // and the passwords named by password_env fields), then Validate reports every
 // problem with the field's YAML path: "stream.commit_interval: must be > 0".
 //
@@ -131,7 +132,7 @@ type Threshold struct {
 
 // Metrics is the Prometheus endpoint.
 type Metrics struct {
-	Listen string `yaml:"listen"` // default ":9464"; "" disables
+	Listen string `yaml:"listen"` // default ":9464"; "" disables; env SCORESTREAM_METRICS_LISTEN overrides
 }
 
 // Log is the slog handler.

@@ -50,6 +50,7 @@ Endpoints (metrics.listen, default :9464): /metrics, /healthz (alive), /readyz
 Examples:
   scorestream run -c config/example.yaml
   SCORESTREAM_INSTANCE_ID=scorer-1 scorestream run -c prod.yaml
+  SCORESTREAM_INSTANCE_ID=scorer-2 SCORESTREAM_METRICS_LISTEN=:9465 scorestream run -c prod.yaml
   scorestream run -c prod.yaml --check
 `
 
