@@ -204,8 +204,30 @@ func (s *Spec) Meta(rec map[string]any, fallbackTime int64, fallbackID string) (
 }
 
 // Extract fills dst (len(Names())) from the event and its entity's state before
-// this event (nil for a new entity). NaN marks a missing value.
+// this event (nil for a new entity): ExtractRaw, then Impute. NaN marks a missing
+// value with no default.
 func (s *Spec) Extract(dst []float64, rec map[string]any, prior *state.Entity, t int64) error {
+	if err := s.ExtractRaw(dst, rec, prior, t); err != nil {
+		return err
+	}
+	s.Impute(dst)
+	return nil
+}
+
+// Impute replaces each missing value (NaN) in vec (len(Names())) by its
+// feature's default, where the feature has one: what the model is given.
+func (s *Spec) Impute(vec []float64) {
+	for i := range s.fs {
+		if math.IsNaN(vec[i]) {
+			vec[i] = s.fs[i].def
+		}
+	}
+}
+
+// ExtractRaw is Extract without the defaults: NaN marks every missing value.
+// Feature logging writes these, so that a training pipeline sees what was
+// missing and imputes it as the spec does (Impute).
+func (s *Spec) ExtractRaw(dst []float64, rec map[string]any, prior *state.Entity, t int64) error {
 	for i := range s.fs {
 		f := &s.fs[i]
 		var v float64
@@ -225,9 +247,6 @@ func (s *Spec) Extract(dst []float64, rec map[string]any, prior *state.Entity, t
 			v = prior.DistinctCount(t, f.window)
 		case kSinceLast:
 			v = prior.SinceLast(t)
-		}
-		if math.IsNaN(v) {
-			v = f.def
 		}
 		dst[i] = v
 	}

@@ -210,7 +210,7 @@ var ErrRetry = errors.New("retry later")
 type Pending struct {
 	in        *kgo.Record
 	ev        features.Event
-	vec       int // offset of the feature vector in the processor's slab
+	vec       int // offset of the feature vector in the processor's slab; with feature logging, the raw vector follows it
 	changelog *kgo.Record
 	absent    []int   // spec.Absent of the writer schema
 	done      *Result // decided in Prepare (dead letter, or the no-op copy)
@@ -261,8 +261,19 @@ func (p *Processor) Prepare(ctx context.Context, in *kgo.Record, st *state.Parti
 	key := string(in.Key)
 	n := p.nfeat
 	off := len(p.slab)
-	p.slab = slices.Grow(p.slab, n)[:off+n] // room for this record's vector
-	next, err := Enrich(p.spec, st, key, rec, ev, p.slab[off:off+n])
+	var next *state.Entity
+	if p.cfg.FeatureLogging {
+		// The vector scored, and the raw one (missing as NaN, no defaults) logged.
+		p.slab = slices.Grow(p.slab, 2*n)[:off+2*n]
+		vec, raw := p.slab[off:off+n], p.slab[off+n:off+2*n]
+		if next, err = EnrichRaw(p.spec, st, key, rec, ev, raw); err == nil {
+			copy(vec, raw)
+			p.spec.Impute(vec)
+		}
+	} else {
+		p.slab = slices.Grow(p.slab, n)[:off+n] // room for this record's vector
+		next, err = Enrich(p.spec, st, key, rec, ev, p.slab[off:off+n])
+	}
 	if err != nil {
 		p.slab = p.slab[:off]
 		return p.deadPending(in, ClassFeature, err), nil
@@ -318,7 +329,7 @@ func (p *Processor) Finish(items []Pending) []Result {
 			p.finished = append(p.finished, *it.done)
 			continue
 		}
-		in, vec := it.in, p.slab[it.vec:it.vec+n]
+		in := it.in
 		if err := p.champErrs[i]; err != nil {
 			r := p.deadLetter(in, ClassScore, err)
 			r.Records = append(r.Records, it.changelog)
@@ -334,7 +345,8 @@ func (p *Processor) Finish(items []Pending) []Result {
 			EventTime: it.ev.Time, ScoringTime: now, Source: src,
 		}
 		if p.cfg.FeatureLogging {
-			pred.FeatureNames, pred.Features = p.spec.Names(), vec
+			// Before defaults: a missing value is logged as null (see sink.PredictionSchema).
+			pred.FeatureNames, pred.Features = p.spec.Names(), p.slab[it.vec+n:it.vec+2*n]
 		}
 		hs := sink.AppendProvenance(make([]kgo.RecordHeader, 0, 4), src)
 		res.Records = append(make([]*kgo.Record, 0, 3), &kgo.Record{
@@ -432,11 +444,22 @@ func (p *Processor) scoreAll(s *Scorer, items []Pending, scores *[]float64, errs
 // the record is scored. The live loop and offline tools (training-set export,
 // replay) share this step, so features are computed the same way in both.
 func Enrich(spec *features.Spec, st *state.Partition, key string, rec map[string]any, ev features.Event, vec []float64) (*state.Entity, error) {
+	next, err := EnrichRaw(spec, st, key, rec, ev, vec)
+	if err != nil {
+		return nil, err
+	}
+	spec.Impute(vec)
+	return next, nil
+}
+
+// EnrichRaw is Enrich without the features' defaults: every missing value in
+// vec is NaN (features.Spec.ExtractRaw).
+func EnrichRaw(spec *features.Spec, st *state.Partition, key string, rec map[string]any, ev features.Event, vec []float64) (*state.Entity, error) {
 	// The watermark advances only for scored records, so that a restore (which sees
 	// only written state) reproduces it.
 	wm := max(st.Watermark(), ev.Time)
 	prior := st.Get(key, wm)
-	if err := spec.Extract(vec, rec, prior, ev.Time); err != nil {
+	if err := spec.ExtractRaw(vec, rec, prior, ev.Time); err != nil {
 		return nil, err
 	}
 	return prior.Observe(ev.Time, ev.Amount, ev.Distinct, wm, spec.Limits()), nil
