@@ -74,10 +74,14 @@ type Stream struct {
 	MaxRecordsPerTxn      int           `yaml:"max_records_per_txn"`     // default 10000
 	TransactionTimeout    time.Duration `yaml:"transaction_timeout"`     // default 60s; must exceed rebalance_timeout
 	SessionTimeout        time.Duration `yaml:"session_timeout"`         // default 45s
-	RebalanceTimeout      time.Duration `yaml:"rebalance_timeout"`       // default 30s
-	EventIDField          string        `yaml:"event_id_field"`          // default "event_id"
-	EventTimeField        string        `yaml:"event_time_field"`        // "" = record timestamp
-	ShutdownTimeout       time.Duration `yaml:"shutdown_timeout"`        // default 30s
+	// StaticMembership joins the group with group.instance.id = instance_id
+	// (KIP-345): an instance back within session_timeout gets its partitions
+	// again with no rebalance. Default true.
+	StaticMembership bool          `yaml:"static_membership"`
+	RebalanceTimeout time.Duration `yaml:"rebalance_timeout"` // default 30s
+	EventIDField     string        `yaml:"event_id_field"`    // default "event_id"
+	EventTimeField   string        `yaml:"event_time_field"`  // "" = record timestamp
+	ShutdownTimeout  time.Duration `yaml:"shutdown_timeout"`  // default 30s
 }
 
 // Output names the topics scorestream writes.

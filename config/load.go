@@ -44,6 +44,7 @@ func Default() *Config {
 			MaxRecordsPerTxn:      10000,
 			TransactionTimeout:    60 * time.Second,
 			SessionTimeout:        45 * time.Second,
+			StaticMembership:      true,
 			RebalanceTimeout:      30 * time.Second,
 			EventIDField:          "event_id",
 			ShutdownTimeout:       30 * time.Second,
