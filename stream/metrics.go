@@ -28,6 +28,7 @@ type Metrics struct {
 	RestoredEntries prometheus.Counter
 	SessionRestarts prometheus.Counter
 	FeatureAbsent   *prometheus.CounterVec
+	HangingTxns     *prometheus.GaugeVec
 	GroupLag        *prometheus.GaugeVec
 	GroupCommitted  *prometheus.GaugeVec
 }
@@ -75,6 +76,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Time to restore newly assigned partitions from the changelog.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)}),
 		RestoredEntries: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "state", Name: "restored_entities_total",
 			Help: "Changelog records applied while restoring."}),
+		HangingTxns: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "hanging_transactions",
+			Help: "Hanging transactions holding the last stable offset of an input, output, changelog or the group's offsets partition: seconds since the producer last wrote to the partition (scorestream txn hanging lists them)."},
+			[]string{"topic", "partition", "producer_id"}),
 		FeatureAbsent: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "feature", Name: "absent_total",
 			Help: "Scored events whose writer schema has no field at the feature's path (so the feature was missing: its default, if any)."}, []string{"feature"}),
 		SessionRestarts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "stream", Name: "session_restarts_total",
@@ -88,7 +92,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.Consumed, m.Predictions, m.DeadLetters, m.Transactions, m.TxnDuration, m.TxnRecords,
 		m.Latency, m.Lag, m.RegistryDown, m.RegistryErrors, m.Score, m.Decisions, m.Disagreements, m.ModelReloads, m.ModelInfo,
-		m.StateEntries, m.EarlyEvictions, m.RestoreSeconds, m.RestoredEntries, m.SessionRestarts, m.FeatureAbsent,
+		m.StateEntries, m.EarlyEvictions, m.RestoreSeconds, m.RestoredEntries, m.SessionRestarts, m.FeatureAbsent, m.HangingTxns,
 		m.GroupLag, m.GroupCommitted)
 	return m
 }

@@ -142,6 +142,14 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			Metrics: shared.Metrics, Log: log}).Run(lagCtx)
 	}()
 	defer func() { stopLag(); <-lagDone }()
+	// Hanging transactions on the pipeline's partitions (scorestream_hanging_transactions).
+	hangDone := make(chan struct{})
+	go func() {
+		defer close(hangDone)
+		(&stream.HangingWatch{Admin: adm, Scope: stream.ScopeOf(cfg), OlderThan: cfg.Stream.TransactionTimeout,
+			Gauge: shared.Metrics.HangingTxns, Log: log}).Run(lagCtx)
+	}()
+	defer func() { stopLag(); <-hangDone }()
 	log.Info("scorestream running", "instance", cfg.Stream.InstanceID, "group", cfg.Stream.Group,
 		"inputs", cfg.Stream.InputTopics, "model", shared.Models.Champion.Label(), "pid", os.Getpid())
 	if err := loop.Run(ctx); err != nil {
