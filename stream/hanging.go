@@ -40,6 +40,11 @@ type Hanging struct {
 	// knows no transaction of the producer (expired, or lost).
 	TxnID      string
 	CoordState string
+	// CoordMovedOn: the coordinator's state is of a later transaction of the
+	// producer (its epoch is past this one's, and past the bump that ends it
+	// under transaction version 2), so what it decided for this one is not known.
+	// CoordState is then "".
+	CoordMovedOn bool
 	// Decided: the coordinator has ended this transaction (or the producer has
 	// moved on to a later epoch or transaction), so no more records and no marker
 	// of its own are coming here. Otherwise it is still Ongoing at the
@@ -143,14 +148,17 @@ func FindHanging(ctx context.Context, adm *kadm.Client, set kadm.TopicsSet, olde
 	var out []Hanging
 	for _, o := range open {
 		isDecided := slices.Contains(dec, o)
-		age := now.Sub(o.lastWrite)
-		if !(isDecided && age >= StableWait) && age < olderThan {
+		if !hanging(isDecided, now.Sub(o.lastWrite), olderThan) {
 			continue
 		}
 		c := coord[o.producer]
-		out = append(out, Hanging{Topic: o.topic, Partition: o.partition, ProducerID: o.producer, ProducerEpoch: o.epoch,
+		h := Hanging{Topic: o.topic, Partition: o.partition, ProducerID: o.producer, ProducerEpoch: o.epoch,
 			CoordinatorEpoch: o.coordEpoch, StartOffset: o.start, LastWrite: o.lastWrite,
-			TxnID: c.id, CoordState: c.state, Decided: isDecided})
+			TxnID: c.id, CoordState: c.state, Decided: isDecided}
+		if c.state != "" && c.epoch >= 0 && c.epoch != o.epoch && c.epoch != o.epoch+1 {
+			h.CoordState, h.CoordMovedOn = "", true
+		}
+		out = append(out, h)
 	}
 	slices.SortFunc(out, func(a, b Hanging) int {
 		if a.Topic != b.Topic {
@@ -165,6 +173,13 @@ func FindHanging(ctx context.Context, adm *kadm.Client, set kadm.TopicsSet, olde
 		return int(a.StartOffset - b.StartOffset)
 	})
 	return out, nil
+}
+
+// hanging: an open transaction its coordinator has decided is hanging once its
+// marker is overdue (StableWait; markers take milliseconds); any open one is once
+// it is older than olderThan.
+func hanging(decided bool, age, olderThan time.Duration) bool {
+	return decided && age >= StableWait || age >= olderThan
 }
 
 // ErrNotHanging: the partition has no open transaction of that producer at that

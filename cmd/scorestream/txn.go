@@ -215,6 +215,8 @@ func orDash(s string) string {
 
 func coordinator(h stream.Hanging) string {
 	switch {
+	case h.CoordMovedOn:
+		return "moved on (outcome unknown)"
 	case h.CoordState == "":
 		return "unknown (forgotten)"
 	case !h.Decided:
