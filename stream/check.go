@@ -354,12 +354,15 @@ func checkRegistry(ctx context.Context, cfg *config.Config, spec *features.Spec,
 			out = append(out, Finding{Check: field, Err: fmt.Errorf("subject %s: latest schema: %w", subject, err)})
 			continue
 		}
-		// ---- INTEGRATOR: the writer-schema check of the feature paths goes here ----
-		// for _, err := range spec.CheckSchema(ss.Schema.Schema) {
-		// 	out = append(out, Finding{Check: "features", Err: fmt.Errorf("subject %s version %d: %w", subject, ss.Version, err)})
-		// }
-		// (guard: spec is nil when the feature spec itself is invalid)
-		// ---- end ----
+		if ss.Type != sr.TypeAvro {
+			out = append(out, Finding{Check: field, Err: fmt.Errorf("subject %s version %d: schema is %s, not Avro", subject, ss.Version, ss.Type)})
+			continue
+		}
+		if spec != nil { // nil when the feature spec itself is invalid (reported above)
+			for _, err := range spec.CheckSchema(ss.Schema.Schema) {
+				out = append(out, Finding{Check: "features", Err: fmt.Errorf("subject %s version %d: %w", subject, ss.Version, err)})
+			}
+		}
 		out = append(out, Finding{Check: field, Detail: fmt.Sprintf("writer schema %s version %d (id %d)", subject, ss.Version, ss.ID)})
 	}
 	return out

@@ -47,10 +47,18 @@ type Config struct {
 	MaxRecordsPerTxn   int
 	TransactionTimeout time.Duration
 	SessionTimeout     time.Duration
-	RebalanceTimeout   time.Duration
-	ShutdownTimeout    time.Duration
-	RetryMax           time.Duration // longest backoff while the registry is unreachable
-	State              state.Config
+	// InstanceID, if set, makes the loop a static group member
+	// (group.instance.id, KIP-345). A static member does not leave the group
+	// when it closes, so a restart within SessionTimeout gets its partitions
+	// back without a rebalance; the transactional id still fences the previous
+	// incarnation (InitProducerID), and the group fences its consumer
+	// (FENCED_INSTANCE_ID). The cost: a member that closes for good keeps its
+	// partitions unassigned until SessionTimeout passes.
+	InstanceID       string
+	RebalanceTimeout time.Duration
+	ShutdownTimeout  time.Duration
+	RetryMax         time.Duration // longest backoff while the registry is unreachable
+	State            state.Config
 	// NewHooks returns the client hooks (e.g. kprom metrics) for each new session;
 	// hooks are per client, so a replaced session gets fresh ones.
 	NewHooks func() []kgo.Hook
@@ -127,6 +135,9 @@ func New(cfg Config, proc *process.Processor, log *slog.Logger, m *Metrics) (*Lo
 			l.log.Info("partitions assigned", "partitions", as)
 		}),
 	)
+	if cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
+	}
 	l.opts = opts
 	sess, err := l.newSession()
 	if err != nil {
@@ -172,7 +183,24 @@ func (l *Loop) restart(ctx context.Context, cause error) error {
 		return fmt.Errorf("stream: new session: %w", err)
 	}
 	l.sess = sess
+	l.initProducer(ctx)
 	return nil
+}
+
+// initProducer initialises the session's producer id now rather than at the
+// first produce. InitProducerID fences the previous incarnation of our
+// transactional id and makes its coordinator abort the transaction it left
+// open, whose pending offset commits hold the group's offset fetches
+// (UNSTABLE_OFFSET_COMMIT) on exactly the partitions a static member gets back:
+// with nothing fetched there is nothing to produce, and without this the
+// restart would wait for the broker to time that transaction out. A failure
+// (brokers away) is only logged: the first produce tries again.
+func (l *Loop) initProducer(ctx context.Context) {
+	ictx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if _, _, err := l.sess.Client().ProducerID(ictx); err != nil && ctx.Err() == nil {
+		l.log.Warn("initialising the producer id failed; it is retried at the first produce", "err", err)
+	}
 }
 
 // partitioner sends changelog records to the partition the caller set (the input
@@ -235,6 +263,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	defer func() { l.sess.Close() }() // the session in use at the end
+	l.initProducer(ctx)
 	for ctx.Err() == nil {
 		if !l.inTxn {
 			l.applyDrops()
@@ -490,6 +519,9 @@ func (l *Loop) record(n int, dur time.Duration) {
 			continue
 		}
 		preds++
+		for _, f := range r.Absent {
+			l.m.FeatureAbsent.WithLabelValues(l.proc.Spec().Names()[f]).Inc()
+		}
 		eventTime.Observe(now.Sub(time.UnixMilli(r.EventTime)).Seconds())
 		champScore.Observe(r.Score)
 		champDrift.Observe(r.Score, r.Features)

@@ -44,3 +44,37 @@ func TestCheckWriterSchemas(t *testing.T) {
 		t.Fatalf("sum over a string with the schema known: %v", err)
 	}
 }
+
+// TestCheckInputSchemas: run --check refuses a feature path that the input
+// subject's writer schema does not have, naming the subject, feature and path;
+// a topic with no subject yet is not an error.
+func TestCheckInputSchemas(t *testing.T) {
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	if _, _, err := reg.RegisterSchema("payments-value", sr.Schema{Schema: gen.Schema, Type: sr.TypeAvro}); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := sr.NewClient(sr.URLs(reg.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := features.Compile([]config.Feature{
+		{Name: "country", Field: "merchant.country", Transform: "category", Categories: []string{"XX"}},
+		{Name: "wrong", Field: "merchant.Country"},
+	}, config.State{}, config.Stream{EventTimeField: "event_time"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems, err := CheckInputSchemas(context.Background(), cl, spec, []string{"payments", "not-yet"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(problems) != 1 || !strings.Contains(problems[0].Error(), `payments-value`) ||
+		!strings.Contains(problems[0].Error(), `features[1].field: "merchant.Country" is not in the writer schema (feature "wrong")`) {
+		t.Fatalf("problems %v, want one naming payments-value, feature wrong and its path", problems)
+	}
+	cfg := &config.Config{Stream: config.Stream{InputTopics: []string{"payments"}}}
+	if err := checkWriterSchemas(context.Background(), cl, cfg, spec, nil); err != nil {
+		t.Fatalf("run's startup check refused a plain field the schema lacks (it only reads as missing): %v", err)
+	}
+}

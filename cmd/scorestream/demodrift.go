@@ -13,6 +13,7 @@ import (
 	"github.com/scorestream/scorestream/model"
 	"github.com/scorestream/scorestream/state"
 	"github.com/scorestream/scorestream/stream"
+	"github.com/scorestream/scorestream/stream/decode"
 	"github.com/scorestream/scorestream/stream/process"
 )
 
@@ -61,13 +62,17 @@ func demoReference(shared *stream.Shared, seed int64, n int) (*model.Profile, []
 	// Every event goes through the state (later features depend on it); every
 	// stride-th is profiled, enough rows for ten quantile bins at a fraction of
 	// the scoring cost.
+	sch, err := decode.ParseSchema(gen.Schema)
+	if err != nil {
+		return nil, nil, err
+	}
 	stride := max(1, n/demoReferenceRows)
 	vec := make([]float64, len(spec.Names()))
 	rows := make([][]float64, 0, n/stride+1)
 	scores := make([]float64, 0, n/stride+1)
 	for i := range n {
 		e := g.Next()
-		rec := e.Native()
+		rec := sch.Strip(e.Native()) // union-free, as the decoder hands records on
 		ev, err := spec.Meta(rec, e.EventTime.UnixMilli(), e.EventID)
 		if err != nil {
 			return nil, nil, err

@@ -41,6 +41,7 @@ func commands() []command {
 		{"monitor", "join predictions with delayed labels: live precision/recall/AUC and estimated precision", monitorCmd},
 		{"bench", "throughput and latency on a real broker, as a ratio to a no-op copier", benchCmd},
 		{"rules", "write Prometheus drift rules and alerts from model manifests' reference profiles", rulesCmd},
+		{"txn", "find and repair hanging transactions on the pipeline's partitions (txn hanging, txn abort)", txnCmd},
 	}
 }
 

@@ -50,8 +50,10 @@ Flags:
                       the features, the brokers, each topic (exists, partition
                       count, changelog compacted and co-partitioned, ACLs where
                       the brokers tell), the consumer group and transactional id
-                      ACLs, the registry, and whether the prediction schema is
-                      compatible with its subject (asked, never registered).
+                      ACLs, the registry, whether every feature path is in the
+                      input subjects' latest writer schemas, and whether the
+                      prediction schema is compatible with its subject (asked,
+                      never registered).
                       Exit 0 if all is well, 1 with the list of problems
       --timeout D     how long --check waits for the brokers and the registry
                       (default 5s; both are asked at the same time)
@@ -62,6 +64,7 @@ Endpoints (metrics.listen, default :9464): /metrics, /healthz (alive), /readyz
 Examples:
   scorestream run -c config/example.yaml
   SCORESTREAM_INSTANCE_ID=scorer-1 scorestream run -c prod.yaml
+  SCORESTREAM_INSTANCE_ID=scorer-2 SCORESTREAM_METRICS_LISTEN=:9465 scorestream run -c prod.yaml
   scorestream run -c prod.yaml --check
   scorestream run -c prod.yaml --check --timeout 2s
 `
@@ -153,6 +156,14 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			Metrics: shared.Metrics, Log: log}).Run(lagCtx)
 	}()
 	defer func() { stopLag(); <-lagDone }()
+	// Hanging transactions on the pipeline's partitions (scorestream_hanging_transactions).
+	hangDone := make(chan struct{})
+	go func() {
+		defer close(hangDone)
+		(&stream.HangingWatch{Admin: adm, Scope: stream.ScopeOf(cfg), OlderThan: cfg.Stream.TransactionTimeout,
+			Gauge: shared.Metrics.HangingTxns, Log: log}).Run(lagCtx)
+	}()
+	defer func() { stopLag(); <-hangDone }()
 	log.Info("scorestream running", "instance", cfg.Stream.InstanceID, "group", cfg.Stream.Group,
 		"inputs", cfg.Stream.InputTopics, "model", shared.Models.Champion.Label(), "pid", os.Getpid())
 	if err := loop.Run(ctx); err != nil {

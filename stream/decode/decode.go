@@ -4,7 +4,9 @@
 // schema is fetched by id from the registry once and its goavro codec kept in an
 // LRU. Every record is decoded with its own writer schema, so schema evolution
 // (fields added, removed, reordered, made nullable) needs no reader schema: the
-// feature stage takes fields by name.
+// feature stage takes fields by name. Decoded values are union-free: which
+// values are unions comes from the writer schema (see Schema), so a union's value
+// is its branch's value on every path.
 package decode
 
 import (
@@ -87,6 +89,7 @@ func init() { goavro.MaxBlockCount = MaxBlockItems }
 type Decoder struct {
 	reg      Registry
 	paths    [][]string
+	tree     pathTree // paths as a tree; nil with all fields
 	codecs   *lru.Cache[int, *entry]
 	notFound sync.Map // int -> time.Time: ids the registry said do not exist
 	retryNF  time.Duration
@@ -95,9 +98,10 @@ type Decoder struct {
 // entry is a writer schema's goavro codec and, when the schema allows one, the
 // projection that decodes only the fields the pipeline reads.
 type entry struct {
-	codec *goavro.Codec
-	proj  *projection
-	bad   error // the schema's records cannot be decoded safely: every one is a dead letter
+	codec  *goavro.Codec
+	schema *Schema
+	proj   *projection
+	bad    error // the schema's records cannot be decoded safely: every one is a dead letter
 }
 
 // Config for a Decoder.
@@ -123,7 +127,7 @@ func New(reg Registry, cfg Config) (*Decoder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
-	return &Decoder{reg: reg, paths: cfg.Paths, codecs: c, retryNF: cfg.NotFoundTTL}, nil
+	return &Decoder{reg: reg, paths: cfg.Paths, tree: newPathTree(cfg.Paths), codecs: c, retryNF: cfg.NotFoundTTL}, nil
 }
 
 // SplitFrame parses the Confluent framing.
@@ -176,6 +180,11 @@ func (d *Decoder) entry(ctx context.Context, id int) (*entry, error) {
 		return nil, &Error{Class: ClassAvro, Err: fmt.Errorf("schema %d: %w", id, err)}
 	}
 	e := &entry{codec: c}
+	if e.schema, err = ParseSchema(text); err != nil {
+		// goavro took it, so this is a gap in ParseSchema: refuse its records
+		// rather than read its unions by guesswork.
+		e.bad = fmt.Errorf("schema %d: %w", id, err)
+	}
 	paths := d.paths
 	if paths == nil {
 		paths = [][]string{} // still checked for records goavro would recurse on forever
@@ -184,6 +193,7 @@ func (d *Decoder) entry(ctx context.Context, id int) (*entry, error) {
 	switch {
 	case errors.Is(err, errNoFiniteValue):
 		e.bad = fmt.Errorf("schema %d: %w", id, err)
+	case e.bad != nil:
 	case err == nil && d.paths != nil:
 		e.proj = proj
 	} // otherwise goavro decodes it all
@@ -191,9 +201,22 @@ func (d *Decoder) entry(ctx context.Context, id int) (*entry, error) {
 	return e, nil
 }
 
-// Decode returns the record's native Go value (goavro's: map[string]any for
-// records) and the writer schema id. With Config.Paths, the value may hold only
-// those fields, with unions unwrapped (see projection). Errors are *Error (dead-letter) or wrap
+// Schema returns the shape of writer schema id, asking the registry on a miss.
+func (d *Decoder) Schema(ctx context.Context, id int) (*Schema, error) {
+	e, err := d.entry(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if e.schema == nil {
+		return nil, &Error{Class: ClassAvro, Err: e.bad}
+	}
+	return e.schema, nil
+}
+
+// Decode returns the record's Go value (goavro's native types: map[string]any
+// for records, with every union replaced by its branch's value) and the writer
+// schema id. With Config.Paths, the value may hold only those fields (see
+// projection). Errors are *Error (dead-letter) or wrap
 // ErrRegistryUnavailable (retry).
 func (d *Decoder) Decode(ctx context.Context, v []byte) (map[string]any, int, error) {
 	id, body, err := SplitFrame(v)
@@ -231,6 +254,11 @@ func (d *Decoder) Decode(ctx context.Context, v []byte) (map[string]any, int, er
 	}
 	if len(rest) != 0 {
 		return nil, id, &Error{Class: ClassAvro, Err: fmt.Errorf("schema %d: %d trailing bytes after the record", id, len(rest))}
+	}
+	if d.paths != nil {
+		native = stripPaths(e.schema.root, native, d.tree) // only what Paths ask for is read
+	} else {
+		native = strip(e.schema.root, native)
 	}
 	m, ok := native.(map[string]any)
 	if !ok {

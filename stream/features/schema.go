@@ -1,49 +1,96 @@
 package features
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/scorestream/scorestream/stream/decode"
 )
 
-// CheckSchema checks the spec's state aggregations against an Avro writer
-// schema (JSON text), as known at startup: a field the schema lacks, or a
+// SchemaError is one path of the spec that a writer schema cannot serve.
+type SchemaError struct {
+	Feature string // the feature's name; "" for the event id and time fields
+	// State marks a state aggregation's field: `run` refuses those at startup
+	// when the writer schema is known (a plain field only reads as missing).
+	State bool
+	msg   string
+}
+
+func (e *SchemaError) Error() string { return e.msg }
+
+// CheckSchema returns one error (a *SchemaError) per path of the spec — the
+// event id and time fields, every feature's field, every aggregation's field —
+// that records of the writer schema avroSchemaJSON cannot hold, and one per
 // numeric aggregation (sum, mean, min, max, stddev) over a field with no
-// numeric branch (a string, say), is an error naming the feature. A writer
-// schema that arrives later and does not fit makes those values missing, not an
-// error (see Observe).
-func (s *Spec) CheckSchema(schema string) error {
-	var root any
-	if err := json.Unmarshal([]byte(schema), &root); err != nil {
-		return fmt.Errorf("writer schema: %w", err)
+// numeric branch (a string, say); or the error that the schema cannot be read.
+// `run --check` reports them all: a feature whose path is not in the schema
+// would be missing (its default) for every event. A writer schema that arrives
+// at run time and does not fit makes those values missing, not an error: they
+// are counted (scorestream_feature_absent_total) and aggregations skip them.
+func (s *Spec) CheckSchema(avroSchemaJSON string) []error {
+	sch, err := decode.ParseSchema(avroSchemaJSON)
+	if err != nil {
+		return []error{err}
 	}
-	named := map[string]any{}
-	collect(root, named)
-	var errs []string
+	var errs []error
+	for _, m := range []struct {
+		what string
+		p    path
+	}{{"stream.event_id_field", s.eventID}, {"stream.event_time_field", s.eventTime}} {
+		if m.p != nil && !sch.Has(m.p) {
+			errs = append(errs, &SchemaError{msg: fmt.Sprintf("%s: path %q is not in the writer schema", m.what, strings.Join(m.p, "."))})
+		}
+	}
 	for i := range s.fs {
 		f := &s.fs[i]
-		if f.path == nil || f.kind == kField || f.kind == kRatio {
+		if f.path == nil || f.kind == kRatio {
 			continue
 		}
-		kinds, ok := resolve(root, f.path, named)
 		dotted := strings.Join(f.path, ".")
+		state := f.kind != kField
+		leaves, ok := sch.Leaves(f.path)
 		switch {
 		case !ok:
-			errs = append(errs, fmt.Sprintf("features[%d].field: %q is not in the writer schema", i, dotted))
-		case numericAgg(f.kind) && !kinds.numeric:
-			errs = append(errs, fmt.Sprintf("features[%d].state: %s needs a number, field %q is %s", i, f.kindName(), dotted, kinds.names))
+			errs = append(errs, &SchemaError{Feature: f.name, State: state,
+				msg: fmt.Sprintf("features[%d].field: %q is not in the writer schema (feature %q)", i, dotted, f.name)})
+		case numericAgg(f.kind) && !anyNumeric(leaves):
+			errs = append(errs, &SchemaError{Feature: f.name, State: true,
+				msg: fmt.Sprintf("features[%d].state: %s needs a number, field %q is %s (feature %q)", i, f.kindName(), dotted, strings.Join(leaves, " or "), f.name)})
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("feature spec does not fit the writer schema:\n  %s", strings.Join(errs, "\n  "))
+	return errs
+}
+
+// Absent returns the indexes (in Names order) of the field features whose path
+// cannot hold a value in records of sch: they are missing for every record of it.
+func (s *Spec) Absent(sch *decode.Schema) []int {
+	var out []int
+	for i := range s.fs {
+		if f := &s.fs[i]; f.kind == kField && f.path != nil && !sch.Has(f.path) {
+			out = append(out, i)
+		}
 	}
-	return nil
+	return out
 }
 
 func numericAgg(k kind) bool {
 	switch k {
 	case kSum, kMean, kMin, kMax, kStddev:
 		return true
+	}
+	return false
+}
+
+// anyNumeric reports whether one of a field's type names (decode.Schema.Leaves)
+// reads as a number: int, long, float, double, boolean, or a logical type on
+// int or long (timestamps, dates).
+func anyNumeric(leaves []string) bool {
+	for _, n := range leaves {
+		base, _, _ := strings.Cut(n, ".")
+		switch base {
+		case "int", "long", "float", "double", "boolean":
+			return true
+		}
 	}
 	return false
 }
@@ -55,120 +102,4 @@ func (f *feature) kindName() string {
 		}
 	}
 	return "?"
-}
-
-// fieldKinds is what a field may hold: whether any branch is a number
-// (int, long, float, double, boolean, a timestamp), and the branch type names.
-type fieldKinds struct {
-	numeric bool
-	names   string
-}
-
-// resolve walks p through the schema's records (through unions holding a
-// record) and returns the kinds of the field it ends at.
-func resolve(t any, p path, named map[string]any) (fieldKinds, bool) {
-	for _, seg := range p {
-		var next any
-		found := false
-		for _, r := range records(t, named) {
-			fs, _ := r["fields"].([]any)
-			for _, fv := range fs {
-				fm, _ := fv.(map[string]any)
-				if fm["name"] == seg {
-					next, found = fm["type"], true
-				}
-			}
-		}
-		if !found {
-			return fieldKinds{}, false
-		}
-		t = next
-	}
-	var k fieldKinds
-	var names []string
-	for _, b := range branches(t, named) {
-		n := typeName(b)
-		if n == "null" {
-			continue
-		}
-		names = append(names, n)
-		switch n {
-		case "int", "long", "float", "double", "boolean":
-			k.numeric = true
-		}
-	}
-	k.names = strings.Join(names, " or ")
-	return k, true
-}
-
-// branches lists a type's union branches (itself if not a union), named types
-// resolved and registered.
-func branches(t any, named map[string]any) []any {
-	var out []any
-	ts, ok := t.([]any)
-	if !ok {
-		ts = []any{t}
-	}
-	for _, b := range ts {
-		if n, ok := b.(string); ok {
-			if d, ok := named[n]; ok {
-				b = d
-			}
-		}
-		if m, ok := b.(map[string]any); ok {
-			if n, ok := m["name"].(string); ok {
-				named[n] = m
-				if ns, ok := m["namespace"].(string); ok && ns != "" {
-					named[ns+"."+n] = m
-				}
-			}
-		}
-		out = append(out, b)
-	}
-	return out
-}
-
-func records(t any, named map[string]any) []map[string]any {
-	var out []map[string]any
-	for _, b := range branches(t, named) {
-		if m, ok := b.(map[string]any); ok && m["type"] == "record" {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// typeName is a branch's primitive or complex type name.
-func typeName(t any) string {
-	switch x := t.(type) {
-	case string:
-		return x
-	case map[string]any:
-		if n, ok := x["type"].(string); ok {
-			return n
-		}
-	}
-	return "?"
-}
-
-// collect registers every named type (record, enum, fixed) of the schema, so
-// that a reference by name resolves wherever it appears.
-func collect(t any, named map[string]any) {
-	switch x := t.(type) {
-	case []any:
-		for _, b := range x {
-			collect(b, named)
-		}
-	case map[string]any:
-		branches(x, named)
-		if fs, ok := x["fields"].([]any); ok {
-			for _, fv := range fs {
-				if fm, ok := fv.(map[string]any); ok {
-					collect(fm["type"], named)
-				}
-			}
-		}
-		collect(x["items"], named)
-		collect(x["values"], named)
-	}
 }
