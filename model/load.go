@@ -19,6 +19,16 @@ const (
 	FormatLightGBM   = "lightgbm"
 )
 
+// Formats lists the formats this build can load, in the order --help lists
+// them; "onnx" only in a build with -tags onnx.
+func Formats() []string {
+	fs := []string{FormatLogistic, FormatXGBoost, FormatLightGBM}
+	if ONNXCompiled {
+		fs = append(fs, FormatONNX)
+	}
+	return fs
+}
+
 // Load reads and parses the model file at path. format is one of the Format
 // constants or "" to detect it: a .ubj file is XGBoost UBJSON, a JSON object with a
 // "learner" member is XGBoost, one with "format": "logistic" is logistic, and text

@@ -12,3 +12,6 @@ var ErrONNXNotCompiled = errors.New("onnx: support is not compiled in; rebuild w
 func ParseONNX(data []byte) (Model, error) {
 	return nil, ErrONNXNotCompiled
 }
+
+// ONNXCompiled reports whether this build can load ONNX models (-tags onnx).
+const ONNXCompiled = false

@@ -37,6 +37,7 @@ func commands() []command {
 		{"model", "check a model file and score CSV rows offline (model predict, model check)", modelCmd},
 		{"registry", "serve an in-memory schema registry over HTTP for local testing", registryCmd},
 		{"bench", "throughput and latency on a real broker, as a ratio to a no-op copier", benchCmd},
+		{"version", "print the version, commit, Go version and compiled-in model formats", versionCmd},
 	}
 }
 
@@ -77,6 +78,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	case "-h", "--help", "help":
 		usage(stdout)
 		return exitOK
+	case "--version", "-version":
+		return versionCmd(ctx, nil, stdout, stderr)
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
