@@ -77,6 +77,12 @@ type Stream struct {
 	EventIDField          string        `yaml:"event_id_field"`          // default "event_id"
 	EventTimeField        string        `yaml:"event_time_field"`        // "" = record timestamp
 	ShutdownTimeout       time.Duration `yaml:"shutdown_timeout"`        // default 30s
+	// LivenessTimeout: /healthz fails when the loop made no progress (no poll
+	// returned, no transaction ended) for longer than this while it owns
+	// partitions with lag; default 5m or twice transaction_timeout, whichever
+	// is longer; 0s disables. Must exceed transaction_timeout and
+	// registry.retry_max.
+	LivenessTimeout time.Duration `yaml:"liveness_timeout"`
 }
 
 // Output names the topics scorestream writes.

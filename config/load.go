@@ -44,6 +44,7 @@ func Default() *Config {
 			RebalanceTimeout:      30 * time.Second,
 			EventIDField:          "event_id",
 			ShutdownTimeout:       30 * time.Second,
+			LivenessTimeout:       DefaultLivenessTimeout,
 		},
 		State: State{
 			MaxEntities: 100000,
@@ -54,6 +55,15 @@ func Default() *Config {
 		Log:     Log{Level: "info", Format: "json"},
 	}
 }
+
+// DefaultLivenessTimeout is stream.liveness_timeout when the document does not
+// set it, unless twice stream.transaction_timeout is longer.
+const DefaultLivenessTimeout = 5 * time.Minute
+
+// livenessUnset marks stream.liveness_timeout as absent from the document
+// while it is decoded (a document cannot write a negative duration that passes
+// validation).
+const livenessUnset = -1
 
 // Load reads the YAML file at path and returns its validated Config; see Parse.
 func Load(path string) (*Config, error) {
@@ -85,8 +95,13 @@ func Parse(data []byte) (*Config, error) {
 // parse is Parse with the environment passed in, so fuzzing needs no process env.
 func parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
 	c := Default()
+	c.Stream.LivenessTimeout = livenessUnset
 	if err := decodeStrict(data, c); err != nil {
 		return nil, err
+	}
+	if c.Stream.LivenessTimeout == livenessUnset {
+		// The default must outlast a transaction, whatever its timeout.
+		c.Stream.LivenessTimeout = max(DefaultLivenessTimeout, 2*c.Stream.TransactionTimeout)
 	}
 	c.applyEnv(lookupEnv)
 	if err := c.Validate(); err != nil {

@@ -70,6 +70,11 @@ func ReadCommitted(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic
 // Restore reads the changelog partitions ps up to their last stable offset
 // (read_committed) and returns their state and the number of records applied.
 func Restore(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic string, ps []int32, cfg state.Config) (map[int32]*state.Partition, int, error) {
+	return restore(ctx, conn, admin, topic, ps, cfg, func() {})
+}
+
+// restore is Restore calling progress every 1024 records read.
+func restore(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic string, ps []int32, cfg state.Config, progress func()) (map[int32]*state.Partition, int, error) {
 	out, err := newPartitions(ps, cfg)
 	if err != nil {
 		return nil, 0, err
@@ -77,6 +82,9 @@ func Restore(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic strin
 	n := 0
 	err = ReadCommitted(ctx, conn, admin, topic, ps, func(r *kgo.Record) error {
 		n++
+		if n%1024 == 0 {
+			progress()
+		}
 		return out[r.Partition].Restore(string(r.Key), r.Value)
 	})
 	if err != nil {

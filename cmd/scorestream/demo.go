@@ -157,7 +157,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "embedded kafka %s, schema registry %s, model %s, %d instance(s)\n",
 		strings.Join(env.Brokers, ","), env.RegistryURL, shared.Models.Champion.Label(), f.instances)
 	if f.metrics != "" {
-		addr, err := serveHTTP(ctx, f.metrics, reg, func() bool { return true }, log)
+		addr, err := serveHTTP(ctx, f.metrics, reg, func() bool { return true }, func() error { return nil }, log)
 		if err != nil { // e.g. the port is taken: the demo runs on without /metrics
 			fmt.Fprintf(stderr, "no /metrics (%v); use --metrics-listen to pick another address\n", err)
 		} else {

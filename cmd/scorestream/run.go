@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -43,8 +44,11 @@ Flags:
       --check         load and validate the config and the model, check the
                       topics, then exit (0 if all is well)
 
-Endpoints (metrics.listen, default :9464): /metrics, /healthz (alive), /readyz
-(joined the consumer group).
+Endpoints (metrics.listen, default :9464): /metrics; /healthz, which fails
+(503, with the reason) when the loop has made no progress for
+stream.liveness_timeout while it owns partitions with lag, so that Kubernetes
+restarts a hung instance; /readyz, ready once the instance joined the consumer
+group and restored the state of its assigned partitions.
 
 Examples:
   scorestream run -c config/example.yaml
@@ -102,8 +106,13 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Error("startup failed", "err", err)
 		return exitFailure
 	}
+	// The group's progress as the brokers see it (scorestream_group_*), a
+	// warning when a partition stalls, and the lag that /healthz weighs.
+	lag := &stream.GroupLag{Admin: adm, Group: cfg.Stream.Group, Topics: cfg.Stream.InputTopics,
+		Metrics: shared.Metrics, Log: log}
 	if cfg.Metrics.Listen != "" {
-		addr, err := serveHTTP(ctx, cfg.Metrics.Listen, reg, loop.Ready, log)
+		alive := func() error { return loop.Alive(time.Now(), lag.Lag) }
+		addr, err := serveHTTP(ctx, cfg.Metrics.Listen, reg, loop.Ready, alive, log)
 		if err != nil {
 			log.Error("startup failed", "err", err)
 			return exitUsage
@@ -119,14 +128,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		go func() { watched <- shared.Watcher.Run(wctx, log, hup) }()
 		defer func() { stopWatch(); <-watched }()
 	}
-	// The group's progress as the brokers see it (scorestream_group_*), and a
-	// warning when a partition stalls.
 	lagCtx, stopLag := context.WithCancel(ctx)
 	lagDone := make(chan struct{})
 	go func() {
 		defer close(lagDone)
-		(&stream.GroupLag{Admin: adm, Group: cfg.Stream.Group, Topics: cfg.Stream.InputTopics,
-			Metrics: shared.Metrics, Log: log}).Run(lagCtx)
+		lag.Run(lagCtx)
 	}()
 	defer func() { stopLag(); <-lagDone }()
 	log.Info("scorestream running", "instance", cfg.Stream.InstanceID, "group", cfg.Stream.Group,

@@ -37,12 +37,20 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
-// serveHTTP serves /metrics, /healthz (alive) and /readyz (ready() true) on addr
-// until ctx is done. It returns the bound address.
-func serveHTTP(ctx context.Context, addr string, reg *prometheus.Registry, ready func() bool, log *slog.Logger) (string, error) {
+// serveHTTP serves /metrics, /healthz (alive() nil; 503 with its error
+// otherwise) and /readyz (ready() true) on addr until ctx is done. It returns
+// the bound address.
+func serveHTTP(ctx context.Context, addr string, reg *prometheus.Registry, ready func() bool, alive func() error, log *slog.Logger) (string, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := alive(); err != nil {
+			log.Warn("liveness check failed", "err", err)
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !ready() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
