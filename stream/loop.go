@@ -187,7 +187,7 @@ func (l *Loop) restart(ctx context.Context, cause error) error {
 	l.backoff = min(max(2*l.backoff, 500*time.Millisecond), l.cfg.RetryMax)
 	l.log.Warn("transaction failed; starting a new session (state is restored from the changelog)",
 		"err", cause, "retry_in", l.backoff)
-	_ = sleep(ctx, l.backoff)
+	_ = Sleep(ctx, l.backoff)
 	sess, err := l.newSession()
 	if err != nil {
 		return fmt.Errorf("stream: new session: %w", err)
@@ -600,7 +600,7 @@ func (l *Loop) wait(ctx context.Context, why error) {
 	l.m.RegistryDown.Set(1)
 	l.log.Warn("holding input: dependency unavailable, records will be retried, not dead-lettered",
 		"err", why, "retry_in", l.backoff)
-	_ = sleep(ctx, l.backoff)
+	_ = Sleep(ctx, l.backoff)
 	l.m.RegistryDown.Set(0)
 }
 

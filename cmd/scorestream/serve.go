@@ -17,15 +17,24 @@ import (
 )
 
 // newLogger builds the slog logger for level (debug, info, warn, error) and
-// format (json, text).
+// format (json, text). Durations are written as Go duration strings ("1.5s")
+// in both formats; slog's JSON handler would write nanoseconds.
 func newLogger(w io.Writer, level, format string) *slog.Logger {
 	var lv slog.Level
 	_ = lv.UnmarshalText([]byte(strings.ToUpper(level))) // validated by config; unknown stays info
-	opts := &slog.HandlerOptions{Level: lv}
+	opts := &slog.HandlerOptions{Level: lv, ReplaceAttr: durationString}
 	if format == "text" {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// durationString is a slog ReplaceAttr writing durations as "1.5s".
+func durationString(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 // newRegistry is the process's Prometheus registry with Go and process metrics

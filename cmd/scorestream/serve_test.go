@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -183,4 +184,18 @@ func restores(t *testing.T, reg *prometheus.Registry) uint64 {
 		}
 	}
 	return 0
+}
+
+// TestLoggerDurations: JSON logs write durations as strings, also in groups.
+func TestLoggerDurations(t *testing.T) {
+	var b strings.Builder
+	newLogger(&b, "info", "json").With("component", "x").WithGroup("g").Info("done", "took", 1500*time.Millisecond)
+	var got struct {
+		G struct {
+			Took string `json:"took"`
+		} `json:"g"`
+	}
+	if err := json.Unmarshal([]byte(b.String()), &got); err != nil || got.G.Took != "1.5s" {
+		t.Fatalf("log line %q: took %q (err %v), want \"1.5s\"", b.String(), got.G.Took, err)
+	}
 }

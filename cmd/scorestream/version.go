@@ -31,7 +31,7 @@ formats compiled in (onnx needs a cgo build with -tags onnx, see
 scripts/build.sh). The same facts are the labels of the metric
 scorestream_build_info, whose value is always 1.
 
-Example:
+Examples:
   scorestream version
 `
 

@@ -58,3 +58,20 @@ func TestBuildInfoMetric(t *testing.T) {
 	}
 	t.Fatal("no scorestream_build_info metric")
 }
+
+// TestHelpStyle: every command's --help (and each model subcommand's) goes to
+// stdout with exit 0, starts with its usage line and has examples.
+func TestHelpStyle(t *testing.T) {
+	runs := [][]string{{"model", "check", "--help"}, {"model", "predict", "--help"}}
+	for _, c := range commands() {
+		runs = append(runs, []string{c.name, "--help"})
+	}
+	for _, args := range runs {
+		var out, errb bytes.Buffer
+		code := dispatch(context.Background(), args, &out, &errb)
+		name := strings.Join(args[:len(args)-1], " ")
+		if code != exitOK || !strings.HasPrefix(out.String(), "Usage: scorestream "+name) || !strings.Contains(out.String(), "\nExamples:\n") {
+			t.Errorf("%v: exit %d; want exit 0 and stdout starting %q with an Examples: section, got:\n%s", args, code, "Usage: scorestream "+name, out.String())
+		}
+	}
+}
