@@ -124,8 +124,12 @@ type Model struct {
 	Name       string      `yaml:"name"`
 	Version    string      `yaml:"version"`
 	Thresholds []Threshold `yaml:"thresholds"` // ascending by min_score; below the first: decision "allow"
-	Challenger *Model      `yaml:"challenger"`
-	Watch      bool        `yaml:"watch"` // reload on file change and SIGHUP
+	// Class, for a multiclass XGBoost or LightGBM model: the class whose
+	// probability is the score (nil: the model's default, class 1). Every
+	// class's probability is in the prediction's class_scores either way.
+	Class      *int   `yaml:"class"`
+	Challenger *Model `yaml:"challenger"`
+	Watch      bool   `yaml:"watch"` // reload on file change and SIGHUP
 }
 
 // Threshold maps a score range to a decision: score >= MinScore gives Decision

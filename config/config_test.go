@@ -386,6 +386,7 @@ func TestValidate(t *testing.T) {
 			c.Stream.LivenessTimeout = 30 * time.Minute
 		}, nil},
 		{"liveness disabled", func(c *Config) { c.Stream.LivenessTimeout = 0 }, nil},
+		{"negative model class", func(c *Config) { k := -1; c.Model.Class = &k }, []string{"model.class: -1 must be >= 0"}},
 		{"liveness within the registry backoff", func(c *Config) {
 			c.Stream.LivenessTimeout = 2 * time.Minute
 			c.Registry.RetryMax = 3 * time.Minute

@@ -366,6 +366,9 @@ func validateModel(p *problems, m *Model, prefix string, top bool) {
 		p.add(prefix+".path", "required")
 	}
 	checkEnum(p, prefix+".format", m.Format, modelFormats)
+	if m.Class != nil && *m.Class < 0 {
+		p.add(prefix+".class", "%d must be >= 0 (a class index of the multiclass model)", *m.Class)
+	}
 	seen := make(map[string]int)
 	for i, t := range m.Thresholds {
 		at := fmt.Sprintf("%s.thresholds[%d]", prefix, i)
