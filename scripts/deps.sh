@@ -5,10 +5,13 @@
 #   scripts/deps.sh
 #
 # - Debian packages, only for commands that are missing: kcat, promtool
-#   (package prometheus), java and mvn (to assemble Kafka). `apt-get update`
+#   (package prometheus), java and mvn (to assemble Kafka), python3 (+venv),
+#   curl, gcc (cgo, for the ONNX build). `apt-get update`
 #   runs at most once per call, and only if something has to be installed.
 # - the Kafka jars: scripts/kafka.sh fetch (Maven, cached)
-# - Apicurio Registry: scripts/registry-apicurio.sh fetch (Maven, ~110 MB, cached)
+# - Apicurio Registry, only with SCORESTREAM_IT_APICURIO=1 (the integration
+#   scenario against a real registry): scripts/registry-apicurio.sh fetch
+#   (Maven, ~110 MB, cached)
 # - the Python venv: scripts/pyenv.sh (cached)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,6 +26,7 @@ want java openjdk-17-jre-headless
 want mvn maven
 want python3 python3
 want curl curl
+want gcc gcc # cgo: the ONNX build (scripts/test-onnx.sh)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 
 if [ ${#need[@]} -gt 0 ]; then
@@ -45,5 +49,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 "$here/kafka.sh" fetch >/dev/null
-"$here/registry-apicurio.sh" fetch >/dev/null
+if [ "${SCORESTREAM_IT_APICURIO:-}" = 1 ]; then
+  "$here/registry-apicurio.sh" fetch >/dev/null
+fi
 "$here/pyenv.sh" >/dev/null
