@@ -95,6 +95,9 @@ type demoSummary struct {
 	Interrupted bool  `json:"interrupted"`
 	Uncommitted int64 `json:"produced_not_committed"`
 	Trimmed     int64 `json:"trimmed"` // earlier inputs deleted to bound memory (--events 0), not in events
+	// Ignored outputs (counted in predictions and dead_letters) name trimmed
+	// inputs: committed after the outputs were trimmed, before the inputs were.
+	Ignored int64 `json:"ignored"`
 }
 
 func demoParse(args []string, stdout, stderr io.Writer) (demoFlags, int, bool) {
@@ -330,8 +333,8 @@ wait:
 		Duplicates: rep.Duplicates, Missing: rep.Missing, Orphans: rep.Orphans,
 		Malformed: prod.Malformed, Decisions: demoDecisions(reg), Instances: f.instances,
 		Committed: committed, Aborted: aborted, Seconds: secs, EventsPerSec: float64(rep.Inputs+trimmed.Load()) / secs,
-		Clean:       rep.Clean && rep.Predictions+rep.DeadLetters == rep.Inputs,
-		Interrupted: interrupted, Uncommitted: max(0, produced.Load()-done), Trimmed: trimmed.Load(),
+		Clean:       rep.Clean && rep.Predictions+rep.DeadLetters == rep.Inputs+rep.Ignored,
+		Interrupted: interrupted, Uncommitted: max(0, produced.Load()-done), Trimmed: trimmed.Load(), Ignored: rep.Ignored,
 	}
 	demoPrint(stdout, f.summary, sum)
 	if !sum.Clean {
@@ -355,7 +358,8 @@ func demoPrint(w io.Writer, format string, s demoSummary) {
 		scope = fmt.Sprintf("the events up to the committed offsets; %d produced but not yet committed are not audited", s.Uncommitted)
 	}
 	if s.Trimmed > 0 {
-		scope += fmt.Sprintf("; %d earlier committed ones were deleted to bound memory and are not counted here", s.Trimmed)
+		scope += fmt.Sprintf("; %d earlier committed ones were deleted to bound memory and are not counted here"+
+			" (%d of the outputs below name them)", s.Trimmed, s.Ignored)
 	}
 	fmt.Fprintf(w, `
 summary (verified with read_committed)
