@@ -87,10 +87,11 @@ type Loop struct {
 	sess  *kgo.GroupTransactSession
 	parts map[int32]*state.Partition
 
-	mu       sync.Mutex
-	drop     map[int32]bool // partitions revoked or lost; guarded by mu
-	owned    map[tp]bool    // input partitions assigned to the session; guarded by mu
-	restored map[int32]bool // partitions whose state is in parts; guarded by mu
+	mu         sync.Mutex
+	drop       map[int32]bool     // partitions revoked or lost; guarded by mu
+	owned      map[tp]bool        // input partitions assigned to the session; guarded by mu
+	restored   map[int32]bool     // partitions whose state is in parts; guarded by mu
+	pollCancel context.CancelFunc // ends the poll in progress (an assignment wants a restore); guarded by mu
 
 	ready       atomic.Bool  // the session joined the group
 	needRestore atomic.Bool  // partitions were assigned; restore them before the next poll
@@ -141,8 +142,13 @@ func New(cfg Config, proc *process.Processor, log *slog.Logger, m *Metrics) (*Lo
 					l.owned[tp{t, p}] = true
 				}
 			}
-			l.mu.Unlock()
+			// Restore before the next records: end an idle poll now rather
+			// than when records arrive (readiness waits for the restore).
 			l.needRestore.Store(true)
+			if l.pollCancel != nil {
+				l.pollCancel()
+			}
+			l.mu.Unlock()
 			l.ready.Store(true) // joined the group (an empty assignment counts)
 			l.log.Info("partitions assigned", "partitions", as)
 		}),
@@ -314,14 +320,28 @@ func (l *Loop) Run(ctx context.Context) error {
 				l.restoreAssigned(ctx)
 			}
 		}
-		pollCtx, cancel := ctx, context.CancelFunc(func() {})
+		var pollCtx context.Context
+		var cancel context.CancelFunc
 		switch {
 		case l.inTxn:
 			pollCtx, cancel = context.WithDeadline(ctx, l.txnStart.Add(l.cfg.CommitInterval))
 		case l.cfg.LivenessTimeout > 0:
 			pollCtx, cancel = context.WithTimeout(ctx, l.cfg.LivenessTimeout/4) // an idle loop shows it is alive
+		default:
+			pollCtx, cancel = context.WithCancel(ctx)
+		}
+		if !l.inTxn {
+			l.mu.Lock()
+			l.pollCancel = cancel
+			if l.needRestore.Load() { // assigned since the check above
+				cancel()
+			}
+			l.mu.Unlock()
 		}
 		fetches := l.sess.PollRecords(pollCtx, max(1, l.cfg.MaxRecordsPerTxn-len(l.pending)))
+		l.mu.Lock()
+		l.pollCancel = nil
+		l.mu.Unlock()
 		cancel()
 		l.touch()
 		if fetches.IsClientClosed() {

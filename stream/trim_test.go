@@ -3,6 +3,7 @@ package stream_test
 import (
 	"context"
 	"testing"
+	"time"
 )
 
 // TestTrimKeepsAuditExact: demo.Env.Trim, which bounds the endless demo's
@@ -36,4 +37,18 @@ func TestTrimKeepsAuditExact(t *testing.T) {
 			trimmed, rep.Inputs, rep.Predictions, rep.DeadLetters, rounds*per)
 	}
 	t.Logf("trimmed %d inputs, audited %d, ignored %d outputs of trimmed inputs", trimmed, rep.Inputs, rep.Ignored)
+}
+
+// TestReadyRestoresOnAssignment: with no input at all and polls that do not
+// time out (liveness off), a loop turns ready: the assignment ends its idle
+// poll and the assigned partitions are restored at once.
+func TestReadyRestoresOnAssignment(t *testing.T) {
+	h := newHarness(t, 3)
+	h.cfg.Stream.LivenessTimeout = 0
+	in := h.start("ready-1", make(chan int, 1))
+	for deadline := time.Now().Add(30 * time.Second); !in.loop.Ready(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("not ready after 30 s without input")
+		}
+	}
 }
