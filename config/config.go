@@ -83,6 +83,12 @@ type Stream struct {
 	EventIDField     string        `yaml:"event_id_field"`    // default "event_id"
 	EventTimeField   string        `yaml:"event_time_field"`  // "" = record timestamp
 	ShutdownTimeout  time.Duration `yaml:"shutdown_timeout"`  // default 30s
+	// LivenessTimeout: /healthz fails when the loop made no progress (no poll
+	// returned, no transaction ended) for longer than this while it owns
+	// partitions with lag; default 5m or twice transaction_timeout, whichever
+	// is longer; 0s disables. Must exceed transaction_timeout and
+	// registry.retry_max.
+	LivenessTimeout time.Duration `yaml:"liveness_timeout"`
 }
 
 // Output names the topics scorestream writes.
@@ -127,8 +133,12 @@ type Model struct {
 	Name       string      `yaml:"name"`
 	Version    string      `yaml:"version"`
 	Thresholds []Threshold `yaml:"thresholds"` // ascending by min_score; below the first: decision "allow"
-	Challenger *Model      `yaml:"challenger"`
-	Watch      bool        `yaml:"watch"` // reload on file change and SIGHUP
+	// Class, for a multiclass XGBoost or LightGBM model: the class whose
+	// probability is the score (nil: the model's default, class 1). Every
+	// class's probability is in the prediction's class_scores either way.
+	Class      *int   `yaml:"class"`
+	Challenger *Model `yaml:"challenger"`
+	Watch      bool   `yaml:"watch"` // reload on file change and SIGHUP
 }
 
 // Threshold maps a score range to a decision: score >= MinScore gives Decision

@@ -137,6 +137,7 @@ func TestDefaults(t *testing.T) {
 		{"stream.event_id_field", c.Stream.EventIDField, "event_id"},
 		{"stream.event_time_field", c.Stream.EventTimeField, ""},
 		{"stream.shutdown_timeout", c.Stream.ShutdownTimeout, 30 * time.Second},
+		{"stream.liveness_timeout", c.Stream.LivenessTimeout, 5 * time.Minute},
 		{"state.max_entities", c.State.MaxEntities, 100000},
 		{"state.ttl", c.State.TTL, 24 * time.Hour},
 		{"state.max_events", c.State.MaxEvents, 256},
@@ -171,6 +172,7 @@ func TestFullFile(t *testing.T) {
 		{"registry.timeout", c.Registry.Timeout, 2 * time.Second},
 		{"stream.commit_interval", c.Stream.CommitInterval, 250 * time.Millisecond},
 		{"stream.transaction_timeout", c.Stream.TransactionTimeout, 15 * time.Minute},
+		{"stream.liveness_timeout (unset: twice the transaction timeout)", c.Stream.LivenessTimeout, 30 * time.Minute},
 		{"stream.max_records_per_txn", c.Stream.MaxRecordsPerTxn, 500},
 		{"state.ttl", c.State.TTL, time.Hour},
 		{"features[4].window", c.Features[4].Window, 30 * time.Minute},
@@ -453,7 +455,16 @@ func TestValidate(t *testing.T) {
 		mutate func(c *Config)
 		want   []string // nil: valid
 	}{
-		{"transaction timeout at the broker max", func(c *Config) { c.Stream.TransactionTimeout = 15 * time.Minute }, nil},
+		{"transaction timeout at the broker max", func(c *Config) {
+			c.Stream.TransactionTimeout = 15 * time.Minute
+			c.Stream.LivenessTimeout = 30 * time.Minute
+		}, nil},
+		{"liveness disabled", func(c *Config) { c.Stream.LivenessTimeout = 0 }, nil},
+		{"negative model class", func(c *Config) { k := -1; c.Model.Class = &k }, []string{"model.class: -1 must be >= 0"}},
+		{"liveness within the registry backoff", func(c *Config) {
+			c.Stream.LivenessTimeout = 2 * time.Minute
+			c.Registry.RetryMax = 3 * time.Minute
+		}, []string{"stream.liveness_timeout: 2m0s must be > registry.retry_max 3m0s"}},
 		{"window equal to ttl", func(c *Config) { c.Features[1].Window = c.State.TTL }, nil},
 		{"metrics disabled", func(c *Config) { c.Metrics.Listen = "" }, nil},
 		{"ipv6 broker", func(c *Config) { c.Kafka.Brokers = []string{"[::1]:9092"} }, nil},

@@ -49,6 +49,7 @@ func Default() *Config {
 			RebalanceTimeout:      30 * time.Second,
 			EventIDField:          "event_id",
 			ShutdownTimeout:       30 * time.Second,
+			LivenessTimeout:       DefaultLivenessTimeout,
 		},
 		State: State{
 			MaxEntities:   100000,
@@ -69,6 +70,15 @@ func Default() *Config {
 		},
 	}
 }
+
+// DefaultLivenessTimeout is stream.liveness_timeout when the document does not
+// set it, unless twice stream.transaction_timeout is longer.
+const DefaultLivenessTimeout = 5 * time.Minute
+
+// livenessUnset marks stream.liveness_timeout as absent from the document
+// while it is decoded (a document cannot write a negative duration that passes
+// validation).
+const livenessUnset = -1
 
 // Load reads the YAML file at path and returns its validated Config; see Parse.
 // Relative file paths in it (model.path, model.manifest, the TLS files; see
@@ -109,8 +119,13 @@ func parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 // they are, relative to the working directory).
 func parseIn(data []byte, lookupEnv func(string) (string, bool), dir string) (*Config, error) {
 	c := Default()
+	c.Stream.LivenessTimeout = livenessUnset
 	if err := decodeStrict(data, c); err != nil {
 		return nil, err
+	}
+	if c.Stream.LivenessTimeout == livenessUnset {
+		// The default must outlast a transaction, whatever its timeout.
+		c.Stream.LivenessTimeout = max(DefaultLivenessTimeout, 2*c.Stream.TransactionTimeout)
 	}
 	c.applyEnv(lookupEnv)
 	c.ResolvePaths(dir)

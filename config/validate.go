@@ -201,6 +201,14 @@ func (c *Config) validateStream(p *problems) {
 	positiveDuration(p, "stream.session_timeout", s.SessionTimeout)
 	positiveDuration(p, "stream.rebalance_timeout", s.RebalanceTimeout)
 	positiveDuration(p, "stream.shutdown_timeout", s.ShutdownTimeout)
+	switch {
+	case s.LivenessTimeout < 0:
+		p.add("stream.liveness_timeout", "must be >= 0 (0s disables the liveness check)")
+	case s.LivenessTimeout > 0 && s.LivenessTimeout <= s.TransactionTimeout:
+		p.add("stream.liveness_timeout", "%v must be > stream.transaction_timeout %v (ending a transaction may take that long), or 0s to disable", s.LivenessTimeout, s.TransactionTimeout)
+	case s.LivenessTimeout > 0 && s.LivenessTimeout <= c.Registry.RetryMax:
+		p.add("stream.liveness_timeout", "%v must be > registry.retry_max %v (a loop holding input waits that long), or 0s to disable", s.LivenessTimeout, c.Registry.RetryMax)
+	}
 	if s.EventIDField != "" {
 		checkFieldPath(p, "stream.event_id_field", s.EventIDField)
 	}
@@ -389,6 +397,9 @@ func validateModel(p *problems, m *Model, prefix string, top bool) {
 		p.add(prefix+".path", "required")
 	}
 	checkEnum(p, prefix+".format", m.Format, modelFormats)
+	if m.Class != nil && *m.Class < 0 {
+		p.add(prefix+".class", "%d must be >= 0 (a class index of the multiclass model)", *m.Class)
+	}
 	seen := make(map[string]int)
 	for i, t := range m.Thresholds {
 		at := fmt.Sprintf("%s.thresholds[%d]", prefix, i)

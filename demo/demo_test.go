@@ -94,7 +94,7 @@ func TestDemoConfigFeedsModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := model.CheckFeatures(m, spec.Names()); err != nil {
+	if err := model.CheckFeatures(m, spec.Names(), "the feature spec"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -11,9 +11,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -111,13 +113,20 @@ func Topics(partitions int32) map[string]int32 {
 
 // Start starts kfake with the demo topics and srfake on registryAddr
 // ("127.0.0.1:0" picks a free port).
+//
+// The changelog is compacted (on Trim), and segments are 1 MiB so that Trim
+// frees memory in small steps.
 func Start(partitions int32, registryAddr string) (*Env, error) {
-	opts := []kfake.Opt{kfake.NumBrokers(1)}
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.BrokerConfigs(map[string]string{"log.segment.bytes": strconv.Itoa(1 << 20)})}
 	for t, n := range Topics(partitions) {
 		opts = append(opts, kfake.SeedTopics(n, t))
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
+		return nil, fmt.Errorf("embedded kafka: %w", err)
+	}
+	if err := compactChangelog(c.ListenAddrs()); err != nil {
+		c.Close()
 		return nil, fmt.Errorf("embedded kafka: %w", err)
 	}
 	reg := srfake.NewRegistry()
@@ -129,6 +138,95 @@ func Start(partitions int32, registryAddr string) (*Env, error) {
 	srv := &http.Server{Handler: reg.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }() // ends with srv.Close in Env.Close
 	return &Env{Cluster: c, Registry: reg, Brokers: c.ListenAddrs(), RegistryURL: "http://" + ln.Addr().String(), srv: srv}, nil
+}
+
+func compactChangelog(brokers []string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	compact := "compact"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rs, err := kadm.NewClient(cl).AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "cleanup.policy", Value: &compact}}, ChangelogTopic)
+	if err == nil {
+		var r kadm.AlterConfigsResponse
+		if r, err = rs.On(ChangelogTopic, nil); err == nil {
+			err = r.Err
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("compact %s: %w", ChangelogTopic, err)
+	}
+	return nil
+}
+
+// The demo's topic names (as in config.yaml).
+const (
+	InputTopic       = "payments"
+	PredictionsTopic = "predictions"
+	DeadLetterTopic  = "payments-dlq"
+	ChangelogTopic   = "scorestream-state-changelog"
+)
+
+// Trim deletes what an endless demo no longer needs, so that the embedded
+// broker's memory stays bounded: output records below the outputs' last
+// stable offsets, then input records below group's committed offsets, and the
+// changelog's superseded entries (compaction). In that order the audit of what
+// is left stays exact: every output deleted named an input that is deleted too
+// (its transaction committed those offsets before they were read), and every
+// input left has its outputs left (they were not yet stable, or were written
+// later). The audit ignores outputs that name deleted inputs. It returns the
+// number of input records deleted.
+func (e *Env) Trim(ctx context.Context, group string) (int64, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.Brokers...))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	outEnd, err := adm.ListCommittedOffsets(ctx, PredictionsTopic, DeadLetterTopic)
+	if err != nil {
+		return 0, fmt.Errorf("trim: %w", err)
+	}
+	committed, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		return 0, fmt.Errorf("trim: %w", err)
+	}
+	inStart, err := adm.ListStartOffsets(ctx, InputTopic)
+	if err != nil {
+		return 0, fmt.Errorf("trim: %w", err)
+	}
+	del := kadm.Offsets{}
+	outEnd.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil && o.Offset > 0 {
+			del.Add(kadm.Offset{Topic: o.Topic, Partition: o.Partition, At: o.Offset, LeaderEpoch: -1})
+		}
+	})
+	var trimmed int64
+	inDel := kadm.Offsets{}
+	committed.Each(func(o kadm.OffsetResponse) {
+		if o.Topic != InputTopic || o.Err != nil || o.At <= 0 {
+			return
+		}
+		if s, ok := inStart.Lookup(o.Topic, o.Partition); ok && s.Err == nil && o.At > s.Offset {
+			trimmed += o.At - s.Offset
+			inDel.Add(kadm.Offset{Topic: o.Topic, Partition: o.Partition, At: o.At, LeaderEpoch: -1})
+		}
+	})
+	// Outputs first: an input must never be left whose output is gone.
+	for _, os := range []kadm.Offsets{del, inDel} {
+		rs, err := adm.DeleteRecords(ctx, os)
+		if err == nil {
+			err = rs.Error()
+		}
+		if err != nil {
+			return 0, fmt.Errorf("trim: delete records: %w", err)
+		}
+	}
+	e.Cluster.Compact()
+	return trimmed, nil
 }
 
 // Close stops the registry and the broker.

@@ -19,6 +19,16 @@ const (
 	FormatLightGBM   = "lightgbm"
 )
 
+// Formats lists the formats this build can load, in the order --help lists
+// them; "onnx" only in a build with -tags onnx.
+func Formats() []string {
+	fs := []string{FormatLogistic, FormatXGBoost, FormatLightGBM}
+	if ONNXCompiled {
+		fs = append(fs, FormatONNX)
+	}
+	return fs
+}
+
 // Load reads and parses the model file at path. format is one of the Format
 // constants or "" to detect it: a .ubj file is XGBoost UBJSON, a JSON object with a
 // "learner" member is XGBoost, one with "format": "logistic" is logistic, and text
@@ -110,8 +120,9 @@ func Detect(data []byte) (string, error) {
 }
 
 // CheckFeatures returns an error naming every feature the model needs that
-// provided (e.g. the feature spec's names) lacks, or nil.
-func CheckFeatures(m Model, provided []string) error {
+// provided lacks, or nil. source names provided in the message: "the feature
+// spec", "the CSV header".
+func CheckFeatures(m Model, provided []string, source string) error {
 	have := make(map[string]bool, len(provided))
 	for _, p := range provided {
 		have[p] = true
@@ -123,7 +134,7 @@ func CheckFeatures(m Model, provided []string) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("model needs features not in the feature spec: %s", strings.Join(missing, ", "))
+		return fmt.Errorf("model needs features not in %s: %s", source, strings.Join(missing, ", "))
 	}
 	return nil
 }

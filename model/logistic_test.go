@@ -59,10 +59,10 @@ func TestCheckFeatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckFeatures(m, []string{"tx_count_1h", "extra", "amount", "hour", "merchant_age", "distance_km"}); err != nil {
+	if err := CheckFeatures(m, []string{"tx_count_1h", "extra", "amount", "hour", "merchant_age", "distance_km"}, "the feature spec"); err != nil {
 		t.Errorf("all present: %v", err)
 	}
-	err = CheckFeatures(m, []string{"amount", "distance_km", "tx_count_1h"})
+	err = CheckFeatures(m, []string{"amount", "distance_km", "tx_count_1h"}, "the feature spec")
 	want := "model needs features not in the feature spec: hour, merchant_age"
 	if err == nil || err.Error() != want {
 		t.Errorf("got %v, want %q", err, want)

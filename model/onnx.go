@@ -25,6 +25,9 @@ const ONNXRuntimeVersion = "1.24.1"
 // can compare against it in both builds.
 var ErrONNXNotCompiled = errors.New("onnx: support is not compiled in")
 
+// ONNXCompiled reports whether this build can load ONNX models (-tags onnx).
+const ONNXCompiled = true
+
 // The onnxruntime environment is process-wide inside onnxruntime_go itself (one
 // OrtEnv, one loaded library), so it is initialised once here and never destroyed:
 // this is the one piece of package-level state in package model, forced by the

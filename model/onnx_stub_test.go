@@ -9,7 +9,7 @@ import (
 )
 
 func TestONNXNotCompiled(t *testing.T) {
-	const want = "onnx: support is not compiled in; rebuild with -tags onnx and set SCORESTREAM_ONNXRUNTIME_LIB (see scripts/onnxruntime.sh)"
+	const want = "onnx: support is not compiled in; use the -onnx image, or rebuild with scripts/build.sh --onnx (cgo, -tags onnx) and set SCORESTREAM_ONNXRUNTIME_LIB (see scripts/onnxruntime.sh)"
 	m, err := ParseONNX([]byte("anything"))
 	if m != nil || err == nil || err.Error() != want {
 		t.Fatalf("ParseONNX = %v, %v; want nil, %q", m, err, want)

@@ -137,6 +137,13 @@ func bindScorer(m model.Model, man *model.Manifest, mc config.Model, fs []config
 			return nil, fmt.Errorf("manifest %s: %w", mc.Manifest, err)
 		}
 	}
+	if mc.Class != nil {
+		c, err := model.WithScoreClass(m, *mc.Class)
+		if err != nil {
+			return nil, fmt.Errorf("model.class: %w", err)
+		}
+		m = c
+	}
 	s, err := process.NewScorer(m, name, version, thresholds, spec)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", mc.Path, err)

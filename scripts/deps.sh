@@ -6,11 +6,14 @@
 #
 # - Debian packages, only for commands that are missing: kcat, promtool and the
 #   prometheus server (package prometheus; deploy/test.sh runs both), java and
-#   mvn (to assemble Kafka), chromium (the evaluation report's headless-browser
-#   test). `apt-get update`
+#   mvn (to assemble Kafka), python3 (+venv), curl, gcc (cgo, for the ONNX
+#   build), chromium (the evaluation report's headless-browser test).
+#   `apt-get update`
 #   runs at most once per call, and only if something has to be installed.
 # - the Kafka jars: scripts/kafka.sh fetch (Maven, cached)
-# - Apicurio Registry: scripts/registry-apicurio.sh fetch (Maven, ~110 MB, cached)
+# - Apicurio Registry, only with SCORESTREAM_IT_APICURIO=1 (the integration
+#   scenario against a real registry): scripts/registry-apicurio.sh fetch
+#   (Maven, ~110 MB, cached)
 # - the Python venv: scripts/pyenv.sh (cached)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,6 +30,7 @@ want mvn maven
 want python3 python3
 want curl curl
 want chromium chromium
+want gcc gcc # cgo: the ONNX build (scripts/test-onnx.sh)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 
 if [ ${#need[@]} -gt 0 ]; then
@@ -55,5 +59,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 "$here/kafka.sh" fetch >/dev/null
-"$here/registry-apicurio.sh" fetch >/dev/null
+if [ "${SCORESTREAM_IT_APICURIO:-}" = 1 ]; then
+  "$here/registry-apicurio.sh" fetch >/dev/null
+fi
 "$here/pyenv.sh" >/dev/null

@@ -13,7 +13,8 @@
 # 3. 3-node cluster (scripts/kafka.sh cluster-start --fresh): TestBrokerFailure,
 #    then stop
 # 4. a summary table from the results file
-# Brokers are always stopped on exit.
+# Brokers are always stopped on exit, their logs copied to $SCORESTREAM_IT_LOGS
+# and their data wiped, so the next `kafka.sh start` begins empty.
 #
 # Environment:
 #   SCORESTREAM_IT_SCALE     multiplies event counts (default 1)
@@ -34,10 +35,28 @@ export SCORESTREAM_IT_RESULTS=${SCORESTREAM_IT_RESULTS:-$SCORESTREAM_IT_LOGS/res
 rm -f "$SCORESTREAM_IT_RESULTS"
 timeout=${IT_TIMEOUT:-40m}
 
+# The brokers this run started: stopped on exit, their logs copied to
+# $SCORESTREAM_IT_LOGS and their data wiped (only theirs: another run's broker
+# on other ports is not touched).
+started_single=0 started_cluster=0
 cleanup() {
   "$here/registry-apicurio.sh" stop >/dev/null 2>&1 || true
-  "$here/kafka.sh" stop >/dev/null 2>&1 || true
-  "$here/kafka.sh" cluster-stop >/dev/null 2>&1 || true
+  local d n
+  if [ "$started_single" = 1 ]; then
+    "$here/kafka.sh" stop >/dev/null 2>&1 || true
+    d=$("$here/kafka.sh" dir)
+    [ -d "$d/logs" ] && cp -r "$d/logs" "$SCORESTREAM_IT_LOGS/broker-logs" 2>/dev/null
+    "$here/kafka.sh" wipe >/dev/null 2>&1 || true
+  fi
+  if [ "$started_cluster" = 1 ]; then
+    "$here/kafka.sh" cluster-stop >/dev/null 2>&1 || true
+    d=$("$here/kafka.sh" cluster-dir)
+    for n in 1 2 3; do
+      [ -d "$d/node-$n/logs" ] && cp -r "$d/node-$n/logs" "$SCORESTREAM_IT_LOGS/cluster-node-$n-logs" 2>/dev/null
+    done
+    "$here/kafka.sh" cluster-wipe >/dev/null 2>&1 || true
+  fi
+  return 0
 }
 trap cleanup EXIT
 
@@ -62,6 +81,7 @@ status=0
 single_run=${run_filter:-.}
 if [ -z "$run_filter" ] || [ "$run_filter" != BrokerFailure ]; then
   echo "integration: single broker" >&2
+  started_single=1
   "$here/kafka.sh" start --fresh
   SCORESTREAM_IT_BROKER_CONTROL=single go test -tags integration -count=1 -timeout "$timeout" \
       ./integration/ -v -run "$single_run" -skip TestBrokerFailure 2>&1 |
@@ -72,6 +92,7 @@ fi
 
 if [ -z "$run_filter" ] || [[ BrokerFailure =~ $run_filter ]]; then
   echo "integration: 3-node cluster" >&2
+  started_cluster=1
   "$here/kafka.sh" cluster-start --fresh
   SCORESTREAM_IT_CLUSTER=127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094 \
     go test -tags integration -count=1 -timeout "$timeout" ./integration/ -v -run TestBrokerFailure 2>&1 |

@@ -4,19 +4,22 @@
 #
 # Single node (broker + controller in one JVM), 127.0.0.1:9092, controller :9093:
 #   scripts/kafka.sh fetch                 download the jars only (cached)
-#   scripts/kafka.sh start [--fresh]       start (idempotent); --fresh wipes data first
+#   scripts/kafka.sh start [--fresh]       start (idempotent); --fresh wipes data first.
+#                                          Without it, the data of an earlier run is
+#                                          reused (and start says so)
 #   scripts/kafka.sh stop                  SIGTERM, then SIGKILL after a timeout (idempotent)
 #   scripts/kafka.sh kill                  SIGKILL (crash test); `start` again reuses the data
 #   scripts/kafka.sh status                exit 0 iff running
 #   scripts/kafka.sh logs [-f]             tail the broker log
 #   scripts/kafka.sh wipe                  stop, then delete the data dir
+#   scripts/kafka.sh dir                   print the node's run directory (data/, logs/)
 #   scripts/kafka.sh topics ARGS...        kafka-topics against the node, e.g.
 #                                          topics --create --topic t --partitions 3
 #   scripts/kafka.sh run CLASS ARGS...     any main class on the Kafka classpath
 #
 # Three-node cluster (each node broker + controller, quorum of 3), brokers on
 # 127.0.0.1:19092-19094, controllers 19192-19194, RF 3, min ISR 2:
-#   scripts/kafka.sh cluster-start [--fresh] | cluster-stop | cluster-status | cluster-wipe
+#   scripts/kafka.sh cluster-start [--fresh] | cluster-stop | cluster-status | cluster-wipe | cluster-dir
 #   scripts/kafka.sh cluster-kill N | cluster-stop-node N | cluster-start-node N   (N = 1..3)
 #   scripts/kafka.sh cluster-topics ARGS...
 #   scripts/kafka.sh cluster-logs N [-f]
@@ -240,7 +243,11 @@ single_start() {
     log "already running (pid $pid) on 127.0.0.1:$port; logs: $single_dir/logs/server.log"
     return 0
   fi
-  if [ "$fresh" = --fresh ]; then rm -rf "$single_dir"; fi
+  if [ "$fresh" = --fresh ]; then
+    rm -rf "$single_dir"
+  elif [ -f "$single_dir/data/meta.properties" ]; then
+    log "reusing the data of an earlier run in $single_dir (topics, offsets, transactions); 'scripts/kafka.sh wipe' or 'start --fresh' starts empty"
+  fi
   for p in "$port" "$cport"; do
     port_busy "$p" && die "port $p is in use by another process"
   done
@@ -293,7 +300,12 @@ cluster_launch_node() {
 cluster_start() {
   local fresh=${1:-} i t0
   fetch
-  if [ "$fresh" = --fresh ]; then cluster_stop; rm -rf "$cluster_dir"; fi
+  if [ "$fresh" = --fresh ]; then
+    cluster_stop
+    rm -rf "$cluster_dir"
+  elif [ -d "$cluster_dir/node-1/data" ]; then
+    log "reusing the data of an earlier run in $cluster_dir; 'scripts/kafka.sh cluster-wipe' or 'cluster-start --fresh' starts empty"
+  fi
   t0=$(date +%s%N)
   cluster_configure
   # All three first: a node's broker only starts once the controller quorum
@@ -362,6 +374,8 @@ case "$cmd" in
     if pid=$(node_pid "$single_dir"); then echo "running (pid $pid) on 127.0.0.1:$port"; else echo "stopped"; exit 1; fi ;;
   logs) single_logs "${1:-}" ;;
   wipe) lock "kafka-$port"; node_stop "$single_dir"; rm -rf "$single_dir" ;;
+  dir) echo "$single_dir" ;;
+  cluster-dir) echo "$cluster_dir" ;;
   topics) tool org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$port" "$@" ;;
   run) [ $# -ge 1 ] || die "usage: run MAIN_CLASS [ARGS...]"; tool "$@" ;;
   cluster-start) lock "kafka-cluster-$cbase"; cluster_start "${1:-}" ;;

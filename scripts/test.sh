@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls this):
-#   1. installs what the tests need (apt: kcat, promtool; Kafka jars via Maven;
-#      the Python venv) — idempotent, cached in ~/.cache/scorestream
+#   1. installs what the tests need (scripts/deps.sh; the list is in README.md,
+#      "Testing and proof") — idempotent, cached in ~/.cache/scorestream
 #   2. gofmt and go vet
 #   3. go test ./... (fast: embedded kfake broker and srfake registry)
 #   4. a short run of every fuzz target (SCORESTREAM_FUZZ_EXECS executions)
@@ -11,6 +11,9 @@
 #   6. the integration suite against a real Apache Kafka broker
 #
 # Flags: --fast (steps 2-4 only), --no-integration (skip step 6).
+# SCORESTREAM_IT_APICURIO=1 runs the integration suite against Apicurio
+# Registry instead of the built-in one (and only then downloads it). Logs go
+# to a new temp dir per run (named on failure; deleted when everything passed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fast=0; integration=1
@@ -23,6 +26,8 @@ for a in "$@"; do
   esac
 done
 step() { printf '\n=== %s\n' "$*"; }
+logs=$(mktemp -d -t scorestream-test-XXXXXX)
+trap 'echo "test.sh: logs in $logs" >&2' EXIT
 
 if [ "$fast" = 0 ]; then
   step "dependencies"
@@ -35,8 +40,8 @@ if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; 
 go vet ./...
 
 step "unit tests (kfake + srfake)"
-go test -count=1 ./... 2>&1 | tee /tmp/scorestream-unit.log
-grep -q '^FAIL' /tmp/scorestream-unit.log && exit 1
+go test -count=1 ./... 2>&1 | tee "$logs/unit.log"
+grep -q '^FAIL' "$logs/unit.log" && exit 1
 
 # A count, not a duration: Go 1.26's fuzz coordinator can report a spurious
 # "context deadline exceeded" when a -fuzztime duration expires while a worker
@@ -47,7 +52,7 @@ for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/func //' | sort -u); do
     echo "fuzz $pkg $target"
-    go test -run '^$' -fuzz "^${target}\$" -fuzztime "${fuzz_execs}x" "$pkg" >/tmp/scorestream-fuzz.log 2>&1 || { cat /tmp/scorestream-fuzz.log; exit 1; }
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "${fuzz_execs}x" "$pkg" >"$logs/fuzz.log" 2>&1 || { cat "$logs/fuzz.log"; exit 1; }
   done
 done
 
@@ -101,3 +106,5 @@ if [ "$integration" = 1 ] && [ -x scripts/integration.sh ]; then
   scripts/integration.sh
 fi
 step "all tests passed"
+trap - EXIT
+rm -rf "$logs"

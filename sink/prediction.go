@@ -36,7 +36,9 @@ const PredictionSchema = `{
     {"name": "source_partition", "type": "int"},
     {"name": "source_offset", "type": "long"},
     {"name": "features", "type": ["null", {"type": "map", "values": ["null", "double"]}], "default": null,
-     "doc": "the features of the event (feature logging) before defaults: null was missing, and the model got the feature's configured default for it (a missing value if none)"}
+     "doc": "the features of the event (feature logging) before defaults: null was missing, and the model got the feature's configured default for it (a missing value if none)"},
+    {"name": "class_scores", "type": ["null", {"type": "array", "items": "double"}], "default": null,
+     "doc": "a multiclass model's probability of every class, by class index (score is the one of model.class); null for other models"}
   ]
 }`
 
@@ -63,6 +65,8 @@ type Prediction struct {
 	// are the values before the spec's defaults: NaN (missing) is written as null.
 	FeatureNames []string
 	Features     []float64
+	// ClassScores, a multiclass model's probability per class; nil writes null.
+	ClassScores []float64
 }
 
 // AppendPrediction appends the Confluent-framed Avro encoding of p (schema
@@ -73,6 +77,7 @@ func AppendPrediction(b []byte, schemaID int, p *Prediction) []byte {
 	for _, n := range p.FeatureNames {
 		size += len(n) + 12
 	}
+	size += 8*len(p.ClassScores) + 4
 	b = slices.Grow(b, size)
 	b = append(b, 0)
 	b = binary.BigEndian.AppendUint32(b, uint32(schemaID))
@@ -89,7 +94,7 @@ func AppendPrediction(b []byte, schemaID int, p *Prediction) []byte {
 	b = binary.AppendVarint(b, int64(p.Source.Partition))
 	b = binary.AppendVarint(b, p.Source.Offset)
 	if len(p.FeatureNames) == 0 || len(p.Features) != len(p.FeatureNames) {
-		return binary.AppendVarint(b, 0) // union branch null
+		return appendClassScores(binary.AppendVarint(b, 0), p.ClassScores) // features: union branch null
 	}
 	b = binary.AppendVarint(b, 1) // union branch map
 	b = binary.AppendVarint(b, int64(len(p.Features)))
@@ -102,7 +107,20 @@ func AppendPrediction(b []byte, schemaID int, p *Prediction) []byte {
 		b = binary.AppendVarint(b, 1)
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(p.Features[i]))
 	}
-	return binary.AppendVarint(b, 0) // end of map blocks
+	return appendClassScores(binary.AppendVarint(b, 0), p.ClassScores) // end of map blocks
+}
+
+// appendClassScores appends the class_scores union: null, or one array block.
+func appendClassScores(b []byte, cs []float64) []byte {
+	if len(cs) == 0 {
+		return binary.AppendVarint(b, 0) // union branch null
+	}
+	b = binary.AppendVarint(b, 1) // union branch array
+	b = binary.AppendVarint(b, int64(len(cs)))
+	for _, v := range cs {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+	}
+	return binary.AppendVarint(b, 0) // end of array blocks
 }
 
 func appendString(b []byte, s string) []byte {

@@ -2,6 +2,7 @@ package sink
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/linkedin/goavro/v2"
@@ -31,6 +32,67 @@ func TestPredictionRoundTrip(t *testing.T) {
 	f := m["features"].(map[string]any)["map"].(map[string]any)
 	if f["a"].(map[string]any)["double"] != 1.5 || f["b"] != nil {
 		t.Fatalf("features %v: want a=1.5 and b null (missing)", f)
+	}
+}
+
+// TestPredictionClassScores: class_scores is null without them (with and
+// without features), an array of every class with them; and without them the
+// encoding is exactly the previous schema's (the field is last) plus the null
+// branch byte.
+func TestPredictionClassScores(t *testing.T) {
+	codec, err := goavro.NewCodec(PredictionSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := Prediction{EventID: "e1", EntityKey: []byte("k"), Score: 0.5, Decision: "allow", Source: Source{Topic: "t"}}
+	for _, tc := range []struct {
+		name     string
+		features bool
+		classes  []float64
+	}{{"none", false, nil}, {"none with features", true, nil}, {"three", false, []float64{0.2, 0.5, 0.3}}, {"three with features", true, []float64{0.1, 0.1, 0.8}}} {
+		p := base
+		if tc.features {
+			p.FeatureNames, p.Features = []string{"a"}, []float64{2}
+		}
+		p.ClassScores = tc.classes
+		native, rest, err := codec.NativeFromBinary(AppendPrediction(nil, 1, &p)[5:])
+		if err != nil || len(rest) != 0 {
+			t.Fatalf("%s: decode: %v, %d bytes left", tc.name, err, len(rest))
+		}
+		got := native.(map[string]any)["class_scores"]
+		if tc.classes == nil {
+			if got != nil {
+				t.Fatalf("%s: class_scores %v, want null", tc.name, got)
+			}
+			continue
+		}
+		arr, _ := got.(map[string]any)["array"].([]any)
+		if len(arr) != len(tc.classes) {
+			t.Fatalf("%s: class_scores %v, want %v", tc.name, got, tc.classes)
+		}
+		for i, v := range arr {
+			if v != tc.classes[i] {
+				t.Fatalf("%s: class_scores %v, want %v", tc.name, got, tc.classes)
+			}
+		}
+	}
+
+	// The previous schema (without class_scores) reads the bytes before it.
+	old := strings.Replace(PredictionSchema, `,
+    {"name": "class_scores", "type": ["null", {"type": "array", "items": "double"}], "default": null,
+     "doc": "a multiclass model's probability of every class, by class index (score is the one of model.class); null for other models"}`, "", 1)
+	if old == PredictionSchema {
+		t.Fatal("could not cut class_scores out of the schema")
+	}
+	oldCodec, err := goavro.NewCodec(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := base
+	written := AppendPrediction(nil, 1, &p)
+	oldBytes := written[5 : len(written)-1] // the old writer had no class_scores union byte
+	if _, _, err := oldCodec.NativeFromBinary(oldBytes); err != nil {
+		t.Fatalf("old schema: %v", err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -33,6 +34,18 @@ type GroupLag struct {
 	StallAfter time.Duration // default 5m
 
 	seen map[tp]progress
+
+	mu  sync.Mutex
+	lag map[tp]int64 // the last lag seen per partition, for Lag; guarded by mu
+}
+
+// Lag returns the partition's lag as of the last refresh; ok is false if the
+// brokers have not reported it (yet).
+func (g *GroupLag) Lag(topic string, partition int32) (lag int64, ok bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	lag, ok = g.lag[tp{topic, partition}]
+	return lag, ok
 }
 
 type tp struct {
@@ -66,8 +79,19 @@ func (g *GroupLag) Run(ctx context.Context) {
 	}
 }
 
-// Once refreshes the metrics at time now.
+// Once refreshes the metrics at time now. When the brokers do not answer,
+// Lag knows nothing until they do again.
 func (g *GroupLag) Once(ctx context.Context, now time.Time) error {
+	err := g.once(ctx, now)
+	if err != nil {
+		g.mu.Lock()
+		clear(g.lag)
+		g.mu.Unlock()
+	}
+	return err
+}
+
+func (g *GroupLag) once(ctx context.Context, now time.Time) error {
 	if g.StallAfter <= 0 {
 		g.StallAfter = 5 * time.Minute
 	}
@@ -112,6 +136,12 @@ func (g *GroupLag) Once(ctx context.Context, now time.Time) error {
 		g.Metrics.GroupLag.WithLabelValues(e.Topic, p).Set(float64(lag))
 
 		k := tp{e.Topic, e.Partition}
+		g.mu.Lock()
+		if g.lag == nil {
+			g.lag = map[tp]int64{}
+		}
+		g.lag[k] = lag
+		g.mu.Unlock()
 		s, seen := g.seen[k]
 		if !seen || s.committed != c || lag == 0 {
 			g.seen[k] = progress{committed: c, end: e.Offset, since: now}

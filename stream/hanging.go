@@ -246,7 +246,7 @@ func (w *HangingWatch) Run(ctx context.Context) {
 			}
 			w.Log.Debug("hanging transactions: check failed; trying again", "err", err)
 		}
-		if sleep(ctx, w.Interval) != nil {
+		if Sleep(ctx, w.Interval) != nil {
 			return
 		}
 	}

@@ -22,7 +22,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,7 +61,12 @@ type Config struct {
 	RebalanceTimeout time.Duration
 	ShutdownTimeout  time.Duration
 	RetryMax         time.Duration // longest backoff while the registry is unreachable
-	State            state.Config
+	// LivenessTimeout bounds how long the loop may go without progress (a poll
+	// returned, a transaction ended, changelog records restored) while it owns
+	// partitions with lag before Alive reports it hung; 0 disables the check.
+	// An idle loop's polls then return every LivenessTimeout/4.
+	LivenessTimeout time.Duration
+	State           state.Config
 	// NewHooks returns the client hooks (e.g. kprom metrics) for each new session;
 	// hooks are per client, so a replaced session gets fresh ones.
 	NewHooks func() []kgo.Hook
@@ -87,12 +95,17 @@ type Loop struct {
 	sess  *kgo.GroupTransactSession
 	parts map[int32]*state.Partition
 
-	mu   sync.Mutex
-	drop map[int32]bool // partitions revoked or lost; guarded by mu
+	mu         sync.Mutex
+	drop       map[int32]bool     // partitions revoked or lost; guarded by mu
+	owned      map[tp]bool        // input partitions assigned to the session; guarded by mu
+	restored   map[int32]bool     // partitions whose state is in parts; guarded by mu
+	pollCancel context.CancelFunc // ends the poll in progress (an assignment wants a restore); guarded by mu
 
-	ready atomic.Bool
-	Stats Stats
-	opts  []kgo.Opt // to build a new session after a failed one
+	ready       atomic.Bool  // the session joined the group
+	needRestore atomic.Bool  // partitions were assigned; restore them before the next poll
+	progress    atomic.Int64 // unix nanoseconds of the last progress, for Alive
+	Stats       Stats
+	opts        []kgo.Opt // to build a new session after a failed one
 
 	// Per-transaction bookkeeping, owned by Run.
 	inTxn    bool
@@ -109,7 +122,9 @@ type Loop struct {
 // New builds a Loop and its Kafka session (which joins the group on first poll).
 func New(cfg Config, proc *process.Processor, log *slog.Logger, m *Metrics) (*Loop, error) {
 	l := &Loop{cfg: cfg, log: log, m: m, proc: proc, parts: make(map[int32]*state.Partition),
-		drop: make(map[int32]bool), touched: make(map[int32]*state.Partition)}
+		drop: make(map[int32]bool), owned: make(map[tp]bool), restored: make(map[int32]bool),
+		touched: make(map[int32]*state.Partition)}
+	l.touch()
 	l.cfg.State.OnEarlyEvict = m.EarlyEvictions.Inc
 	opts := append([]kgo.Opt{}, cfg.Conn...)
 	opts = append(opts,
@@ -131,6 +146,19 @@ func New(cfg Config, proc *process.Processor, log *slog.Logger, m *Metrics) (*Lo
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, rev map[string][]int32) { l.markDrop("revoked", rev) }),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) { l.markDrop("lost", lost) }),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, as map[string][]int32) {
+			l.mu.Lock()
+			for t, ps := range as {
+				for _, p := range ps {
+					l.owned[tp{t, p}] = true
+				}
+			}
+			// Restore before the next records: end an idle poll now rather
+			// than when records arrive (readiness waits for the restore).
+			l.needRestore.Store(true)
+			if l.pollCancel != nil {
+				l.pollCancel()
+			}
+			l.mu.Unlock()
 			l.ready.Store(true) // joined the group (an empty assignment counts)
 			l.log.Info("partitions assigned", "partitions", as)
 		}),
@@ -172,12 +200,13 @@ func (l *Loop) restart(ctx context.Context, cause error) error {
 	for p := range l.parts {
 		l.drop[p] = true // the new session restores whatever it is assigned
 	}
+	clear(l.owned)
 	l.mu.Unlock()
 	l.applyDrops()
 	l.backoff = min(max(2*l.backoff, 500*time.Millisecond), l.cfg.RetryMax)
 	l.log.Warn("transaction failed; starting a new session (state is restored from the changelog)",
 		"err", cause, "retry_in", l.backoff)
-	_ = sleep(ctx, l.backoff)
+	_ = Sleep(ctx, l.backoff)
 	sess, err := l.newSession()
 	if err != nil {
 		return fmt.Errorf("stream: new session: %w", err)
@@ -226,9 +255,10 @@ func partitioner(changelog string) kgo.Partitioner {
 func (l *Loop) markDrop(why string, tps map[string][]int32) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, ps := range tps {
+	for t, ps := range tps {
 		for _, p := range ps {
 			l.drop[p] = true
+			delete(l.owned, tp{t, p})
 		}
 	}
 	if len(tps) > 0 {
@@ -243,6 +273,7 @@ func (l *Loop) applyDrops() {
 	defer l.mu.Unlock()
 	for p := range l.drop {
 		delete(l.parts, p)
+		delete(l.restored, p)
 		l.m.StateEntries.DeleteLabelValues(strconv.Itoa(int(p)))
 		l.m.Lag.DeletePartialMatch(prometheus.Labels{"partition": strconv.Itoa(int(p))})
 		delete(l.drop, p)
@@ -250,9 +281,57 @@ func (l *Loop) applyDrops() {
 }
 
 // Ready reports whether the loop's session has joined its consumer group (it
-// got an assignment, possibly empty). A partition's state is restored when its
-// first records arrive, before any of them is scored.
-func (l *Loop) Ready() bool { return l.ready.Load() }
+// got an assignment, possibly empty) and the state of every assigned partition
+// is restored from the changelog. The loop restores newly assigned partitions
+// between transactions, before its next poll.
+func (l *Loop) Ready() bool {
+	if !l.ready.Load() {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k := range l.owned {
+		if !l.restored[k.partition] {
+			return false
+		}
+	}
+	return true
+}
+
+// Alive returns an error when the loop looks hung: it has made no progress (no
+// poll returned, no transaction ended, no changelog records restored) for
+// longer than Config.LivenessTimeout while it owns a partition that lag reports
+// behind. lag gives the group's lag of a partition as the brokers see it (see
+// GroupLag.Lag); a partition whose lag is unknown (brokers not answering) does
+// not count, since restarting the instance would not bring the brokers back.
+// An idle loop is alive: its polls return every LivenessTimeout/4.
+func (l *Loop) Alive(now time.Time, lag func(topic string, partition int32) (int64, bool)) error {
+	if l.cfg.LivenessTimeout <= 0 {
+		return nil
+	}
+	idle := now.Sub(time.Unix(0, l.progress.Load()))
+	if idle <= l.cfg.LivenessTimeout {
+		return nil
+	}
+	l.mu.Lock()
+	owned := slices.Collect(maps.Keys(l.owned))
+	l.mu.Unlock()
+	var behind []string
+	for _, k := range owned {
+		if n, ok := lag(k.topic, k.partition); ok && n > 0 {
+			behind = append(behind, fmt.Sprintf("%s/%d (lag %d)", k.topic, k.partition, n))
+		}
+	}
+	if len(behind) == 0 {
+		return nil
+	}
+	slices.Sort(behind)
+	return fmt.Errorf("stream: no progress for %v (no poll returned, no transaction ended; stream.liveness_timeout %v) while owning partitions with lag: %s",
+		idle.Round(time.Second), l.cfg.LivenessTimeout, strings.Join(behind, ", "))
+}
+
+// touch records progress for Alive.
+func (l *Loop) touch() { l.progress.Store(time.Now().UnixNano()) }
 
 // Run polls and scores until ctx is done, then finishes the open transaction
 // (bounded by ShutdownTimeout), leaves the group and returns. It returns an error
@@ -264,16 +343,38 @@ func (l *Loop) Run(ctx context.Context) error {
 	defer cancelWork()
 	defer func() { l.sess.Close() }() // the session in use at the end
 	l.initProducer(ctx)
+	l.touch()
 	for ctx.Err() == nil {
 		if !l.inTxn {
 			l.applyDrops()
+			if l.needRestore.Swap(false) {
+				l.restoreAssigned(ctx)
+			}
 		}
-		pollCtx, cancel := ctx, context.CancelFunc(func() {})
-		if l.inTxn {
+		var pollCtx context.Context
+		var cancel context.CancelFunc
+		switch {
+		case l.inTxn:
 			pollCtx, cancel = context.WithDeadline(ctx, l.txnStart.Add(l.cfg.CommitInterval))
+		case l.cfg.LivenessTimeout > 0:
+			pollCtx, cancel = context.WithTimeout(ctx, l.cfg.LivenessTimeout/4) // an idle loop shows it is alive
+		default:
+			pollCtx, cancel = context.WithCancel(ctx)
+		}
+		if !l.inTxn {
+			l.mu.Lock()
+			l.pollCancel = cancel
+			if l.needRestore.Load() { // assigned since the check above
+				cancel()
+			}
+			l.mu.Unlock()
 		}
 		fetches := l.sess.PollRecords(pollCtx, max(1, l.cfg.MaxRecordsPerTxn-len(l.pending)))
+		l.mu.Lock()
+		l.pollCancel = nil
+		l.mu.Unlock()
 		cancel()
+		l.touch()
 		if fetches.IsClientClosed() {
 			return nil
 		}
@@ -400,29 +501,56 @@ func (l *Loop) promise(_ *kgo.Record, err error) {
 	}
 }
 
+// restoreAssigned restores the state of assigned partitions not restored yet,
+// so that the instance is ready before their first records arrive. It runs
+// between transactions. On failure the partitions are restored again before
+// their records are scored (ensureRestored), where a failure holds the input.
+func (l *Loop) restoreAssigned(ctx context.Context) {
+	l.mu.Lock()
+	var need []int32
+	for k := range l.owned {
+		if _, ok := l.parts[k.partition]; !ok && !slices.Contains(need, k.partition) {
+			need = append(need, k.partition)
+		}
+	}
+	l.mu.Unlock()
+	if len(need) == 0 {
+		return
+	}
+	slices.Sort(need)
+	if err := l.restore(ctx, need); err != nil && ctx.Err() == nil {
+		l.log.Warn("restoring assigned partitions failed; retried when their records arrive", "partitions", need, "err", err)
+	}
+}
+
 // ensureRestored restores, from the changelog, every partition in records whose
 // state this instance does not hold yet.
 func (l *Loop) ensureRestored(ctx context.Context, records []*kgo.Record) error {
 	var need []int32
-	seen := map[int32]bool{}
 	for _, r := range records {
-		if _, ok := l.parts[r.Partition]; !ok && !seen[r.Partition] {
-			seen[r.Partition] = true
+		if _, ok := l.parts[r.Partition]; !ok && !slices.Contains(need, r.Partition) {
 			need = append(need, r.Partition)
 		}
 	}
 	if len(need) == 0 {
 		return nil
 	}
+	return l.restore(ctx, need)
+}
+
+// restore restores partitions need from the changelog into parts.
+func (l *Loop) restore(ctx context.Context, need []int32) error {
 	start := time.Now()
 	awaitStable(ctx, l.sess.Client(), l.cfg.ChangelogTopic, need, l.log)
-	parts, n, err := Restore(ctx, l.cfg.Conn, l.sess.Client(), l.cfg.ChangelogTopic, need, l.cfg.State, l.corruptState)
+	parts, n, err := restore(ctx, l.cfg.Conn, l.sess.Client(), l.cfg.ChangelogTopic, need, l.cfg.State, l.corruptState, l.touch)
 	if err != nil {
 		return err
 	}
 	var up state.Upgrades
+	l.mu.Lock()
 	for p, st := range parts {
 		l.parts[p] = st
+		l.restored[p] = true
 		l.m.StateEntries.WithLabelValues(strconv.Itoa(int(p))).Set(float64(st.Len()))
 		u := st.Upgrades()
 		up.FromV1 += u.FromV1
@@ -434,6 +562,7 @@ func (l *Loop) ensureRestored(ctx context.Context, records []*kgo.Record) error 
 		l.log.Warn("restored state written by an older release or feature spec: converted what it holds; aggregates it cannot give start empty",
 			"partitions", need, "records_from_v1", up.FromV1, "records_with_aggregates_started_empty", up.StartedEmpty)
 	}
+	l.mu.Unlock()
 	l.m.RestoreSeconds.Observe(time.Since(start).Seconds())
 	l.m.RestoredEntries.Add(float64(n))
 	l.log.Info("restored state", "partitions", need, "changelog_records", n, "took", time.Since(start).Round(time.Millisecond))
@@ -465,6 +594,7 @@ func (l *Loop) end(ctx context.Context, commit bool) error {
 		}
 	}
 	committed, err := l.sess.End(ctx, kgo.TransactionEndTry(commit))
+	l.touch()
 	dur := time.Since(l.txnStart)
 	n := len(l.pending)
 	if committed && err == nil {
@@ -556,7 +686,7 @@ func (l *Loop) wait(ctx context.Context, why error) {
 	l.m.RegistryDown.Set(1)
 	l.log.Warn("holding input: dependency unavailable, records will be retried, not dead-lettered",
 		"err", why, "retry_in", l.backoff)
-	_ = sleep(ctx, l.backoff)
+	_ = Sleep(ctx, l.backoff)
 	l.m.RegistryDown.Set(0)
 }
 

@@ -73,6 +73,11 @@ func ReadCommitted(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic
 // A record whose value does not decode leaves its entity empty (it reads as
 // new): Restore calls corrupt with it and goes on, or fails when corrupt is nil.
 func Restore(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic string, ps []int32, cfg state.Config, corrupt func(*kgo.Record, error)) (map[int32]*state.Partition, int, error) {
+	return restore(ctx, conn, admin, topic, ps, cfg, corrupt, func() {})
+}
+
+// restore is Restore calling progress every 1024 records read.
+func restore(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic string, ps []int32, cfg state.Config, corrupt func(*kgo.Record, error), progress func()) (map[int32]*state.Partition, int, error) {
 	out, err := newPartitions(ps, cfg)
 	if err != nil {
 		return nil, 0, err
@@ -80,6 +85,9 @@ func Restore(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic strin
 	n := 0
 	err = ReadCommitted(ctx, conn, admin, topic, ps, func(r *kgo.Record) error {
 		n++
+		if n%1024 == 0 {
+			progress()
+		}
 		err := out[r.Partition].Restore(string(r.Key), r.Value)
 		if err != nil && corrupt != nil && errors.Is(err, state.ErrCorrupt) {
 			corrupt(r, err)

@@ -42,15 +42,15 @@ func retry(ctx context.Context, log *slog.Logger, what string, fn func() error) 
 		if log != nil {
 			log.Warn("startup: retrying", "what", what, "err", err, "retry_in", backoff)
 		}
-		if err := sleep(ctx, backoff); err != nil {
+		if err := Sleep(ctx, backoff); err != nil {
 			return err
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}
 }
 
-// sleep waits for d or until ctx is done, and returns ctx's error then.
-func sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits for d or until ctx is done, and returns ctx's error then.
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

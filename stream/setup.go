@@ -176,6 +176,7 @@ func (s *Shared) newLoop(instanceID string, log *slog.Logger, noop bool) (*Loop,
 		RebalanceTimeout:   c.Stream.RebalanceTimeout,
 		ShutdownTimeout:    c.Stream.ShutdownTimeout,
 		RetryMax:           c.Registry.RetryMax,
+		LivenessTimeout:    c.Stream.LivenessTimeout,
 		State: state.Config{
 			Limits:      s.Spec.Limits(),
 			MaxEntities: c.State.MaxEntities,

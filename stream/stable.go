@@ -103,7 +103,7 @@ func awaitStable(ctx context.Context, cl *kgo.Client, topic string, ps []int32, 
 			}
 			return
 		}
-		if sleep(ctx, 100*time.Millisecond) != nil { // poll interval
+		if Sleep(ctx, 100*time.Millisecond) != nil { // poll interval
 			return
 		}
 	}

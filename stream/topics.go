@@ -144,7 +144,7 @@ func waitListed(ctx context.Context, adm *kadm.Client, cs []Created) error {
 		if len(names) == 0 {
 			return nil
 		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+		if err := Sleep(ctx, 100*time.Millisecond); err != nil {
 			return fmt.Errorf("created topics %v are not in the brokers' metadata yet: %w", names, err)
 		}
 	}

@@ -35,7 +35,7 @@ Flags:
 
 Set SCORESTREAM_BENCH_LOG=1 to see the loops' logs (aborts, rebalances) on stderr.
 
-Example:
+Examples:
   scripts/kafka.sh start && scorestream registry &
   scorestream bench --events 200000 --summary json
 `

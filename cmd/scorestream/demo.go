@@ -7,9 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,6 +37,12 @@ records, K scorestream instances in one consumer group, and /metrics.
 It prints live progress, then reads every output topic back with
 read_committed and verifies that each input record has exactly one prediction
 or dead letter. Exit code 0 only when that holds.
+
+The generator stays at most 20000 events ahead of the committed ones
+(backpressure), and with --events 0 the embedded broker deletes, every few
+seconds, what is audited already (records below the committed offsets), so the
+memory stays bounded however long it runs. On Ctrl-C it audits up to the
+committed offsets and says how many events were produced but not committed.
 
 Flags:
   --events N            events to generate; 0 = until Ctrl-C (default 50000)
@@ -74,6 +82,11 @@ Examples:
   scorestream demo --drift-at 20000                       # watch the PSI rise
 `
 
+const (
+	demoMaxAhead  = 20000           // events the generator may be ahead of the committed ones
+	demoTrimEvery = 3 * time.Second // with --events 0: how often committed records are deleted
+)
+
 type demoFlags struct {
 	events, instances, partitions int
 	driftAt                       int
@@ -104,6 +117,14 @@ type demoSummary struct {
 	DriftScorePSI   float64 `json:"drift_score_psi"`
 	DriftTopFeature string  `json:"drift_top_feature"`
 	DriftTopPSI     float64 `json:"drift_top_feature_psi"`
+	// Interrupted (Ctrl-C): the audit covers the inputs up to the group's
+	// committed offsets; the rest were produced but not committed.
+	Interrupted bool  `json:"interrupted"`
+	Uncommitted int64 `json:"produced_not_committed"`
+	Trimmed     int64 `json:"trimmed"` // earlier inputs deleted to bound memory (--events 0), not in events
+	// Ignored outputs (counted in predictions and dead_letters) name trimmed
+	// inputs: committed after the outputs were trimmed, before the inputs were.
+	Ignored int64 `json:"ignored"`
 }
 
 func demoParse(args []string, stdout, stderr io.Writer) (demoFlags, int, bool) {
@@ -224,7 +245,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	dd := &demoDrift{g: reg, p: profile, s: champ}
 	if f.metrics != "" {
-		addr, err := serveHTTP(ctx, f.metrics, reg, func() bool { return true }, log)
+		addr, err := serveHTTP(ctx, f.metrics, reg, func() bool { return true }, func() error { return nil }, log)
 		if err != nil { // e.g. the port is taken: the demo runs on without /metrics
 			fmt.Fprintf(stderr, "no /metrics (%v); use --metrics-listen to pick another address\n", err)
 		} else {
@@ -276,6 +297,15 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
+	scored := func() (int64, int64, int64) {
+		var s, c, a int64
+		for _, l := range loops {
+			s += l.Stats.Predictions.Load() + l.Stats.DeadLetters.Load()
+			c += l.Stats.Committed.Load()
+			a += l.Stats.Aborted.Load()
+		}
+		return s, c, a
+	}
 	// The generator's goroutine: until --events are produced or Ctrl-C. prodDone
 	// closes when it ends; produced is read by the progress loop.
 	var produced atomic.Int64
@@ -285,6 +315,12 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer close(prodDone)
 		const chunk = 1000
 		for f.events == 0 || int(produced.Load()) < f.events {
+			// Backpressure: wait while the pipeline is demoMaxAhead behind.
+			for s, _, _ := scored(); produced.Load()-s >= demoMaxAhead; s, _, _ = scored() {
+				if stream.Sleep(ctx, 10*time.Millisecond) != nil {
+					return
+				}
+			}
 			n := chunk
 			if f.events > 0 {
 				n = min(chunk, f.events-int(produced.Load()))
@@ -300,16 +336,24 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}()
 
-	// Progress until everything produced is scored, or Ctrl-C.
-	scored := func() (int64, int64, int64) {
-		var s, c, a int64
-		for _, l := range loops {
-			s += l.Stats.Predictions.Load() + l.Stats.DeadLetters.Load()
-			c += l.Stats.Committed.Load()
-			a += l.Stats.Aborted.Load()
+	// Endless: delete what is committed every few seconds (see demo.Env.Trim).
+	var trimmed atomic.Int64
+	trimDone := make(chan struct{})
+	trimCtx, stopTrim := context.WithCancel(ctx)
+	go func() {
+		defer close(trimDone)
+		if f.events != 0 {
+			return
 		}
-		return s, c, a
-	}
+		for stream.Sleep(trimCtx, demoTrimEvery) == nil {
+			n, err := env.Trim(trimCtx, cfg.Stream.Group)
+			if err != nil && trimCtx.Err() == nil {
+				log.Warn("demo: trimming the embedded broker failed", "err", err)
+			}
+			trimmed.Add(n)
+		}
+	}()
+	// Progress until everything produced is scored, or Ctrl-C.
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	last, lastT := int64(0), time.Now()
@@ -338,6 +382,8 @@ wait:
 		}
 	}
 	<-prodDone
+	stopTrim()
+	<-trimDone
 	stopLoops()
 	wg.Wait()
 	if prodErr != nil {
@@ -363,14 +409,15 @@ wait:
 		fmt.Fprintf(stderr, "scorestream demo: verify: %v\n", err)
 		return exitFailure
 	}
-	_, committed, aborted := scored()
+	done, committed, aborted := scored()
 	secs := time.Since(start).Seconds()
 	sum := demoSummary{
 		Events: rep.Inputs, Predictions: rep.Predictions, DeadLetters: rep.DeadLetters,
 		Duplicates: rep.Duplicates, Missing: rep.Missing, Orphans: rep.Orphans,
 		Malformed: prod.Malformed, Decisions: demoDecisions(reg), Instances: f.instances,
-		Committed: committed, Aborted: aborted, Seconds: secs, EventsPerSec: float64(rep.Inputs) / secs,
-		Clean: rep.Clean && rep.Predictions+rep.DeadLetters == rep.Inputs,
+		Committed: committed, Aborted: aborted, Seconds: secs, EventsPerSec: float64(rep.Inputs+trimmed.Load()) / secs,
+		Clean:       rep.Clean && rep.Predictions+rep.DeadLetters == rep.Inputs+rep.Ignored,
+		Interrupted: interrupted, Uncommitted: max(0, produced.Load()-done), Trimmed: trimmed.Load(), Ignored: rep.Ignored,
 	}
 	if dr := dd.total(); len(dr.Features) > 0 {
 		sum.DriftScorePSI, sum.DriftTopFeature, sum.DriftTopPSI = dr.ScorePSI, dr.Features[0].Name, dr.Features[0].PSI
@@ -422,20 +469,41 @@ func demoPrint(w io.Writer, format string, s demoSummary) {
 	if !s.Clean {
 		verdict = "NOT exactly once"
 	}
+	scope := "every event produced"
+	if s.Interrupted {
+		scope = fmt.Sprintf("the events up to the committed offsets; %d produced but not yet committed are not audited", s.Uncommitted)
+	}
+	if s.Trimmed > 0 {
+		scope += fmt.Sprintf("; %d earlier committed ones were deleted to bound memory and are not counted here"+
+			" (%d of the outputs below name them)", s.Trimmed, s.Ignored)
+	}
 	fmt.Fprintf(w, `
 summary (verified with read_committed)
+  audited        %s
   events         %d
   predictions    %d
-  dead letters   %d   (generated malformed: %v)
+  dead letters   %d   (generated malformed: %s)
   duplicates     %d
   missing        %d
-  decisions      %v
+  decisions      %s
   transactions   %d committed, %d aborted
   took           %.1fs (%.0f events/s) with %d instance(s)
   drift          score PSI %.3f, most drifted feature %s (PSI %.3f), against the reference
   %s
-`, s.Events, s.Predictions, s.DeadLetters, s.Malformed, s.Duplicates, s.Missing, s.Decisions,
+`, scope, s.Events, s.Predictions, s.DeadLetters, counts(s.Malformed), s.Duplicates, s.Missing, counts(s.Decisions),
 		s.Committed, s.Aborted, s.Seconds, s.EventsPerSec, s.Instances, s.DriftScorePSI, s.DriftTopFeature, s.DriftTopPSI, verdict)
+}
+
+// counts renders a count per name as "a 3, b 1", names sorted; "none" if empty.
+func counts[N int | int64](m map[string]N) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	parts := make([]string, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // demoSparkline renders the champion score histogram as one bar per bucket.

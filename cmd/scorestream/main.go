@@ -42,6 +42,7 @@ func commands() []command {
 		{"bench", "throughput and latency on a real broker, as a ratio to a no-op copier", benchCmd},
 		{"rules", "write Prometheus drift rules and alerts from model manifests' reference profiles", rulesCmd},
 		{"txn", "find and repair hanging transactions on the pipeline's partitions (txn hanging, txn abort)", txnCmd},
+		{"version", "print the version, commit, Go version and compiled-in model formats", versionCmd},
 	}
 }
 
@@ -82,6 +83,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	case "-h", "--help", "help":
 		usage(stdout)
 		return exitOK
+	case "--version", "-version":
+		return versionCmd(ctx, nil, stdout, stderr)
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {

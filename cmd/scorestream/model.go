@@ -17,12 +17,11 @@ import (
 	"github.com/scorestream/scorestream/model"
 )
 
-const modelUsageText = `Check a model file and score CSV rows offline, without Kafka.
+const modelUsageText = `Usage: scorestream model check FILE [--format F]
+       scorestream model check MANIFEST.yaml [--config config.yaml]
+       scorestream model predict --model FILE --features rows.csv [--format F] [--class K] [--all-classes]
 
-Usage:
-  scorestream model check FILE [--format F]
-  scorestream model check MANIFEST.yaml [--config config.yaml]
-  scorestream model predict --model FILE --features rows.csv [--format F] [--class K] [--all-classes]
+Check a model file and score CSV rows offline, without Kafka.
 
 Subcommands:
   check    load the model, validate it and print a summary: format, objective,
@@ -35,18 +34,23 @@ Model formats (--format, default: detected from the file):
   logistic     scorestream's logistic JSON (examples/sklearn_export.py writes it)
   xgboost      Booster.save_model JSON or UBJSON (.ubj)
   lightgbm     Booster.save_model text
+  onnx         an ONNX graph (.onnx), e.g. from skl2onnx with zipmap off and one
+               float input; needs a build with -tags onnx and onnxruntime
+               (scripts/build.sh --onnx, the image's -onnx tag; see
+               examples/README-models.md); "scorestream version" lists the
+               formats a binary has
 
 Examples:
   scorestream model check model.ubj
+  scorestream model check model.onnx
   scorestream model predict --model model.ubj --features rows.csv > scores.txt
 
 Run "scorestream model <subcommand> --help" for details.
 `
 
-const modelPredictUsageText = `Score CSV rows with a model, offline.
+const modelPredictUsageText = `Usage: scorestream model predict --model FILE --features rows.csv [flags]
 
-Usage:
-  scorestream model predict --model FILE --features rows.csv [flags]
+Score CSV rows with a model, offline.
 
 The CSV's first line names the columns. Columns are matched to the model's
 features by name, in any order; columns the model does not use are ignored, and a
@@ -60,18 +64,17 @@ for regression and ranking models. These are the numbers the streaming scorer
 produces for the same features, so this is the way to compare scorestream with
 the Python library the model came from.
 
-Example:
+Examples:
   printf 'amount,hour,merchant_age\n42.5,3,120\n17,,900\n' > rows.csv
   scorestream model predict --model model.json --features rows.csv
 
 Flags:
 `
 
-const modelCheckUsageText = `Load a model, validate it and print a summary.
+const modelCheckUsageText = `Usage: scorestream model check FILE [--format F]
+       scorestream model check MANIFEST.yaml [--config config.yaml]
 
-Usage:
-  scorestream model check FILE [--format F]
-  scorestream model check MANIFEST.yaml [--config config.yaml]
+Load a model, validate it and print a summary.
 
 Prints the format, objective, number of trees used (after best_iteration for an
 XGBoost model trained with early stopping), classes, the features the model needs
@@ -113,7 +116,7 @@ func modelCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 func modelPredict(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("scorestream model predict", flag.ContinueOnError)
 	path := fs.String("model", "", "model `file` (required)")
-	format := fs.String("format", "", "model format: logistic, xgboost, xgboost-ubj or lightgbm (default: detect)")
+	format := fs.String("format", "", "model format: logistic, xgboost, xgboost-ubj, lightgbm or onnx (default: detect)")
 	rows := fs.String("features", "", "CSV `file` of rows to score, with a header of feature names; - reads stdin (required)")
 	class := fs.Int("class", -1, "multiclass models: the class whose probability to print; -1 keeps the model's default, class 1")
 	all := fs.Bool("all-classes", false, "multiclass models: print every class's probability, space-separated")
@@ -182,7 +185,7 @@ func modelScoreCSV(ctx context.Context, m model.Model, multi model.Multi, in io.
 	for i := range header {
 		header[i] = strings.TrimSpace(header[i])
 	}
-	if err := model.CheckFeatures(m, header); err != nil {
+	if err := model.CheckFeatures(m, header, "the CSV header"); err != nil {
 		return fmt.Errorf("header: %w", err)
 	}
 	col := make(map[string]int, len(header))
@@ -247,7 +250,7 @@ func modelScoreCSV(ctx context.Context, m model.Model, multi model.Multi, in io.
 
 func modelCheck(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("scorestream model check", flag.ContinueOnError)
-	format := fs.String("format", "", "model format: logistic, xgboost, xgboost-ubj or lightgbm (default: detect)")
+	format := fs.String("format", "", "model format: logistic, xgboost, xgboost-ubj, lightgbm or onnx (default: detect)")
 	cfgPath := fs.String("config", "", "pipeline config `file`: check a manifest's model against its feature spec")
 	if ok, code := parseFlags(fs, args, modelCheckUsageText, stdout, stderr); !ok {
 		return code

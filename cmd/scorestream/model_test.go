@@ -76,7 +76,7 @@ func TestModelPredictErrors(t *testing.T) {
 		want string
 	}{
 		{"missing columns", []string{"predict", "--model", xgb, "--features", csv("a.csv", "amount,hour,extra\n1,2,3\n")}, exitFailure,
-			"model needs features not in the feature spec: merchant_age, distance_km, tx_count_1h"},
+			"model needs features not in the CSV header: merchant_age, distance_km, tx_count_1h"},
 		{"not a number", []string{"predict", "--model", logit, "--features", csv("b.csv", "amount,hour,merchant_age\n1,2,3\n1,x,3\n")}, exitFailure,
 			`line 3 column "hour": "x" is not a number`},
 		{"logistic missing", []string{"predict", "--model", logit, "--features", csv("c.csv", "merchant_age,hour,amount\n1,2,3\n1,,3\n")}, exitFailure,
@@ -133,7 +133,7 @@ func TestModelCheck(t *testing.T) {
 		}
 	}
 	stdout.Reset()
-	if code := modelCmd(context.Background(), []string{"predict", "--help"}, &stdout, &stderr); code != exitOK || !strings.Contains(stdout.String(), "Example:") {
+	if code := modelCmd(context.Background(), []string{"predict", "--help"}, &stdout, &stderr); code != exitOK || !strings.Contains(stdout.String(), "Examples:") {
 		t.Errorf("predict --help: exit %d, %q", code, stdout.String())
 	}
 }

@@ -95,7 +95,7 @@ func manifestCheck(path, cfgPath string, stdout, stderr io.Writer) int {
 	if cfg != nil {
 		spec, err := features.Compile(cfg.Features, cfg.State, cfg.Stream)
 		if err == nil {
-			err = model.CheckFeatures(m, spec.Names())
+			err = model.CheckFeatures(m, spec.Names(), "the feature spec")
 		}
 		if err == nil {
 			err = modelwatch.CheckDefaults(man, m, cfg.Features)

@@ -137,7 +137,7 @@ func monitorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitUsage
 	}
 	if listen != "" {
-		addr, err := serveHTTP(ctx, listen, reg, func() bool { return true }, log)
+		addr, err := serveHTTP(ctx, listen, reg, func() bool { return true }, func() error { return nil }, log)
 		if err != nil {
 			log.Error("startup failed", "err", err)
 			return exitUsage

@@ -58,8 +58,11 @@ Flags:
       --timeout D     how long --check waits for the brokers and the registry
                       (default 5s; both are asked at the same time)
 
-Endpoints (metrics.listen, default :9464): /metrics, /healthz (alive), /readyz
-(joined the consumer group).
+Endpoints (metrics.listen, default :9464): /metrics; /healthz, which fails
+(503, with the reason) when the loop has made no progress for
+stream.liveness_timeout while it owns partitions with lag, so that Kubernetes
+restarts a hung instance; /readyz, ready once the instance joined the consumer
+group and restored the state of its assigned partitions.
 
 Examples:
   scorestream run -c config/example.yaml
@@ -129,8 +132,13 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Error("startup failed", "err", err)
 		return exitFailure
 	}
+	// The group's progress as the brokers see it (scorestream_group_*), a
+	// warning when a partition stalls, and the lag that /healthz weighs.
+	lag := &stream.GroupLag{Admin: adm, Group: cfg.Stream.Group, Topics: cfg.Stream.InputTopics,
+		Metrics: shared.Metrics, Log: log}
 	if cfg.Metrics.Listen != "" {
-		addr, err := serveHTTP(ctx, cfg.Metrics.Listen, reg, loop.Ready, log)
+		alive := func() error { return loop.Alive(time.Now(), lag.Lag) }
+		addr, err := serveHTTP(ctx, cfg.Metrics.Listen, reg, loop.Ready, alive, log)
 		if err != nil {
 			log.Error("startup failed", "err", err)
 			return exitUsage
@@ -146,14 +154,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		go func() { watched <- shared.Watcher.Run(wctx, log, hup) }()
 		defer func() { stopWatch(); <-watched }()
 	}
-	// The group's progress as the brokers see it (scorestream_group_*), and a
-	// warning when a partition stalls.
 	lagCtx, stopLag := context.WithCancel(ctx)
 	lagDone := make(chan struct{})
 	go func() {
 		defer close(lagDone)
-		(&stream.GroupLag{Admin: adm, Group: cfg.Stream.Group, Topics: cfg.Stream.InputTopics,
-			Metrics: shared.Metrics, Log: log}).Run(lagCtx)
+		lag.Run(lagCtx)
 	}()
 	defer func() { stopLag(); <-lagDone }()
 	// Hanging transactions on the pipeline's partitions (scorestream_hanging_transactions).

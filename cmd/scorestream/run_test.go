@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -90,5 +91,58 @@ func TestDemoDriftAt(t *testing.T) {
 	}
 	if !shifted.Clean {
 		t.Errorf("shifted run not exactly once: %+v", shifted)
+	}
+}
+
+// cancelAfter is a goroutine-safe stderr that cancels once it has seen n
+// progress lines of the demo.
+type cancelAfter struct {
+	mu     sync.Mutex
+	n      int
+	cancel context.CancelFunc
+	buf    bytes.Buffer
+}
+
+func (w *cancelAfter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.n -= bytes.Count(p, []byte("produced "))
+	if w.n <= 0 {
+		w.cancel()
+	}
+	return w.buf.Write(p)
+}
+
+// TestDemoEndless: --events 0 until "Ctrl-C" (here: after 5 progress lines,
+// past the first trim): the audit of what is left is clean, earlier committed
+// events were trimmed, and the summary says what it audited.
+func TestDemoEndless(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errw := &cancelAfter{n: 5, cancel: cancel}
+	var out bytes.Buffer
+	code := demoCmd(ctx, []string{"--events", "0", "--instances", "2", "--summary", "json", "--metrics-listen", ""}, &out, errw)
+	errw.mu.Lock()
+	defer errw.mu.Unlock()
+	if code != exitOK {
+		t.Fatalf("exit %d: %s\n%s", code, errw.buf.String(), out.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var s demoSummary
+	if err := jsonUnmarshal(lines[len(lines)-1], &s); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Clean || !s.Interrupted || s.Trimmed == 0 || s.Predictions+s.DeadLetters != s.Events+s.Ignored || s.Duplicates != 0 || s.Missing != 0 {
+		t.Fatalf("summary %+v", s)
+	}
+	var text bytes.Buffer
+	demoPrint(&text, "text", s)
+	for _, want := range []string{"up to the committed offsets", "produced but not yet committed", "deleted to bound memory"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text summary lacks %q:\n%s", want, text.String())
+		}
+	}
+	if strings.Contains(text.String(), "map[") {
+		t.Errorf("text summary prints Go map syntax:\n%s", text.String())
 	}
 }

@@ -17,30 +17,49 @@ import (
 )
 
 // newLogger builds the slog logger for level (debug, info, warn, error) and
-// format (json, text).
+// format (json, text). Durations are written as Go duration strings ("1.5s")
+// in both formats; slog's JSON handler would write nanoseconds.
 func newLogger(w io.Writer, level, format string) *slog.Logger {
 	var lv slog.Level
 	_ = lv.UnmarshalText([]byte(strings.ToUpper(level))) // validated by config; unknown stays info
-	opts := &slog.HandlerOptions{Level: lv}
+	opts := &slog.HandlerOptions{Level: lv, ReplaceAttr: durationString}
 	if format == "text" {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// newRegistry is the process's Prometheus registry with Go and process metrics.
+// durationString is a slog ReplaceAttr writing durations as "1.5s".
+func durationString(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
+}
+
+// newRegistry is the process's Prometheus registry with Go and process metrics
+// and scorestream_build_info.
 func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		buildInfoGauge(readBuildInfo()))
 	return reg
 }
 
-// serveHTTP serves /metrics, /healthz (alive) and /readyz (ready() true) on addr
-// until ctx is done. It returns the bound address.
-func serveHTTP(ctx context.Context, addr string, reg *prometheus.Registry, ready func() bool, log *slog.Logger) (string, error) {
+// serveHTTP serves /metrics, /healthz (alive() nil; 503 with its error
+// otherwise) and /readyz (ready() true) on addr until ctx is done. It returns
+// the bound address.
+func serveHTTP(ctx context.Context, addr string, reg *prometheus.Registry, ready func() bool, alive func() error, log *slog.Logger) (string, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := alive(); err != nil {
+			log.Warn("liveness check failed", "err", err)
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !ready() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)

@@ -106,6 +106,23 @@ func (s *Scorer) score(vec []float64, x *[]float64) (float64, error) {
 	return v, nil
 }
 
+// classScores appends a multiclass model's probability of every class for vec
+// (spec features) to dst; nil for other models. Scratch x as for score.
+func (s *Scorer) classScores(dst, vec []float64, x *[]float64) []float64 {
+	mm, ok := s.Model.(model.Multi)
+	if !ok || s.Model.Info().Classes < 2 {
+		return nil
+	}
+	if cap(*x) < len(s.index) {
+		*x = make([]float64, len(s.index))
+	}
+	in := (*x)[:len(s.index)]
+	for i, j := range s.index {
+		in[i] = vec[j]
+	}
+	return mm.ScoreAll(dst, in)
+}
+
 // Decide maps a score to a decision: the highest threshold whose min_score the
 // score reaches, "allow" below all of them.
 func (s *Scorer) Decide(score float64) string {
@@ -167,6 +184,7 @@ type Processor struct {
 	rowIdx                   []int
 	inputs, batchOut         []float64
 	multi                    []multiScratch // Score's per-scorer results
+	classBuf                 []float64      // class_scores of the prediction being encoded
 }
 
 // New returns a Processor.
@@ -395,6 +413,9 @@ func (p *Processor) Finish(items []Pending) []Result {
 			// Before defaults: a missing value is logged as null (see sink.PredictionSchema).
 			pred.FeatureNames, pred.Features = p.spec.Names(), p.slab[it.vec+n:it.vec+2*n]
 		}
+		// Encoded below before the buffer is reused.
+		p.classBuf = m.Champion.classScores(p.classBuf[:0], vec, &p.x)
+		pred.ClassScores = p.classBuf
 		hs := sink.AppendProvenance(make([]kgo.RecordHeader, 0, 4), src)
 		res.Records = append(make([]*kgo.Record, 0, 2), &kgo.Record{
 			Topic: p.cfg.PredictionsTopic, Key: in.Key,
@@ -411,6 +432,8 @@ func (p *Processor) Finish(items []Pending) []Result {
 				shadow := pred
 				shadow.Score, shadow.Decision = cs, res.ChallengerDecide
 				shadow.ModelName, shadow.ModelVersion, shadow.ModelHash = c.Name, c.Version, c.Hash
+				p.classBuf = c.classScores(p.classBuf[:0], vec, &p.x)
+				shadow.ClassScores = p.classBuf
 				shs := sink.AppendProvenance(make([]kgo.RecordHeader, 0, 4), src)
 				res.Records = append(res.Records, &kgo.Record{
 					Topic: p.cfg.ShadowTopic, Key: in.Key,

@@ -497,3 +497,66 @@ func TestLoggedFeaturesKeepMissing(t *testing.T) {
 		t.Fatalf("generator gave %d missing and %d present device ages: the test proves nothing", missing, present)
 	}
 }
+
+// threeClass turns a binary model into a three-class one: class 1 is the
+// binary score, classes 0 and 2 share the rest.
+type threeClass struct{ model.Model }
+
+func (m threeClass) Info() model.Info {
+	i := m.Model.Info()
+	i.Classes, i.Objective = 3, "multiclass"
+	return i
+}
+
+func (m threeClass) ScoreAll(dst, x []float64) []float64 {
+	s := m.Model.Score(x)
+	return append(dst, (1-s)/4, s, 3*(1-s)/4)
+}
+
+// TestPredictionClassScores: a multiclass champion's predictions carry every
+// class's probability in class_scores, the score among them; a binary
+// model's carry null.
+func TestPredictionClassScores(t *testing.T) {
+	codec, err := goavro.NewCodec(sink.PredictionSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, multi := range []bool{false, true} {
+		f := newFixture(t, "")
+		if multi {
+			ch := f.proc.Models().Champion
+			sc, err := process.NewScorer(threeClass{ch.Model}, ch.Name, ch.Version, nil, f.proc.Spec())
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.proc.SetModels(&process.Models{Champion: sc})
+		}
+		for i := 0; i < 20; i++ {
+			r := f.gen.NextRecord()
+			res, err := f.proc.Process(context.Background(), f.record(r.Key, r.Value, int64(i)), f.st)
+			if err != nil || res.DeadLetter != "" {
+				t.Fatalf("record %d: %v %v", i, err, res.Err)
+			}
+			_, body, err := decode.SplitFrame(res.Records[0].Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			native, _, err := codec.NativeFromBinary(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs := native.(map[string]any)["class_scores"]
+			if !multi {
+				if cs != nil {
+					t.Fatalf("binary model: class_scores %v, want null", cs)
+				}
+				continue
+			}
+			arr, _ := cs.(map[string]any)["array"].([]any)
+			if len(arr) != 3 || arr[1] != res.Score || math.Abs(arr[0].(float64)*3-arr[2].(float64)) > 1e-12 {
+				t.Fatalf("multiclass: class_scores %v, score %v", cs, res.Score)
+			}
+			f.st.Commit()
+		}
+	}
+}
