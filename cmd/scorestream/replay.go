@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -240,7 +239,7 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitFailure
 	}
 	sum := replay.NewSummary(rp.spans, r.Progress(), rp.labels, time.Since(start))
-	sum.From, sum.To, sum.Models, sum.Version = f.from, f.to, rp.ids, buildVersion()
+	sum.From, sum.To, sum.Models, sum.Version = f.from, f.to, rp.ids, replayVersion()
 	sum.Warmup.From = rp.warmupDesc
 	if err := replay.WriteJSON(filepath.Join(f.out, "summary.json"), sum); err != nil {
 		fmt.Fprintf(stderr, "scorestream replay: %v\n", err)
@@ -572,7 +571,7 @@ func replayProgress(w io.Writer, every time.Duration, start time.Time, r *replay
 func printReplaySummary(w io.Writer, s replay.Summary, out string, report bool) {
 	fmt.Fprintf(w, "replayed %d events in %.1fs (%.0f events/s), %d dead letters", s.Events, s.Seconds, s.EventsPerSecond, s.DeadLetters)
 	if len(s.DeadLettersByClass) > 0 {
-		fmt.Fprintf(w, " %v", s.DeadLettersByClass)
+		fmt.Fprintf(w, " (%s)", counts(s.DeadLettersByClass))
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "warm-up: %s, %d records\n", s.Warmup.From, s.Warmup.Events)
@@ -592,17 +591,10 @@ func printReplaySummary(w io.Writer, s replay.Summary, out string, report bool) 
 	}
 }
 
-// buildVersion is the module version and VCS revision of this binary.
-func buildVersion() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := bi.Main.Version
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" {
-			v += " " + s.Value
-		}
-	}
-	return v
+
+// replayVersion names the binary in the report's provenance: version and commit
+// (readBuildInfo, as `scorestream version` prints them).
+func replayVersion() string {
+	b := readBuildInfo()
+	return b.Version + " " + b.Revision
 }
