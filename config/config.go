@@ -3,6 +3,7 @@
 // Load (a file) and Parse (bytes) start from Default, decode exactly one document
 // strictly (unknown keys fail, named by YAML path and line), apply environment
 // overrides (SCORESTREAM_BROKERS, SCORESTREAM_REGISTRY_URLS, SCORESTREAM_INSTANCE_ID,
+// SCORESTREAM_METRICS_LISTEN,
 // and the passwords named by password_env fields), then Validate reports every
 // problem with the field's YAML path: "stream.commit_interval: must be > 0".
 //
@@ -73,10 +74,14 @@ type Stream struct {
 	MaxRecordsPerTxn      int           `yaml:"max_records_per_txn"`     // default 10000
 	TransactionTimeout    time.Duration `yaml:"transaction_timeout"`     // default 60s; must exceed rebalance_timeout
 	SessionTimeout        time.Duration `yaml:"session_timeout"`         // default 45s
-	RebalanceTimeout      time.Duration `yaml:"rebalance_timeout"`       // default 30s
-	EventIDField          string        `yaml:"event_id_field"`          // default "event_id"
-	EventTimeField        string        `yaml:"event_time_field"`        // "" = record timestamp
-	ShutdownTimeout       time.Duration `yaml:"shutdown_timeout"`        // default 30s
+	// StaticMembership joins the group with group.instance.id = instance_id
+	// (KIP-345): an instance back within session_timeout gets its partitions
+	// again with no rebalance. Default true.
+	StaticMembership bool          `yaml:"static_membership"`
+	RebalanceTimeout time.Duration `yaml:"rebalance_timeout"` // default 30s
+	EventIDField     string        `yaml:"event_id_field"`    // default "event_id"
+	EventTimeField   string        `yaml:"event_time_field"`  // "" = record timestamp
+	ShutdownTimeout  time.Duration `yaml:"shutdown_timeout"`  // default 30s
 }
 
 // Output names the topics scorestream writes.
@@ -134,7 +139,7 @@ type Threshold struct {
 
 // Metrics is the Prometheus endpoint.
 type Metrics struct {
-	Listen string `yaml:"listen"` // default ":9464"; "" disables
+	Listen string `yaml:"listen"` // default ":9464"; "" disables; env SCORESTREAM_METRICS_LISTEN overrides
 }
 
 // Log is the slog handler.

@@ -21,6 +21,7 @@ func isolateEnv(t *testing.T) {
 	t.Setenv(EnvBrokers, "")
 	t.Setenv(EnvRegistryURLs, "")
 	t.Setenv(EnvInstanceID, "")
+	t.Setenv(EnvMetricsListen, "")
 	t.Setenv("SCORESTREAM_TEST_PASSWORD", "s3cret")
 	t.Setenv("SCORESTREAM_TEST_REGISTRY_PASSWORD", "r3gistry")
 	t.Setenv("SCORESTREAM_TEST_UNSET", "")
@@ -274,6 +275,7 @@ func TestEnvOverrides(t *testing.T) {
 	t.Setenv(EnvBrokers, " kafka-0:9092, kafka-1:9092 ,,")
 	t.Setenv(EnvRegistryURLs, "https://a.example:8081,https://b.example:8081")
 	t.Setenv(EnvInstanceID, "scorer-3")
+	t.Setenv(EnvMetricsListen, "127.0.0.1:9471")
 	c, err := Load("testdata/minimal.good.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -286,6 +288,13 @@ func TestEnvOverrides(t *testing.T) {
 	}
 	if got := c.TransactionalID(); got != "scorestream-scorer-3" {
 		t.Errorf("TransactionalID = %q", got)
+	}
+	if c.Metrics.Listen != "127.0.0.1:9471" {
+		t.Errorf("metrics.listen = %q", c.Metrics.Listen)
+	}
+	t.Setenv(EnvMetricsListen, "no-port")
+	if _, err := Load("testdata/minimal.good.yaml"); err == nil || !strings.Contains(err.Error(), "metrics.listen") {
+		t.Errorf("a bad %s: %v, want an error naming metrics.listen", EnvMetricsListen, err)
 	}
 }
 

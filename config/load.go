@@ -20,6 +20,9 @@ const (
 	EnvBrokers      = "SCORESTREAM_BROKERS"       // comma-separated host:port list; overrides kafka.brokers
 	EnvRegistryURLs = "SCORESTREAM_REGISTRY_URLS" // comma-separated URLs; overrides registry.urls
 	EnvInstanceID   = "SCORESTREAM_INSTANCE_ID"   // overrides stream.instance_id
+	// EnvMetricsListen overrides metrics.listen (host:port or :port), so that
+	// instances sharing a host and a config file each get their own port.
+	EnvMetricsListen = "SCORESTREAM_METRICS_LISTEN"
 )
 
 // Default returns a Config holding every default and nothing else. It does not
@@ -41,6 +44,7 @@ func Default() *Config {
 			MaxRecordsPerTxn:      10000,
 			TransactionTimeout:    60 * time.Second,
 			SessionTimeout:        45 * time.Second,
+			StaticMembership:      true,
 			RebalanceTimeout:      30 * time.Second,
 			EventIDField:          "event_id",
 			ShutdownTimeout:       30 * time.Second,
@@ -73,7 +77,7 @@ func Load(path string) (*Config, error) {
 //
 // The order is: defaults, then the document (a key absent from the document keeps
 // its default; an unknown key is an error naming its path and line), then the
-// environment (EnvBrokers, EnvRegistryURLs, EnvInstanceID, and the passwords named
+// environment (EnvBrokers, EnvRegistryURLs, EnvInstanceID, EnvMetricsListen, and the passwords named
 // by kafka.sasl.password_env and registry.password_env), then Validate. Durations
 // are strings with a unit: "100ms", "24h".
 //
@@ -282,6 +286,9 @@ func (c *Config) applyEnv(lookupEnv func(string) (string, bool)) {
 	}
 	if v, ok := lookupEnv(EnvInstanceID); ok && v != "" {
 		c.Stream.InstanceID = v
+	}
+	if v, ok := lookupEnv(EnvMetricsListen); ok && v != "" {
+		c.Metrics.Listen = v
 	}
 	if name := c.Kafka.SASL.PasswordEnv; name != "" {
 		c.Kafka.SASL.Password, _ = lookupEnv(name)

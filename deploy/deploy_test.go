@@ -515,6 +515,8 @@ var knownMetrics = []string{
 	"scorestream_state_early_evictions_total",
 	"scorestream_state_restore_seconds_bucket",
 	"scorestream_state_restored_entities_total",
+	"scorestream_hanging_transactions",
+	"scorestream_feature_absent_total",
 	"scorestream_kafka_produce_bytes_total",
 	"scorestream_kafka_fetch_bytes_total",
 	"scorestream_kafka_connect_errors_total",

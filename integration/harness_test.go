@@ -79,6 +79,9 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	if os.Getenv(hangProducerEnv) != "" { // a subprocess of TestHangingTransaction
+		return hangProducer()
+	}
 	_, file, _, _ := runtime.Caller(0)
 	suite.root = filepath.Dir(filepath.Dir(file))
 	suite.brokers = envOr("SCORESTREAM_IT_BROKERS", "127.0.0.1:9092")

@@ -146,8 +146,6 @@ node_format() {
 node_launch() {
   local dir=$1 heap=$2
   : >"$dir/logs/kafka.out"
-  # Mark where this run's log starts, so the readiness check ignores older runs.
-  wc -c 2>/dev/null <"$dir/logs/server.log" >"$dir/logs/.start-offset" || echo 0 >"$dir/logs/.start-offset"
   # shellcheck disable=SC2086
   setsid java -server $heap -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
@@ -158,21 +156,19 @@ node_launch() {
   echo $! >"$dir/kafka.pid"
 }
 
-# node_wait DIR waits until the node logs "Kafka Server started" and its
-# broker port accepts connections; fails if the JVM dies or time runs out.
+# node_wait DIR waits until the node's broker port answers a Kafka request
+# (broker_answers); fails if the JVM dies or time runs out. Readiness is asked
+# of the port, not read from server.log, which may roll during start-up.
 node_wait() {
-  local dir=$1 p t0 off
+  local dir=$1 p t0
   p=$(cat "$dir/port")
-  off=$(cat "$dir/logs/.start-offset" 2>/dev/null || echo 0)
   t0=$(date +%s)
   while :; do
     if ! node_pid "$dir" >/dev/null; then
       tail -n 30 "$dir/logs/kafka.out" "$dir/logs/server.log" >&2 2>/dev/null || true
       die "node in $dir exited during startup (logs: $dir/logs)"
     fi
-    # grep -c, not -q: with pipefail, -q's early exit fails tail with SIGPIPE.
-    if [ "$(tail -c +"$((off + 1))" "$dir/logs/server.log" 2>/dev/null | grep -c 'Kafka Server started')" -gt 0 ] &&
-       port_busy "$p"; then
+    if broker_answers "$p"; then
       return 0
     fi
     if [ $(($(date +%s) - t0)) -ge "$start_timeout" ]; then
@@ -220,6 +216,19 @@ lock() {
 }
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# broker_answers PORT: a Kafka broker on 127.0.0.1:PORT answers an ApiVersions
+# (v0) request with correlation id 1. A broker accepts on its port only once
+# it processes requests; the answer proves it is Kafka and not a port
+# squatter. The reply is read with a timeout, so a silent listener is "no".
+broker_answers() {
+  local reply
+  reply=$( (exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf '\x00\x00\x00\x0a\x00\x12\x00\x00\x00\x00\x00\x01\xff\xff' >&3
+    timeout 5 head -c 8 <&3 | od -An -tx1 | tr -d ' \n') 2>/dev/null) || return 1
+  # 4 bytes of length, then the correlation id 00000001.
+  [ "${#reply}" -eq 16 ] && [ "${reply:8:8}" = 00000001 ]
+}
 
 # ---------------------------------------------------------------------------
 # single node

@@ -36,7 +36,7 @@ const PredictionSchema = `{
     {"name": "source_partition", "type": "int"},
     {"name": "source_offset", "type": "long"},
     {"name": "features", "type": ["null", {"type": "map", "values": ["null", "double"]}], "default": null,
-     "doc": "the feature vector scored (feature logging); null values were missing"}
+     "doc": "the features of the event (feature logging) before defaults: null was missing, and the model got the feature's configured default for it (a missing value if none)"}
   ]
 }`
 
@@ -59,7 +59,8 @@ type Prediction struct {
 	EventTime    int64 // Unix ms
 	ScoringTime  int64 // Unix ms
 	Source       Source
-	// FeatureNames and Features are written only when both are set.
+	// FeatureNames and Features are written only when both are set. Features
+	// are the values before the spec's defaults: NaN (missing) is written as null.
 	FeatureNames []string
 	Features     []float64
 }

@@ -121,8 +121,8 @@ func (g *GroupLag) Once(ctx context.Context, now time.Time) error {
 			s.warned = true
 			g.seen[k] = s
 			g.Log.Warn("input partition stalled: the group's committed offset has not moved while records arrive; "+
-				"after a broker failure, look for hanging transactions (kafka-transactions.sh find-hanging --broker-id ID "+
-				"--max-transaction-timeout 1, then abort each); see deploy/README.md#scorestreamstalled",
+				"after a broker failure, look for hanging transactions (scorestream txn hanging -c CONFIG, "+
+				"then scorestream txn abort); see deploy/README.md#scorestreamstalled",
 				"group", g.Group, "topic", e.Topic, "partition", e.Partition, "committed", c, "lag", lag,
 				"arrived_since", e.Offset-s.end, "stalled_for", now.Sub(s.since).Round(time.Second))
 		}

@@ -47,10 +47,18 @@ type Config struct {
 	MaxRecordsPerTxn   int
 	TransactionTimeout time.Duration
 	SessionTimeout     time.Duration
-	RebalanceTimeout   time.Duration
-	ShutdownTimeout    time.Duration
-	RetryMax           time.Duration // longest backoff while the registry is unreachable
-	State              state.Config
+	// InstanceID, if set, makes the loop a static group member
+	// (group.instance.id, KIP-345). A static member does not leave the group
+	// when it closes, so a restart within SessionTimeout gets its partitions
+	// back without a rebalance; the transactional id still fences the previous
+	// incarnation (InitProducerID), and the group fences its consumer
+	// (FENCED_INSTANCE_ID). The cost: a member that closes for good keeps its
+	// partitions unassigned until SessionTimeout passes.
+	InstanceID       string
+	RebalanceTimeout time.Duration
+	ShutdownTimeout  time.Duration
+	RetryMax         time.Duration // longest backoff while the registry is unreachable
+	State            state.Config
 	// NewHooks returns the client hooks (e.g. kprom metrics) for each new session;
 	// hooks are per client, so a replaced session gets fresh ones.
 	NewHooks func() []kgo.Hook
@@ -126,6 +134,9 @@ func New(cfg Config, proc *process.Processor, log *slog.Logger, m *Metrics) (*Lo
 			l.log.Info("partitions assigned", "partitions", as)
 		}),
 	)
+	if cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
+	}
 	l.opts = opts
 	sess, err := l.newSession()
 	if err != nil {
@@ -488,6 +499,9 @@ func (l *Loop) record(n int, dur time.Duration) {
 			continue
 		}
 		preds++
+		for _, f := range r.Absent {
+			l.m.FeatureAbsent.WithLabelValues(l.proc.Spec().Names()[f]).Inc()
+		}
 		eventTime.Observe(now.Sub(time.UnixMilli(r.EventTime)).Seconds())
 		champScore.Observe(r.Score)
 		l.m.Decisions.WithLabelValues(ch.Name, ch.Version, "champion", r.Decision).Inc()

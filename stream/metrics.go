@@ -29,6 +29,8 @@ type Metrics struct {
 	CorruptState    prometheus.Counter
 	StateUpgrades   *prometheus.CounterVec
 	SessionRestarts prometheus.Counter
+	FeatureAbsent   *prometheus.CounterVec
+	HangingTxns     *prometheus.GaugeVec
 	GroupLag        *prometheus.GaugeVec
 	GroupCommitted  *prometheus.GaugeVec
 }
@@ -80,6 +82,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Changelog records that did not decode on restore; each entity concerned started empty."}),
 		StateUpgrades: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "state", Name: "upgraded_records_total",
 			Help: "Changelog records restored from an older format (kind from_v1) or feature spec with aggregates that started empty (kind aggregate_started_empty)."}, []string{"kind"}),
+		HangingTxns: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "hanging_transactions",
+			Help: "Hanging transactions holding the last stable offset of an input, output, changelog or the group's offsets partition: seconds since the producer last wrote to the partition (scorestream txn hanging lists them)."},
+			[]string{"topic", "partition", "producer_id"}),
+		FeatureAbsent: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "feature", Name: "absent_total",
+			Help: "Scored events whose writer schema has no field at the feature's path (so the feature was missing: its default, if any)."}, []string{"feature"}),
 		SessionRestarts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "stream", Name: "session_restarts_total",
 			Help: "Kafka sessions replaced after a transaction ended in error (broker gone mid-commit, transaction timed out)."}),
 		GroupLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: "group", Name: "lag_records",
@@ -91,7 +98,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.Consumed, m.Predictions, m.DeadLetters, m.Transactions, m.TxnDuration, m.TxnRecords,
 		m.Latency, m.Lag, m.RegistryDown, m.RegistryErrors, m.Score, m.Decisions, m.Disagreements, m.ModelReloads, m.ModelInfo,
-		m.StateEntries, m.EarlyEvictions, m.RestoreSeconds, m.RestoredEntries, m.CorruptState, m.StateUpgrades, m.SessionRestarts,
+		m.StateEntries, m.EarlyEvictions, m.RestoreSeconds, m.RestoredEntries, m.CorruptState, m.StateUpgrades, m.SessionRestarts, m.FeatureAbsent, m.HangingTxns,
 		m.GroupLag, m.GroupCommitted)
 	return m
 }

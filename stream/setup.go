@@ -97,6 +97,15 @@ func PrepareLogged(ctx context.Context, cfg *config.Config, reg prometheus.Regis
 		Watcher: watcher, SchemaID: id, Metrics: metrics, Reg: reg}, nil
 }
 
+// staticID is the group.instance.id of instance id: itself with static
+// membership, none (dynamic membership) without.
+func staticID(static bool, id string) string {
+	if static {
+		return id
+	}
+	return ""
+}
+
 func stateful(fs []config.Feature) bool {
 	for _, f := range fs {
 		if f.State != "" {
@@ -161,6 +170,7 @@ func (s *Shared) newLoop(instanceID string, log *slog.Logger, noop bool) (*Loop,
 		MaxRecordsPerTxn:   c.Stream.MaxRecordsPerTxn,
 		TransactionTimeout: c.Stream.TransactionTimeout,
 		SessionTimeout:     c.Stream.SessionTimeout,
+		InstanceID:         staticID(c.Stream.StaticMembership, instanceID),
 		RebalanceTimeout:   c.Stream.RebalanceTimeout,
 		ShutdownTimeout:    c.Stream.ShutdownTimeout,
 		RetryMax:           c.Registry.RetryMax,

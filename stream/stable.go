@@ -20,11 +20,13 @@ const StableWait = 10 * time.Second
 // openTxn is a transaction open in a changelog partition, as the partition's
 // leader sees it (DescribeProducers).
 type openTxn struct {
-	topic     string
-	partition int32
-	producer  int64
-	epoch     int16
-	start     int64
+	topic      string
+	partition  int32
+	producer   int64
+	epoch      int16
+	start      int64
+	coordEpoch int32     // the coordinator epoch of the producer's last marker here
+	lastWrite  time.Time // the producer's last write to the partition
 }
 
 // coordTxn is what the transaction coordinator says of a producer's
@@ -95,8 +97,8 @@ func awaitStable(ctx context.Context, cl *kgo.Client, topic string, ps []int32, 
 			}
 			for _, o := range wait {
 				log.Warn("changelog partition holds a transaction its coordinator has ended without a marker here (a hanging transaction): "+
-					"the restore reads up to it and the state misses what was committed after it; abort it: "+
-					"kafka-transactions.sh find-hanging --topic "+topic+" --max-transaction-timeout 1, then abort (deploy/README.md#scorestreamstalled)",
+					"the restore reads up to it and the state misses what was committed after it; repair it: "+
+					"scorestream txn hanging -c CONFIG, then scorestream txn abort (deploy/README.md#scorestreamhangingtransaction)",
 					"topic", topic, "partition", o.partition, "producer_id", o.producer, "producer_epoch", o.epoch, "start_offset", o.start)
 			}
 			return
@@ -112,14 +114,25 @@ func decidedOpen(ctx context.Context, adm *kadm.Client, topic string, ps []int32
 	defer cancel()
 	set := kadm.TopicsSet{}
 	set.Add(topic, ps...)
-	dp, err := adm.DescribeProducers(ctx, set)
+	open, coord, err := describeOpen(ctx, adm, set)
 	if err != nil {
 		return nil, err
+	}
+	return decided(open, coord), nil
+}
+
+// describeOpen returns the transactions open in the partitions of set, as their
+// leaders see them (DescribeProducers), and what the coordinators say of their
+// producers (ListTransactions + DescribeTransactions).
+func describeOpen(ctx context.Context, adm *kadm.Client, set kadm.TopicsSet) ([]openTxn, map[int64]coordTxn, error) {
+	dp, err := adm.DescribeProducers(ctx, set)
+	if err != nil {
+		return nil, nil, err
 	}
 	for _, t := range dp {
 		for _, p := range t.Partitions {
 			if p.Err != nil {
-				return nil, fmt.Errorf("describe producers of %s/%d: %w", t.Topic, p.Partition, p.Err)
+				return nil, nil, fmt.Errorf("describe producers of %s/%d: %w", t.Topic, p.Partition, p.Err)
 			}
 		}
 	}
@@ -127,18 +140,19 @@ func decidedOpen(ctx context.Context, adm *kadm.Client, topic string, ps []int32
 	var pids []int64
 	dp.EachProducer(func(p kadm.DescribedProducer) {
 		if p.CurrentTxnStartOffset >= 0 {
-			open = append(open, openTxn{topic: p.Topic, partition: p.Partition, producer: p.ProducerID, epoch: p.ProducerEpoch, start: p.CurrentTxnStartOffset})
+			open = append(open, openTxn{topic: p.Topic, partition: p.Partition, producer: p.ProducerID, epoch: p.ProducerEpoch,
+				start: p.CurrentTxnStartOffset, coordEpoch: p.CoordinatorEpoch, lastWrite: time.UnixMilli(p.LastTimestamp)})
 			if !slices.Contains(pids, p.ProducerID) {
 				pids = append(pids, p.ProducerID)
 			}
 		}
 	})
 	if len(open) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	lt, err := adm.ListTransactions(ctx, pids, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	coord := map[int64]coordTxn{}
 	var ids []string
@@ -149,7 +163,7 @@ func decidedOpen(ctx context.Context, adm *kadm.Client, topic string, ps []int32
 	if len(ids) > 0 {
 		dt, err := adm.DescribeTransactions(ctx, ids...)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		var derr error
 		dt.Each(func(d kadm.DescribedTransaction) {
@@ -160,8 +174,8 @@ func decidedOpen(ctx context.Context, adm *kadm.Client, topic string, ps []int32
 			coord[d.ProducerID] = coordTxn{id: d.TxnID, state: d.State, epoch: d.ProducerEpoch, parts: d.Topics}
 		})
 		if derr != nil {
-			return nil, derr
+			return nil, nil, derr
 		}
 	}
-	return decided(open, coord), nil
+	return open, coord, nil
 }

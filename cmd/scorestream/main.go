@@ -37,6 +37,7 @@ func commands() []command {
 		{"model", "check a model file and score CSV rows offline (model predict, model check)", modelCmd},
 		{"registry", "serve an in-memory schema registry over HTTP for local testing", registryCmd},
 		{"bench", "throughput and latency on a real broker, as a ratio to a no-op copier", benchCmd},
+		{"txn", "find and repair hanging transactions on the pipeline's partitions (txn hanging, txn abort)", txnCmd},
 	}
 }
 

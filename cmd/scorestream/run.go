@@ -41,7 +41,8 @@ model keeps serving. The swap happens between transactions.
 Flags:
   -c, --config FILE   the YAML config (see config/example.yaml)
       --check         load and validate the config and the model, check the
-                      topics, then exit (0 if all is well)
+                      topics and that every feature path is in the input
+                      subjects' latest writer schemas, then exit (0 if all is well)
 
 Endpoints (metrics.listen, default :9464): /metrics, /healthz (alive), /readyz
 (joined the consumer group).
@@ -49,6 +50,7 @@ Endpoints (metrics.listen, default :9464): /metrics, /healthz (alive), /readyz
 Examples:
   scorestream run -c config/example.yaml
   SCORESTREAM_INSTANCE_ID=scorer-1 scorestream run -c prod.yaml
+  SCORESTREAM_INSTANCE_ID=scorer-2 SCORESTREAM_METRICS_LISTEN=:9465 scorestream run -c prod.yaml
   scorestream run -c prod.yaml --check
 `
 
@@ -94,6 +96,17 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	if check {
+		problems, err := stream.CheckInputSchemas(ctx, shared.Registry, shared.Spec, cfg.Stream.InputTopics)
+		if err != nil {
+			log.Error("input schemas", "err", err)
+			return exitFailure
+		}
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "scorestream run: %v\n", p)
+		}
+		if len(problems) > 0 {
+			return exitUsage
+		}
 		fmt.Fprintf(stdout, "config ok: %s; model %s; topics ok\n", path, shared.Models.Champion.Label())
 		return exitOK
 	}
@@ -129,6 +142,14 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			Metrics: shared.Metrics, Log: log}).Run(lagCtx)
 	}()
 	defer func() { stopLag(); <-lagDone }()
+	// Hanging transactions on the pipeline's partitions (scorestream_hanging_transactions).
+	hangDone := make(chan struct{})
+	go func() {
+		defer close(hangDone)
+		(&stream.HangingWatch{Admin: adm, Scope: stream.ScopeOf(cfg), OlderThan: cfg.Stream.TransactionTimeout,
+			Gauge: shared.Metrics.HangingTxns, Log: log}).Run(lagCtx)
+	}()
+	defer func() { stopLag(); <-hangDone }()
 	log.Info("scorestream running", "instance", cfg.Stream.InstanceID, "group", cfg.Stream.Group,
 		"inputs", cfg.Stream.InputTopics, "model", shared.Models.Champion.Label(), "pid", os.Getpid())
 	if err := loop.Run(ctx); err != nil {

@@ -4,7 +4,9 @@
 // schema is fetched by id from the registry once and its goavro codec kept in an
 // LRU. Every record is decoded with its own writer schema, so schema evolution
 // (fields added, removed, reordered, made nullable) needs no reader schema: the
-// feature stage takes fields by name.
+// feature stage takes fields by name. Decoded values are union-free: which
+// values are unions comes from the writer schema (see Schema), so a union's value
+// is its branch's value on every path.
 package decode
 
 import (
@@ -95,9 +97,10 @@ type Decoder struct {
 // entry is a writer schema's goavro codec and, when the schema allows one, the
 // projection that decodes only the fields the pipeline reads.
 type entry struct {
-	codec *goavro.Codec
-	proj  *projection
-	bad   error // the schema's records cannot be decoded safely: every one is a dead letter
+	codec  *goavro.Codec
+	schema *Schema
+	proj   *projection
+	bad    error // the schema's records cannot be decoded safely: every one is a dead letter
 }
 
 // Config for a Decoder.
@@ -176,6 +179,11 @@ func (d *Decoder) entry(ctx context.Context, id int) (*entry, error) {
 		return nil, &Error{Class: ClassAvro, Err: fmt.Errorf("schema %d: %w", id, err)}
 	}
 	e := &entry{codec: c}
+	if e.schema, err = ParseSchema(text); err != nil {
+		// goavro took it, so this is a gap in ParseSchema: refuse its records
+		// rather than read its unions by guesswork.
+		e.bad = fmt.Errorf("schema %d: %w", id, err)
+	}
 	paths := d.paths
 	if paths == nil {
 		paths = [][]string{} // still checked for records goavro would recurse on forever
@@ -184,6 +192,7 @@ func (d *Decoder) entry(ctx context.Context, id int) (*entry, error) {
 	switch {
 	case errors.Is(err, errNoFiniteValue):
 		e.bad = fmt.Errorf("schema %d: %w", id, err)
+	case e.bad != nil:
 	case err == nil && d.paths != nil:
 		e.proj = proj
 	} // otherwise goavro decodes it all
@@ -191,9 +200,22 @@ func (d *Decoder) entry(ctx context.Context, id int) (*entry, error) {
 	return e, nil
 }
 
-// Decode returns the record's native Go value (goavro's: map[string]any for
-// records) and the writer schema id. With Config.Paths, the value may hold only
-// those fields, with unions unwrapped (see projection). Errors are *Error (dead-letter) or wrap
+// Schema returns the shape of writer schema id, asking the registry on a miss.
+func (d *Decoder) Schema(ctx context.Context, id int) (*Schema, error) {
+	e, err := d.entry(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if e.schema == nil {
+		return nil, &Error{Class: ClassAvro, Err: e.bad}
+	}
+	return e.schema, nil
+}
+
+// Decode returns the record's Go value (goavro's native types: map[string]any
+// for records, with every union replaced by its branch's value) and the writer
+// schema id. With Config.Paths, the value may hold only those fields (see
+// projection). Errors are *Error (dead-letter) or wrap
 // ErrRegistryUnavailable (retry).
 func (d *Decoder) Decode(ctx context.Context, v []byte) (map[string]any, int, error) {
 	id, body, err := SplitFrame(v)
@@ -232,7 +254,7 @@ func (d *Decoder) Decode(ctx context.Context, v []byte) (map[string]any, int, er
 	if len(rest) != 0 {
 		return nil, id, &Error{Class: ClassAvro, Err: fmt.Errorf("schema %d: %d trailing bytes after the record", id, len(rest))}
 	}
-	m, ok := native.(map[string]any)
+	m, ok := strip(e.schema.root, native).(map[string]any)
 	if !ok {
 		return nil, id, &Error{Class: ClassAvro, Err: fmt.Errorf("schema %d: top-level type is %T, want a record", id, native)}
 	}

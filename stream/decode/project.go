@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/linkedin/goavro/v2"
-
-	"github.com/scorestream/scorestream/stream/features"
 )
 
 // A projection decodes only the fields the pipeline reads (the feature spec's
@@ -19,8 +17,8 @@ import (
 // of building goavro's native value for the whole record: the fields it keeps
 // are the values goavro would give (int32, int64, float32, float64, bool,
 // string, []byte, time.Time for timestamp-millis/-micros and date, nested
-// records as map[string]any), with unions unwrapped (goavro wraps a non-null
-// branch as {"type name": value}; the feature lookup unwraps it). It accepts
+// records as map[string]any), with every union replaced by its branch's value
+// (as Decode makes goavro's values, see Schema). It accepts
 // exactly what goavro accepts — the same varint, length, union-index, enum-index
 // and boolean checks on every field, kept or skipped, and no trailing bytes —
 // which the fuzz test FuzzProjection checks against goavro itself.
@@ -28,8 +26,7 @@ import (
 // Schemas it does not handle get no projection, and goavro decodes them: maps
 // (goavro rejects duplicate keys, which a skipper would have to track),
 // decimal and validated-string logical types, kept fields of other logical or
-// complex types, and path segments that the feature lookup could mistake for a
-// union branch name in a one-field map.
+// complex types, and nested unions.
 type projection struct {
 	root *node
 	want *want
@@ -62,7 +59,6 @@ type node struct {
 	fields   []field
 	items    *node   // kArray
 	branches []*node // kUnion
-	wrap     []bool  // kUnion: keep the branch's value in goavro's {"name": value} wrapper
 	width    int     // bytes of a fixed-width encoding (null 0, float 4, double 8, fixed size); -1 otherwise
 }
 
@@ -116,7 +112,7 @@ func newProjection(schema string, paths [][]string) (*projection, error) {
 	for _, p := range paths {
 		cur := w
 		for i, seg := range p {
-			if ambiguous(seg) {
+			if seg == "" {
 				return nil, errUnsupported
 			}
 			next := cur.children[seg]
@@ -136,12 +132,6 @@ func newProjection(schema string, paths [][]string) (*projection, error) {
 	return &projection{root: root, want: w}, nil
 }
 
-// ambiguous reports names the feature lookup's union unwrapping could take for
-// a branch name when a projected record keeps only that one field.
-func ambiguous(seg string) bool {
-	return seg == "" || features.UnwrapsBranch(seg, map[string]any{})
-}
-
 // check verifies that every kept field can be materialised: scalars (through
 // unions with null) at leaves, records (through unions) below.
 func check(n *node, w *want) error {
@@ -153,9 +143,6 @@ func check(n *node, w *want) error {
 	}
 	switch n.kind {
 	case kRecord:
-		if len(n.fields) == 1 && ambiguous(n.fields[0].name) {
-			return errUnsupported // goavro's one-field map could read as a union wrapper
-		}
 		for _, f := range n.fields {
 			if c := w.children[f.name]; c != nil {
 				if err := check(f.n, c); err != nil {
@@ -164,10 +151,7 @@ func check(n *node, w *want) error {
 			}
 		}
 	case kUnion:
-		for i, b := range n.branches {
-			if n.wrap[i] && w.children[b.name] != nil {
-				return errUnsupported // goavro's {"name": value} wrapper can be walked by its name
-			}
+		for _, b := range n.branches {
 			if b.kind == kRecord {
 				if err := check(b, w); err != nil {
 					return err
@@ -264,21 +248,9 @@ func (p *parser) parse(v any, ns string) (*node, error) {
 				return nil, err
 			}
 			if n.kind == kUnion {
-				return nil, errUnsupported // goavro names a nested union's branch "union", which the lookup keeps
+				return nil, errUnsupported // not valid Avro, though goavro takes it: left to goavro
 			}
 			u.branches = append(u.branches, n)
-			// goavro wraps every non-null branch value as {"branch name": value};
-			// the feature lookup unwraps primitives (and their logical types) and
-			// records whose full name is dotted or capitalised. Leave out the
-			// wrappers it would remove, keep the ones it would not.
-			wrap := false
-			switch n.kind {
-			case kEnum, kFixed: // a string or bytes value
-				wrap = !features.UnwrapsBranch(n.name, "")
-			case kRecord:
-				wrap = !features.UnwrapsBranch(n.name, map[string]any{})
-			}
-			u.wrap = append(u.wrap, wrap)
 		}
 		return u, nil
 	case map[string]any:
@@ -472,12 +444,7 @@ func keep(n *node, w *want, buf []byte) (any, []byte, error) {
 		if i < 0 || i >= int64(len(n.branches)) {
 			return nil, nil, fmt.Errorf("union index %d out of range", i)
 		}
-		b := n.branches[i]
-		v, rest, err := keep(b, w, rest)
-		if err != nil || v == nil || !n.wrap[i] {
-			return v, rest, err
-		}
-		return map[string]any{b.name: v}, rest, nil
+		return keep(n.branches[i], w, rest)
 	case kRecord:
 		if w.leaf {
 			return nil, nil, errUnsupported // excluded by check

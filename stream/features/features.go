@@ -3,8 +3,9 @@
 //
 // Field values are taken by name from the event's own writer schema, so a field
 // missing from an older or newer schema is a *missing* value (NaN) for the model —
-// not zero — unless the spec gives a default. Nullable unions are unwrapped; a null
-// is missing. Transforms:
+// not zero — unless the spec gives a default. Records come union-free from
+// package decode, which removes goavro's union wrappers by the writer schema;
+// a null is missing. Transforms:
 //
 //	log1p        log(1+x); missing for x <= -1
 //	hour_of_day  UTC hour 0-23 of a timestamp-millis field (or a long of Unix ms)
@@ -261,8 +262,8 @@ func (s *Spec) Paths() [][]string {
 	return out
 }
 
-// Lookup returns the value at a dotted path of a decoded record, unions
-// unwrapped; nil if absent. It is how the spec reads records.
+// Lookup returns the value at a dotted path of a decoded (union-free) record;
+// nil if absent. It is how the spec reads records.
 func Lookup(rec map[string]any, dotted string) any { return lookup(rec, split(dotted)) }
 
 // Names are the feature names in vector order.
@@ -301,8 +302,38 @@ func (s *Spec) Meta(rec map[string]any, fallbackTime int64, fallbackID string) (
 }
 
 // Extract fills dst (len(Names())) from the event and its entity's state before
-// this event (nil for a new entity). NaN marks a missing value.
+// this event (nil for a new entity): ExtractRaw, then Impute. NaN marks a missing
+// value with no default.
 func (s *Spec) Extract(dst []float64, rec map[string]any, prior *state.Entity, t int64) error {
+	if err := s.ExtractRaw(dst, rec, prior, t); err != nil {
+		return err
+	}
+	s.Impute(dst)
+	return nil
+}
+
+// imputed is vec[i] with feature i's default when it is missing.
+func (s *Spec) imputed(vec []float64, i int) float64 {
+	if math.IsNaN(vec[i]) {
+		return s.fs[i].def
+	}
+	return vec[i]
+}
+
+// Impute replaces each missing value (NaN) in vec (len(Names())) by its
+// feature's default, where the feature has one: what the model is given.
+func (s *Spec) Impute(vec []float64) {
+	for i := range s.fs {
+		if math.IsNaN(vec[i]) {
+			vec[i] = s.fs[i].def
+		}
+	}
+}
+
+// ExtractRaw is Extract without the defaults: NaN marks every missing value.
+// Feature logging writes these, so that a training pipeline sees what was
+// missing and imputes it as the spec does (Impute).
+func (s *Spec) ExtractRaw(dst []float64, rec map[string]any, prior *state.Entity, t int64) error {
 	ratios := false
 	for i := range s.fs {
 		f := &s.fs[i]
@@ -325,9 +356,6 @@ func (s *Spec) Extract(dst []float64, rec map[string]any, prior *state.Entity, t
 			ratios = true
 			continue
 		}
-		if math.IsNaN(v) {
-			v = f.def
-		}
 		dst[i] = v
 	}
 	if ratios {
@@ -336,12 +364,13 @@ func (s *Spec) Extract(dst []float64, rec map[string]any, prior *state.Entity, t
 			if f.kind != kRatio {
 				continue
 			}
+			// The operands as the model gets them (their defaults applied), so
+			// that Extract's ratio is the same with or without feature logging;
+			// the ratio itself stays missing (NaN) for Impute.
+			a, b := s.imputed(dst, f.ratio[0]), s.imputed(dst, f.ratio[1])
 			v := math.NaN()
-			if b := dst[f.ratio[1]]; b != 0 {
-				v = dst[f.ratio[0]] / b // NaN when either is missing
-			}
-			if math.IsNaN(v) {
-				v = f.def
+			if b != 0 {
+				v = a / b // NaN when either is missing
 			}
 			dst[i] = v
 		}
@@ -506,48 +535,18 @@ func (f *feature) errorf(format string, a ...any) error {
 	return fmt.Errorf("%w %q: field %q %s", ErrFeature, f.name, strings.Join(f.path, "."), fmt.Sprintf(format, a...))
 }
 
-// lookup walks a dotted path through records and unwraps unions; nil if absent.
+// lookup walks a dotted path through the records (and maps) of a union-free
+// value; nil if absent.
 func lookup(rec map[string]any, p path) any {
 	var cur any = rec
 	for _, seg := range p {
-		m, ok := unwrap(cur).(map[string]any)
+		m, ok := cur.(map[string]any)
 		if !ok {
 			return nil
 		}
 		cur = m[seg]
 	}
-	return unwrap(cur)
-}
-
-// unwrap returns the value inside a goavro union ({"type name": value}) and passes
-// other values through. A record with one field whose name is not an Avro type
-// name is not a union.
-func unwrap(v any) any {
-	m, ok := v.(map[string]any)
-	if !ok || len(m) != 1 {
-		return v
-	}
-	for k, inner := range m {
-		if UnwrapsBranch(k, inner) {
-			return inner
-		}
-	}
-	return v
-}
-
-// UnwrapsBranch reports whether the lookup takes a one-entry map {name: v} for
-// goavro's wrapper of a union branch named name and reads v through it. The
-// projection decoder (stream/decode) builds its values by this same rule.
-func UnwrapsBranch(name string, v any) bool {
-	switch name {
-	case "string", "bytes", "int", "long", "float", "double", "boolean", "null",
-		"long.timestamp-millis", "long.timestamp-micros", "int.date", "int.time-millis", "array", "map":
-		return true
-	}
-	// Named types (records, enums, fixed) are keyed by full name; a union of a record
-	// holds a map. Treat a dotted or capitalised key holding a map as a union branch.
-	_, isMap := v.(map[string]any)
-	return isMap && (strings.Contains(name, ".") || (name != "" && name[0] >= 'A' && name[0] <= 'Z'))
+	return cur
 }
 
 func number(v any) (float64, bool) {

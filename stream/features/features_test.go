@@ -9,6 +9,7 @@ import (
 	"github.com/scorestream/scorestream/demo"
 	"github.com/scorestream/scorestream/gen"
 	"github.com/scorestream/scorestream/state"
+	"github.com/scorestream/scorestream/stream/decode"
 	"github.com/scorestream/scorestream/stream/features"
 	"github.com/scorestream/scorestream/stream/process"
 )
@@ -35,22 +36,32 @@ func demoSpec(t testing.TB) *features.Spec {
 	return s
 }
 
+func genSchema(t testing.TB) *decode.Schema {
+	sch, err := decode.ParseSchema(gen.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sch
+}
+
 // TestExtract checks field paths, transforms, unions, defaults and missing values
 // on a generated event against values computed here from the event itself.
 func TestExtract(t *testing.T) {
 	s := demoSpec(t)
 	g, _ := gen.New(gen.Config{Seed: 2})
+	sch := genSchema(t)
 	for i := 0; i < 200; i++ {
 		e := g.Next()
+		rec := sch.Strip(e.Native())
 		vec := make([]float64, len(s.Names()))
-		ev, err := s.Meta(e.Native(), 0, "")
+		ev, err := s.Meta(rec, 0, "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if ev.ID != e.EventID || ev.Time != e.EventTime.UnixMilli() {
 			t.Fatalf("meta %+v does not match event %+v", ev, e)
 		}
-		if err := s.Extract(vec, e.Native(), nil, ev.Time); err != nil {
+		if err := s.Extract(vec, rec, nil, ev.Time); err != nil {
 			t.Fatal(err)
 		}
 		want := []float64{e.Amount, math.Log1p(e.Amount), float64(e.EventTime.UTC().Hour()), float64(e.EventTime.UTC().Weekday())}
@@ -84,11 +95,12 @@ func TestExtract(t *testing.T) {
 func BenchmarkFeaturesAndState(b *testing.B) {
 	s := demoSpec(b)
 	g, _ := gen.New(gen.Config{Seed: 2})
+	sch := genSchema(b)
 	evs := make([]gen.Event, 20000)
 	natives := make([]map[string]any, len(evs))
 	for i := range evs {
 		evs[i] = g.Next()
-		natives[i] = evs[i].Native()
+		natives[i] = sch.Strip(evs[i].Native())
 	}
 	vec := make([]float64, len(s.Names()))
 	var st *state.Partition
@@ -153,12 +165,13 @@ func TestStateAggregations(t *testing.T) {
 	}
 	vec := make([]float64, len(s.Names()))
 	checked := 0
+	sch := genSchema(t)
 	for i := 0; i < 3000; i++ {
 		e := g.Next()
 		if i%3 != 0 { // one entity, "k": a third of the events, spread out
 			continue
 		}
-		rec := e.Native()
+		rec := sch.Strip(e.Native())
 		ev, err := s.Meta(rec, 0, "")
 		if err != nil {
 			t.Fatal(err)

@@ -147,9 +147,10 @@ type Processor struct {
 	dec    *decode.Decoder
 	spec   *features.Spec
 	models *Models
-	nfeat  int        // features in the spec
-	x      []float64  // model input scratch
-	obs    *state.Obs // observation scratch
+	nfeat  int           // features in the spec
+	x      []float64     // model input scratch
+	obs    *state.Obs    // observation scratch
+	absent map[int][]int // writer schema id -> spec.Absent for it
 
 	// Between Prepare and Finish: the feature vectors of pending records, and
 	// Finish's scratch, reused across transactions.
@@ -167,7 +168,7 @@ func New(cfg Config, dec *decode.Decoder, spec *features.Spec, models *Models) *
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Processor{cfg: cfg, dec: dec, spec: spec, models: models, nfeat: len(spec.Names()), obs: spec.NewObs()}
+	return &Processor{cfg: cfg, dec: dec, spec: spec, models: models, nfeat: len(spec.Names()), obs: spec.NewObs(), absent: map[int][]int{}}
 }
 
 // SetModels swaps the models; the loop calls it between transactions.
@@ -195,6 +196,9 @@ type Result struct {
 	Decision         string
 	ChallengerScore  float64
 	ChallengerDecide string
+	// Absent are the field features (indexes in the spec's Names) whose path is
+	// not in the record's writer schema: missing because absent, not null.
+	Absent []int
 }
 
 // ErrRetry wraps failures that may pass (the registry is unreachable): the caller
@@ -205,10 +209,11 @@ var ErrRetry = errors.New("retry later")
 // staged, waiting to be scored by Finish. Dead-lettered records are pending too,
 // with their result already decided.
 type Pending struct {
-	in   *kgo.Record
-	ev   features.Event
-	vec  int     // offset of the feature vector in the processor's slab
-	done *Result // decided in Prepare (dead letter, or the no-op copy)
+	in     *kgo.Record
+	ev     features.Event
+	vec    int     // offset of the feature vector in the processor's slab; with feature logging, the raw vector follows it
+	absent []int   // spec.Absent of the writer schema
+	done   *Result // decided in Prepare (dead letter, or the no-op copy)
 }
 
 // Process scores one record against its partition's state, staging the state
@@ -235,7 +240,7 @@ func (p *Processor) Prepare(ctx context.Context, in *kgo.Record, st *state.Parti
 		return Pending{in: in, done: &Result{Records: []*kgo.Record{{Topic: p.cfg.PredictionsTopic, Key: in.Key, Value: in.Value,
 			Headers: sink.AppendProvenance(make([]kgo.RecordHeader, 0, 3), src)}}, EventTime: in.Timestamp.UnixMilli()}}, nil
 	}
-	rec, _, err := p.dec.Decode(ctx, in.Value)
+	rec, schemaID, err := p.dec.Decode(ctx, in.Value)
 	if err != nil {
 		var de *decode.Error
 		if errors.As(err, &de) {
@@ -256,15 +261,29 @@ func (p *Processor) Prepare(ctx context.Context, in *kgo.Record, st *state.Parti
 	key := string(in.Key)
 	n := p.nfeat
 	off := len(p.slab)
-	p.slab = slices.Grow(p.slab, n)[:off+n] // room for this record's vector
-	next, err := enrich(p.spec, st, key, rec, ev, p.slab[off:off+n], p.obs)
+	var next *state.Entity
+	if p.cfg.FeatureLogging {
+		// The vector scored, and the raw one (missing as NaN, no defaults) logged.
+		p.slab = slices.Grow(p.slab, 2*n)[:off+2*n]
+		vec, raw := p.slab[off:off+n], p.slab[off+n:off+2*n]
+		if next, err = enrich(p.spec, st, key, rec, ev, raw, p.obs); err == nil {
+			copy(vec, raw)
+			p.spec.Impute(vec)
+		}
+	} else {
+		p.slab = slices.Grow(p.slab, n)[:off+n] // room for this record's vector
+		next, err = enrich(p.spec, st, key, rec, ev, p.slab[off:off+n], p.obs)
+		if err == nil {
+			p.spec.Impute(p.slab[off : off+n])
+		}
+	}
 	if err != nil {
 		p.slab = p.slab[:off]
 		return p.deadPending(in, ClassFeature, err), nil
 	}
 	st.Advance(ev.Time)
 	st.Stage(key, next)
-	return Pending{in: in, ev: ev, vec: off}, nil
+	return Pending{in: in, ev: ev, vec: off, absent: p.absentIn(ctx, schemaID)}, nil
 }
 
 // Changelog appends to dst the changelog records of what the open transaction
@@ -281,6 +300,19 @@ func (p *Processor) Changelog(dst []*kgo.Record, partition int32, st *state.Part
 		dst = append(dst, r)
 	})
 	return dst
+}
+
+// absentIn returns the spec's features absent from writer schema id, computed
+// once per schema.
+func (p *Processor) absentIn(ctx context.Context, id int) []int {
+	a, ok := p.absent[id]
+	if !ok {
+		if sch, err := p.dec.Schema(ctx, id); err == nil { // cached: Decode just used it
+			a = p.spec.Absent(sch)
+		}
+		p.absent[id] = a
+	}
+	return a
 }
 
 // Input is the record a Pending was prepared from.
@@ -314,21 +346,22 @@ func (p *Processor) Finish(items []Pending) []Result {
 			p.finished = append(p.finished, *it.done)
 			continue
 		}
-		in, vec := it.in, p.slab[it.vec:it.vec+n]
+		in := it.in
 		if err := p.champErrs[i]; err != nil {
 			p.finished = append(p.finished, p.deadLetter(in, ClassScore, err))
 			continue
 		}
 		src := sink.Source{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
 		score := champ[i]
-		res := Result{EventTime: it.ev.Time, Score: score, Decision: m.Champion.Decide(score)}
+		res := Result{EventTime: it.ev.Time, Score: score, Decision: m.Champion.Decide(score), Absent: it.absent}
 		pred := sink.Prediction{
 			EventID: it.ev.ID, EntityKey: in.Key, Score: score, Decision: res.Decision,
 			ModelName: m.Champion.Name, ModelVersion: m.Champion.Version, ModelHash: m.Champion.Hash,
 			EventTime: it.ev.Time, ScoringTime: now, Source: src,
 		}
 		if p.cfg.FeatureLogging {
-			pred.FeatureNames, pred.Features = p.spec.Names(), vec
+			// Before defaults: a missing value is logged as null (see sink.PredictionSchema).
+			pred.FeatureNames, pred.Features = p.spec.Names(), p.slab[it.vec+n:it.vec+2*n]
 		}
 		hs := sink.AppendProvenance(make([]kgo.RecordHeader, 0, 4), src)
 		res.Records = append(make([]*kgo.Record, 0, 2), &kgo.Record{
@@ -425,16 +458,27 @@ func (p *Processor) scoreAll(s *Scorer, items []Pending, scores *[]float64, errs
 // the record is scored. The live loop and offline tools (training-set export,
 // replay) share this step, so features are computed the same way in both.
 func Enrich(spec *features.Spec, st *state.Partition, key string, rec map[string]any, ev features.Event, vec []float64) (*state.Entity, error) {
+	next, err := enrich(spec, st, key, rec, ev, vec, nil)
+	if err != nil {
+		return nil, err
+	}
+	spec.Impute(vec)
+	return next, nil
+}
+
+// EnrichRaw is Enrich without the features' defaults: every missing value in
+// vec is NaN (features.Spec.ExtractRaw).
+func EnrichRaw(spec *features.Spec, st *state.Partition, key string, rec map[string]any, ev features.Event, vec []float64) (*state.Entity, error) {
 	return enrich(spec, st, key, rec, ev, vec, nil)
 }
 
-// enrich is Enrich with observation scratch o (nil: allocated).
+// enrich is EnrichRaw with observation scratch o (nil: allocated).
 func enrich(spec *features.Spec, st *state.Partition, key string, rec map[string]any, ev features.Event, vec []float64, o *state.Obs) (*state.Entity, error) {
 	// The watermark advances only for scored records, so that a restore (which sees
 	// only written state) reproduces it.
 	wm := max(st.Watermark(), ev.Time)
 	prior := st.Get(key, wm)
-	if err := spec.Extract(vec, rec, prior, ev.Time); err != nil {
+	if err := spec.ExtractRaw(vec, rec, prior, ev.Time); err != nil {
 		return nil, err
 	}
 	return spec.Observe(prior, rec, ev.Time, wm, o), nil

@@ -3,9 +3,11 @@ package process_test
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
+	"github.com/scorestream/scorestream/config"
 	"github.com/scorestream/scorestream/demo"
 	"github.com/scorestream/scorestream/gen"
 	"github.com/scorestream/scorestream/model"
@@ -42,12 +45,20 @@ const logisticNeedsMean = `{"format":"logistic","version":1,"features":["log_amo
 func newFixture(t testing.TB, modelJSON string) *fixture { return newFixtureCards(t, modelJSON, 50) }
 
 func newFixtureCards(t testing.TB, modelJSON string, cards int) *fixture {
+	return newFixtureEdit(t, modelJSON, cards, nil)
+}
+
+// newFixtureEdit is newFixtureCards with the demo config changed by edit first.
+func newFixtureEdit(t testing.TB, modelJSON string, cards int, edit func(*config.Config)) *fixture {
 	t.Helper()
 	reg := srfake.New()
 	t.Cleanup(reg.Close)
 	cfg, err := demo.Config([]string{"127.0.0.1:9092"}, reg.URL(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(cfg)
 	}
 	if modelJSON != "" {
 		cfg.Model.Path = filepath.Join(t.TempDir(), "m.json")
@@ -248,8 +259,8 @@ func TestPredictionDecodes(t *testing.T) {
 			t.Fatalf("event time %v, want %v", p["event_time"], r.Event.EventTime)
 		}
 		feats := p["features"].(map[string]any)["map"].(map[string]any)
-		if len(feats) != 12 {
-			t.Fatalf("%d logged features, want 12", len(feats))
+		if len(feats) != len(f.proc.Spec().Names()) {
+			t.Fatalf("%d logged features, want %d", len(feats), len(f.proc.Spec().Names()))
 		}
 		cl := f.proc.Changelog(nil, 2, f.st)
 		if len(res.Records) != 1 || len(cl) != 1 {
@@ -372,5 +383,104 @@ func TestFinishBatches(t *testing.T) {
 	}
 	if dead == 0 || bm.rows != 300-dead {
 		t.Fatalf("%d dead letters, %d rows batched: want some refused by Check and the rest batched", dead, bm.rows)
+	}
+}
+
+// TestAbsentFeatures: a record whose writer schema has no field at a feature's
+// path reports that feature as absent (the loop counts it in
+// scorestream_feature_absent_total); a record of the full schema reports none.
+func TestAbsentFeatures(t *testing.T) {
+	f := newFixture(t, "")
+	full := f.gen.NextRecord()
+	res, err := f.proc.Process(context.Background(), f.record([]byte("card-1"), full.Value, 1), f.st)
+	if err != nil || res.DeadLetter != "" {
+		t.Fatalf("full record: %v %v", err, res.Err)
+	}
+	if len(res.Absent) != 0 {
+		t.Fatalf("full schema: absent %v", res.Absent)
+	}
+	const minimal = `{"type":"record","name":"P","fields":[{"name":"event_id","type":"string"},
+		{"name":"event_time","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"amount","type":"double"}]}`
+	id, _, err := f.reg.RegisterSchema("minimal-value", sr.Schema{Schema: minimal, Type: sr.TypeAvro})
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, err := goavro.NewCodec(minimal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := codec.BinaryFromNative(nil, map[string]any{"event_id": "e1", "event_time": time.UnixMilli(1_767_225_600_000), "amount": 3.0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 { // the second time from the processor's cache
+		res, err = f.proc.Process(context.Background(), f.record([]byte("card-1"), frame(id, body), int64(2+i)), f.st)
+		if err != nil || res.DeadLetter != "" {
+			t.Fatalf("minimal record: %v %v", err, res.Err)
+		}
+		var names []string
+		for _, j := range res.Absent {
+			names = append(names, f.proc.Spec().Names()[j])
+		}
+		if !slices.Contains(names, "channel_idx") || !slices.Contains(names, "device_age_days") || slices.Contains(names, "amount") || slices.Contains(names, "hour") {
+			t.Fatalf("absent %v, want channel_idx and device_age_days, not amount or hour", names)
+		}
+	}
+}
+
+// TestLoggedFeaturesKeepMissing: with feature logging, a missing value is logged
+// as null even when the feature has a default, and the model is given the
+// default (a logistic model over the feature alone shows which value it got).
+func TestLoggedFeaturesKeepMissing(t *testing.T) {
+	const def = -1.0
+	f := newFixtureEdit(t, `{"format":"logistic","version":1,"features":["device_age_days"],"intercept":0,"coefficients":{"device_age_days":1}}`, 50,
+		func(c *config.Config) {
+			for i := range c.Features {
+				if c.Features[i].Name == "device_age_days" {
+					d := def
+					c.Features[i].Default = &d
+				}
+			}
+		})
+	codec, err := goavro.NewCodec(sink.PredictionSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missing, present int
+	for i := 0; i < 200 && (missing == 0 || present == 0); i++ {
+		r := f.gen.NextRecord()
+		res, err := f.proc.Process(context.Background(), f.record(r.Key, r.Value, int64(i)), f.st)
+		if err != nil || res.DeadLetter != "" {
+			t.Fatalf("record %d: %v %v", i, err, res.Err)
+		}
+		_, body, err := decode.SplitFrame(res.Records[0].Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		native, _, err := codec.NativeFromBinary(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logged := native.(map[string]any)["features"].(map[string]any)["map"].(map[string]any)["device_age_days"]
+		x := def
+		if age := r.Event.DeviceAgeDays; age == nil {
+			missing++
+			if logged != nil {
+				t.Fatalf("record %d: missing device age logged as %v, want null", i, logged)
+			}
+		} else {
+			present++
+			x = float64(*age)
+			if v, ok := logged.(map[string]any)["double"]; !ok || v != x {
+				t.Fatalf("record %d: device age %v logged as %v", i, x, logged)
+			}
+		}
+		if want := 1 / (1 + math.Exp(-x)); math.Abs(res.Score-want) > 1e-12 {
+			t.Fatalf("record %d: score %v, want %v (the model given %v)", i, res.Score, want, x)
+		}
+		f.st.Commit()
+	}
+	if missing == 0 || present == 0 {
+		t.Fatalf("generator gave %d missing and %d present device ages: the test proves nothing", missing, present)
 	}
 }

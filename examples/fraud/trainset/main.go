@@ -19,6 +19,7 @@ import (
 	"github.com/scorestream/scorestream/demo"
 	"github.com/scorestream/scorestream/gen"
 	"github.com/scorestream/scorestream/state"
+	"github.com/scorestream/scorestream/stream/decode"
 	"github.com/scorestream/scorestream/stream/features"
 	"github.com/scorestream/scorestream/stream/process"
 )
@@ -53,6 +54,10 @@ func run(n int, seed int64) error {
 	if err != nil {
 		return err
 	}
+	sch, err := decode.ParseSchema(gen.Schema) // records as the pipeline decodes them: union-free
+	if err != nil {
+		return err
+	}
 	g, err := gen.New(gen.Config{Seed: seed, Cards: 5000})
 	if err != nil {
 		return err
@@ -64,7 +69,7 @@ func run(n int, seed int64) error {
 	row := make([]byte, 0, 256)
 	for i := 0; i < n; i++ {
 		e := g.Next()
-		rec := e.Native()
+		rec := sch.Strip(e.Native())
 		ev, err := spec.Meta(rec, e.EventTime.UnixMilli(), e.EventID)
 		if err != nil {
 			return err
