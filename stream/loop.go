@@ -59,6 +59,7 @@ type Config struct {
 	ShutdownTimeout  time.Duration
 	RetryMax         time.Duration // longest backoff while the registry is unreachable
 	State            state.Config
+	Checkpoints      Checkpoints
 	// NewHooks returns the client hooks (e.g. kprom metrics) for each new session;
 	// hooks are per client, so a replaced session gets fresh ones.
 	NewHooks func() []kgo.Hook
@@ -103,12 +104,13 @@ type Loop struct {
 	changes  []*kgo.Record // changelog scratch
 	prodErr  atomic.Pointer[error]
 	backoff  time.Duration
+	ck       ckptState
 }
 
 // New builds a Loop and its Kafka session (which joins the group on first poll).
 func New(cfg Config, proc *process.Processor, log *slog.Logger, m *Metrics) (*Loop, error) {
 	l := &Loop{cfg: cfg, log: log, m: m, proc: proc, parts: make(map[int32]*state.Partition),
-		drop: make(map[int32]bool), touched: make(map[int32]*state.Partition)}
+		drop: make(map[int32]bool), touched: make(map[int32]*state.Partition), ck: newCkptState()}
 	l.cfg.State.OnEarlyEvict = m.EarlyEvictions.Inc
 	opts := append([]kgo.Opt{}, cfg.Conn...)
 	opts = append(opts,
@@ -218,12 +220,15 @@ func (l *Loop) markDrop(why string, tps map[string][]int32) {
 	}
 }
 
-// applyDrops forgets the state of revoked or lost partitions. It runs only
-// between transactions; a partition assigned again is restored from the changelog.
+// applyDrops forgets the state of revoked or lost partitions, checkpointing it
+// first. It runs only between transactions, so the state is the committed one; a
+// partition assigned again is restored from its checkpoint and the changelog.
 func (l *Loop) applyDrops() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for p := range l.drop {
+		l.writeCheckpoint(p, "dropped")
+		l.forget(p)
 		delete(l.parts, p)
 		l.m.StateEntries.DeleteLabelValues(strconv.Itoa(int(p)))
 		l.m.Lag.DeletePartialMatch(prometheus.Labels{"partition": strconv.Itoa(int(p))})
@@ -295,6 +300,9 @@ func (l *Loop) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+	}
+	for p := range l.parts {
+		l.writeCheckpoint(p, "shutdown")
 	}
 	l.log.Info("stopped", "committed_txns", l.Stats.Committed.Load(), "aborted_txns", l.Stats.Aborted.Load())
 	return nil
@@ -375,9 +383,13 @@ func (l *Loop) produce(ctx context.Context) {
 	clear(l.changes)
 }
 
-func (l *Loop) promise(_ *kgo.Record, err error) {
+func (l *Loop) promise(r *kgo.Record, err error) {
 	if err != nil {
 		l.prodErr.CompareAndSwap(nil, &err)
+		return
+	}
+	if r.Topic == l.cfg.ChangelogTopic {
+		l.changelogProduced(r)
 	}
 }
 
@@ -397,10 +409,22 @@ func (l *Loop) ensureRestored(ctx context.Context, records []*kgo.Record) error 
 	}
 	start := time.Now()
 	awaitStable(ctx, l.sess.Client(), l.cfg.ChangelogTopic, need, l.log)
-	parts, n, err := Restore(ctx, l.cfg.Conn, l.sess.Client(), l.cfg.ChangelogTopic, need, l.cfg.State, l.corruptState)
+	rs, err := restore(ctx, l.cfg.Conn, l.sess.Client(), l.cfg.ChangelogTopic, need, l.cfg.State, l.corruptState,
+		l.pickCheckpoint(ctx, l.sess.Client()))
 	if err != nil {
 		return err
 	}
+	parts := make(map[int32]*state.Partition, len(rs))
+	for p, r := range rs {
+		parts[p] = r.State
+		l.ck.offset[p] = r.Offset
+		if r.From == nil || r.Records > 0 {
+			l.ck.written[p] = time.Time{} // the next commit writes a checkpoint
+		} else {
+			l.ck.written[p] = start // the checkpoint read is current
+		}
+	}
+	fromCkpt, tail, n := l.restoreSummary(rs)
 	var up state.Upgrades
 	for p, st := range parts {
 		l.parts[p] = st
@@ -416,8 +440,9 @@ func (l *Loop) ensureRestored(ctx context.Context, records []*kgo.Record) error 
 			"partitions", need, "records_from_v1", up.FromV1, "records_with_aggregates_started_empty", up.StartedEmpty)
 	}
 	l.m.RestoreSeconds.Observe(time.Since(start).Seconds())
-	l.m.RestoredEntries.Add(float64(n))
-	l.log.Info("restored state", "partitions", need, "changelog_records", n, "took", time.Since(start).Round(time.Millisecond))
+	l.m.RestoredEntries.Add(float64(n + tail))
+	l.log.Info("restored state", "partitions", need, "from_checkpoint", fromCkpt, "checkpoint_tail_records", tail,
+		"full_restore_records", n, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -453,7 +478,9 @@ func (l *Loop) end(ctx context.Context, commit bool) error {
 			st.Commit()
 		}
 		l.record(n, dur)
+		l.committedChangelog(true)
 	} else {
+		l.committedChangelog(false)
 		if !commit {
 			l.proc.Discard()
 		}
