@@ -19,10 +19,14 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w" \
       -o /out/scorestream ./cmd/scorestream
+# state.dir's mount point, owned by the runtime user: a volume mounted there (compose
+# named volume) starts with this ownership, so checkpoints can be written.
+RUN mkdir -p /out/state
 
 FROM scratch
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=build /out/scorestream /usr/local/bin/scorestream
+COPY --from=build --chown=65532:65532 /out/state /var/lib/scorestream
 USER 65532:65532
 EXPOSE 9464
 ENTRYPOINT ["/usr/local/bin/scorestream"]
