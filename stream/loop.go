@@ -123,6 +123,10 @@ func New(cfg Config, proc *process.Processor, log *slog.Logger, m *Metrics) (*Lo
 		kgo.RequireStableFetchOffsets(),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.SessionTimeout(cfg.SessionTimeout),
+		// Kafka's default heartbeat (3s) is how long the other members take to
+		// hear of a rebalance (a static leader's restart causes one); a tenth
+		// of the session timeout keeps that short when the session is.
+		kgo.HeartbeatInterval(min(3*time.Second, cfg.SessionTimeout/10)),
 		kgo.RebalanceTimeout(cfg.RebalanceTimeout),
 		kgo.RecordPartitioner(partitioner(cfg.ChangelogTopic)),
 		// The client's own warnings (and, at log level debug, its transaction
@@ -153,7 +157,28 @@ func (l *Loop) newSession() (*kgo.GroupTransactSession, error) {
 	if l.cfg.NewHooks != nil {
 		opts = append(append([]kgo.Opt{}, opts...), kgo.WithHooks(l.cfg.NewHooks()...))
 	}
-	return kgo.NewGroupTransactSession(opts...)
+	sess, err := kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return nil, err
+	}
+	l.fence(sess)
+	return sess, nil
+}
+
+// fence initialises the session's producer id at once (InitProducerID), which
+// fences the previous incarnation of the transactional id and makes its
+// coordinator abort the transaction it left open. The client would do it only at
+// the first produce — but a transaction killed while committing its offsets
+// leaves them pending, and the consumer's offset fetch (require-stable) waits
+// for them to resolve before any record arrives: without this, until the old
+// transaction times out (stream.transaction_timeout). A failure is logged; the
+// first produce tries again.
+func (l *Loop) fence(sess *kgo.GroupTransactSession) {
+	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.SessionTimeout)
+	defer cancel()
+	if _, _, err := sess.Client().ProducerID(ctx); err != nil {
+		l.log.Warn("initialising the producer id failed; the first produce retries", "err", err)
+	}
 }
 
 // restart replaces a session whose transaction ended in error (a broker went away
