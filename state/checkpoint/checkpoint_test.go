@@ -190,3 +190,41 @@ func BenchmarkWrite(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLoad reads a checkpoint of 100,000 entities (each with a few events)
+// back into a partition: the restore time a checkpoint costs instead of the
+// changelog. go test -run - -bench Load -benchmem ./state/checkpoint/
+func BenchmarkLoad(b *testing.B) {
+	const n = 100_000
+	big := cfg
+	big.MaxEntities = n
+	p, err := state.NewPartition(big)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ts := int64(1_700_000_000_000)
+	for i := range 3 * n {
+		ts += 10
+		k := "card-" + strconv.Itoa(i%n)
+		p.Advance(ts)
+		o := &state.Obs{T: ts, Nums: []float64{0, float64(i % 97)}, Strs: []string{"m" + strconv.Itoa(i%7)}}
+		p.Stage(k, p.Get(k, p.Watermark()).Observe(layout, o, p.Watermark()))
+		if i%1000 == 0 {
+			p.Commit()
+		}
+	}
+	p.Commit()
+	d, _ := Open(b.TempDir())
+	size, err := d.Write(id, 1, p, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ReportMetric(float64(size)/n, "bytes/entity")
+	for b.Loop() {
+		cp, err := d.Load(id, big)
+		if err != nil || cp.State.Len() != n {
+			b.Fatalf("load: %v (%v entities)", err, cp)
+		}
+	}
+}
