@@ -220,11 +220,11 @@ func BenchmarkLoad(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
-	b.ReportMetric(float64(size)/n, "bytes/entity")
 	for b.Loop() {
 		cp, err := d.Load(id, big)
 		if err != nil || cp.State.Len() != n {
 			b.Fatalf("load: %v (%v entities)", err, cp)
 		}
 	}
+	b.ReportMetric(float64(size)/n, "bytes/entity")
 }
