@@ -157,28 +157,7 @@ func (l *Loop) newSession() (*kgo.GroupTransactSession, error) {
 	if l.cfg.NewHooks != nil {
 		opts = append(append([]kgo.Opt{}, opts...), kgo.WithHooks(l.cfg.NewHooks()...))
 	}
-	sess, err := kgo.NewGroupTransactSession(opts...)
-	if err != nil {
-		return nil, err
-	}
-	l.fence(sess)
-	return sess, nil
-}
-
-// fence initialises the session's producer id at once (InitProducerID), which
-// fences the previous incarnation of the transactional id and makes its
-// coordinator abort the transaction it left open. The client would do it only at
-// the first produce — but a transaction killed while committing its offsets
-// leaves them pending, and the consumer's offset fetch (require-stable) waits
-// for them to resolve before any record arrives: without this, until the old
-// transaction times out (stream.transaction_timeout). A failure is logged; the
-// first produce tries again.
-func (l *Loop) fence(sess *kgo.GroupTransactSession) {
-	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.SessionTimeout)
-	defer cancel()
-	if _, _, err := sess.Client().ProducerID(ctx); err != nil {
-		l.log.Warn("initialising the producer id failed; the first produce retries", "err", err)
-	}
+	return kgo.NewGroupTransactSession(opts...)
 }
 
 // restart replaces a session whose transaction ended in error (a broker went away
@@ -209,7 +188,24 @@ func (l *Loop) restart(ctx context.Context, cause error) error {
 		return fmt.Errorf("stream: new session: %w", err)
 	}
 	l.sess = sess
+	l.initProducer(ctx)
 	return nil
+}
+
+// initProducer initialises the session's producer id now rather than at the
+// first produce. InitProducerID fences the previous incarnation of our
+// transactional id and makes its coordinator abort the transaction it left
+// open, whose pending offset commits hold the group's offset fetches
+// (UNSTABLE_OFFSET_COMMIT) on exactly the partitions a static member gets back:
+// with nothing fetched there is nothing to produce, and without this the
+// restart would wait for the broker to time that transaction out. A failure
+// (brokers away) is only logged: the first produce tries again.
+func (l *Loop) initProducer(ctx context.Context) {
+	ictx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if _, _, err := l.sess.Client().ProducerID(ictx); err != nil && ctx.Err() == nil {
+		l.log.Warn("initialising the producer id failed; it is retried at the first produce", "err", err)
+	}
 }
 
 // partitioner sends changelog records to the partition the caller set (the input
@@ -275,6 +271,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	defer func() { l.sess.Close() }() // the session in use at the end
+	l.initProducer(ctx)
 	for ctx.Err() == nil {
 		if !l.inTxn {
 			l.applyDrops()

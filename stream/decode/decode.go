@@ -89,6 +89,7 @@ func init() { goavro.MaxBlockCount = MaxBlockItems }
 type Decoder struct {
 	reg      Registry
 	paths    [][]string
+	tree     pathTree // paths as a tree; nil with all fields
 	codecs   *lru.Cache[int, *entry]
 	notFound sync.Map // int -> time.Time: ids the registry said do not exist
 	retryNF  time.Duration
@@ -126,7 +127,7 @@ func New(reg Registry, cfg Config) (*Decoder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
-	return &Decoder{reg: reg, paths: cfg.Paths, codecs: c, retryNF: cfg.NotFoundTTL}, nil
+	return &Decoder{reg: reg, paths: cfg.Paths, tree: newPathTree(cfg.Paths), codecs: c, retryNF: cfg.NotFoundTTL}, nil
 }
 
 // SplitFrame parses the Confluent framing.
@@ -254,7 +255,12 @@ func (d *Decoder) Decode(ctx context.Context, v []byte) (map[string]any, int, er
 	if len(rest) != 0 {
 		return nil, id, &Error{Class: ClassAvro, Err: fmt.Errorf("schema %d: %d trailing bytes after the record", id, len(rest))}
 	}
-	m, ok := strip(e.schema.root, native).(map[string]any)
+	if d.paths != nil {
+		native = stripPaths(e.schema.root, native, d.tree) // only what Paths ask for is read
+	} else {
+		native = strip(e.schema.root, native)
+	}
+	m, ok := native.(map[string]any)
 	if !ok {
 		return nil, id, &Error{Class: ClassAvro, Err: fmt.Errorf("schema %d: top-level type is %T, want a record", id, native)}
 	}

@@ -32,6 +32,7 @@ type shape struct {
 	kind     shapeKind
 	name     string            // goavro's union branch name for this type
 	fields   map[string]*shape // sRecord, by goavro's key (the short field name)
+	strips   []string          // sRecord: the fields that can hold a union, in schema order
 	branches []*shape          // sUnion
 	items    *shape            // sArray items, sMap values
 }
@@ -100,9 +101,13 @@ func strip(n *shape, v any) any {
 		if !ok {
 			return v
 		}
-		for k, fv := range m {
-			if f := n.fields[k]; f != nil && needsStrip(f) {
-				m[k] = strip(f, fv)
+		// Not a range over m: assigning to a map while ranging over it allocates.
+		for _, k := range n.strips {
+			if fv, ok := m[k]; ok && fv != nil {
+				f := n.fields[k]
+				if nv := strip(f, fv); f.kind == sUnion {
+					m[k] = nv // records, maps and arrays are stripped in place
+				}
 			}
 		}
 	case sMap:
@@ -124,6 +129,73 @@ func strip(n *shape, v any) any {
 		}
 		for k, inner := range m {
 			return strip(n.branch(k, inner), inner)
+		}
+	}
+	return v
+}
+
+// pathTree is a set of dotted paths as a tree: the parts of a value that
+// stripPaths makes union-free.
+type pathTree []pathNode
+
+type pathNode struct {
+	name string
+	next pathTree
+}
+
+func newPathTree(paths [][]string) pathTree {
+	var t pathTree
+	for _, p := range paths {
+		t = t.add(p)
+	}
+	return t
+}
+
+func (t pathTree) add(p []string) pathTree {
+	if len(p) == 0 {
+		return t
+	}
+	for i := range t {
+		if t[i].name == p[0] {
+			t[i].next = t[i].next.add(p[1:])
+			return t
+		}
+	}
+	return append(t, pathNode{name: p[0], next: pathTree(nil).add(p[1:])})
+}
+
+// stripPaths is strip along the paths of t only, each union once: what the
+// feature lookup reads of a value is union-free, and nothing else is walked.
+func stripPaths(n *shape, v any, t pathTree) any {
+	if n == nil || v == nil {
+		return v
+	}
+	if n.kind == sUnion {
+		m, ok := v.(map[string]any)
+		if !ok || len(m) != 1 {
+			return v
+		}
+		for k, inner := range m {
+			return stripPaths(n.branch(k, inner), inner, t)
+		}
+	}
+	if len(t) == 0 {
+		return v
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	for i := range t {
+		var next *shape
+		switch n.kind {
+		case sRecord:
+			next = n.fields[t[i].name]
+		case sMap:
+			next = n.items
+		}
+		if fv, ok := m[t[i].name]; ok && next != nil && needsStrip(next) {
+			m[t[i].name] = stripPaths(next, fv, t[i].next)
 		}
 	}
 	return v
@@ -270,6 +342,9 @@ func (p *shapeParser) parse(v any, ns string) (*shape, error) {
 				return nil, fmt.Errorf("record %s: field %s: %w", full, fname, err)
 			}
 			n.fields[fname] = fn
+			if needsStrip(fn) {
+				n.strips = append(n.strips, fname)
+			}
 		}
 		return n, nil
 	}
