@@ -32,6 +32,9 @@ ARG REVISION=unknown
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     VERSION=$VERSION REVISION=$REVISION scripts/build.sh /out/scorestream
+# state.dir's mount point, owned by the runtime user: a volume mounted there (compose
+# named volume) starts with this ownership, so checkpoints can be written.
+RUN mkdir -p /out/state
 
 # The ONNX build: cgo against glibc, and the onnxruntime library the Go binding
 # expects (scripts/onnxruntime.sh takes it from the onnxruntime wheel).
@@ -53,6 +56,7 @@ RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends ca-cert
 COPY --from=build-onnx /out/libonnxruntime.so /usr/local/lib/libonnxruntime.so
 COPY --from=build-onnx /out/scorestream /usr/local/bin/scorestream
 ENV SCORESTREAM_ONNXRUNTIME_LIB=/usr/local/lib/libonnxruntime.so
+RUN mkdir -p /var/lib/scorestream && chown 65532:65532 /var/lib/scorestream
 USER 65532:65532
 EXPOSE 9464
 ENTRYPOINT ["/usr/local/bin/scorestream"]
@@ -61,6 +65,7 @@ CMD ["run", "-c", "/etc/scorestream/config.yaml"]
 FROM scratch AS static
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=build /out/scorestream /usr/local/bin/scorestream
+COPY --from=build --chown=65532:65532 /out/state /var/lib/scorestream
 USER 65532:65532
 EXPOSE 9464
 ENTRYPOINT ["/usr/local/bin/scorestream"]

@@ -109,6 +109,13 @@ type State struct {
 	AmountField   string        `yaml:"amount_field"`   // field of state features that name none (sum, mean, min, max, stddev, last)
 	DistinctField string        `yaml:"distinct_field"` // field of distinct features that name none
 	WindowBuckets int           `yaml:"window_buckets"` // time buckets per window (resolution window/buckets at the far edge); default 30
+	// Dir, if set, keeps a local checkpoint of every owned partition's state
+	// there (one file per changelog partition), so that a restart or a
+	// reassignment reads only the changelog's tail. Empty: off.
+	Dir string `yaml:"dir"`
+	// CheckpointInterval is the least time between two checkpoint writes of a
+	// partition after commits (it is also written when revoked and on shutdown); default 10s.
+	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
 }
 
 // Feature is one named model input: an event field (Field), a state aggregation

@@ -52,10 +52,11 @@ func Default() *Config {
 			LivenessTimeout:       DefaultLivenessTimeout,
 		},
 		State: State{
-			MaxEntities:   100000,
-			TTL:           24 * time.Hour,
-			MaxEvents:     256,
-			WindowBuckets: 30,
+			MaxEntities:        100000,
+			TTL:                24 * time.Hour,
+			MaxEvents:          256,
+			WindowBuckets:      30,
+			CheckpointInterval: 10 * time.Second,
 		},
 		Metrics: Metrics{Listen: ":9464"},
 		Log:     Log{Level: "info", Format: "json"},
@@ -335,7 +336,8 @@ func (c *Config) applyEnv(lookupEnv func(string) (string, bool)) {
 
 // ResolvePaths makes every relative file path in c relative to dir instead of
 // the working directory: model.path and model.manifest (and the challenger's),
-// and the ca_file, cert_file and key_file of kafka.tls and registry.tls. Absolute
+// state.dir, and the ca_file, cert_file and key_file of kafka.tls and
+// registry.tls. Absolute
 // and empty paths are left as they are, and so is everything with dir "".
 // (A manifest's own model path is relative to the manifest: model.Manifest.)
 func (c *Config) ResolvePaths(dir string) {
@@ -345,7 +347,7 @@ func (c *Config) ResolvePaths(dir string) {
 	paths := []*string{
 		&c.Kafka.TLS.CAFile, &c.Kafka.TLS.CertFile, &c.Kafka.TLS.KeyFile,
 		&c.Registry.TLS.CAFile, &c.Registry.TLS.CertFile, &c.Registry.TLS.KeyFile,
-		&c.Model.Path, &c.Model.Manifest,
+		&c.Model.Path, &c.Model.Manifest, &c.State.Dir,
 	}
 	if ch := c.Model.Challenger; ch != nil {
 		paths = append(paths, &ch.Path, &ch.Manifest)

@@ -269,6 +269,9 @@ func (c *Config) validateState(p *problems) {
 	if s.DistinctField != "" {
 		checkFieldPath(p, "state.distinct_field", s.DistinctField)
 	}
+	if s.Dir != "" {
+		positiveDuration(p, "state.checkpoint_interval", s.CheckpointInterval)
+	}
 }
 
 func (c *Config) validateFeatures(p *problems) {

@@ -65,7 +65,7 @@ func TestRunCheckReadOnly(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			registry = tc.registry
 			cfgPath := filepath.Join(t.TempDir(), "config.yaml")
-			if err := os.WriteFile(cfgPath, s.config(""), 0o644); err != nil {
+			if err := os.WriteFile(cfgPath, s.config("", ""), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			topicsBefore, subjectsBefore := state()
@@ -117,7 +117,7 @@ func TestTopicsCreateRacing(t *testing.T) {
 		}
 	}
 	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(cfgPath, s.config(""), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, s.config("", ""), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	const racers = 3

@@ -5,6 +5,7 @@ package integration
 import (
 	"context"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"syscall"
 	"testing"
@@ -23,6 +24,7 @@ const crashMaxEntities = 40
 // small enough that evictions happen — must equal one fault-free pass.
 func TestCrash(t *testing.T) {
 	s := newScenario(t, "crash", suite.brokers, -1)
+	s.noCheckpoints = os.Getenv("SCORESTREAM_IT_CRASH_NO_CHECKPOINTS") != "" // the "before" figures
 	// Far fewer entities than cards per partition: the LRU evicts all the time, so
 	// the state check compares which entities survive and in what order, and
 	// transactions write busy cards several times.
@@ -126,6 +128,12 @@ func TestCrash(t *testing.T) {
 	res["recovery_not_observed"] = notRecov
 	res["recovery_median_s"] = ms(recovered.median()) / 1000
 	res["recovery_max_s"] = ms(recovered.max()) / 1000
+	ck, full := s.restoreTimes()
+	res["checkpoints"] = !s.noCheckpoints
+	res["restores_from_checkpoint"] = len(ck)
+	res["restore_from_checkpoint_median_s"] = ms(ck.median()) / 1000
+	res["restores_full"] = len(full)
+	res["restore_full_median_s"] = ms(full.median()) / 1000
 	t.Logf("%d kills (%d while events flowed); kill → all partitions committing again: median %s, max %s (%d samples, %d not observed)",
 		kills, underLoad, recovered.median().Round(time.Millisecond), recovered.max().Round(time.Millisecond), len(recovered), notRecov)
 	if notRecov > 0 {

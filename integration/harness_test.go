@@ -60,6 +60,7 @@ import (
 	"github.com/scorestream/scorestream/audit"
 	"github.com/scorestream/scorestream/config"
 	"github.com/scorestream/scorestream/state"
+	"github.com/scorestream/scorestream/state/checkpoint"
 	"github.com/scorestream/scorestream/stream"
 	"github.com/scorestream/scorestream/stream/process"
 )
@@ -241,8 +242,12 @@ type scenario struct {
 	partitions int32
 	rf         int16
 	cfgPatch   func(c map[string]any)
-	modelPath  string
-	registry   string // schema registry URL; default the suite's
+	// noCheckpoints turns state.dir off (the "before" figures); by default every
+	// instance keeps checkpoints in a directory of its own that outlives its
+	// restarts, like a StatefulSet pod's volume.
+	noCheckpoints bool
+	modelPath     string
+	registry      string // schema registry URL; default the suite's
 
 	adm *kadm.Client
 	cl  *kgo.Client
@@ -321,8 +326,11 @@ func newScenario(t *testing.T, name, brokers string, rf int16) *scenario {
 	return s
 }
 
+// checkpointInterval is the scenarios' state.checkpoint_interval.
+const checkpointInterval = "2s"
+
 // config builds one instance's YAML config from demo/config.yaml.
-func (s *scenario) config(metricsAddr string) []byte {
+func (s *scenario) config(metricsAddr, stateDir string) []byte {
 	s.t.Helper()
 	raw, err := os.ReadFile(filepath.Join(suite.root, "demo", "config.yaml"))
 	if err != nil {
@@ -349,6 +357,11 @@ func (s *scenario) config(metricsAddr string) []byte {
 	c["model"].(map[string]any)["path"] = s.modelPath
 	c["metrics"] = map[string]any{"listen": metricsAddr}
 	c["log"] = map[string]any{"level": "info", "format": "json"}
+	if !s.noCheckpoints {
+		stc := c["state"].(map[string]any)
+		stc["dir"] = stateDir
+		stc["checkpoint_interval"] = checkpointInterval
+	}
 	if s.cfgPatch != nil {
 		s.cfgPatch(c)
 	}
@@ -361,11 +374,12 @@ func (s *scenario) config(metricsAddr string) []byte {
 
 // instance is one `scorestream run` process, restarted by start under the same id.
 type instance struct {
-	s       *scenario
-	id      string
-	cfgPath string
-	metrics string // http://addr
-	starts  int
+	s        *scenario
+	id       string
+	cfgPath  string
+	metrics  string // http://addr
+	stateDir string // state.dir, kept across restarts
+	starts   int
 
 	mu        sync.Mutex
 	cmd       *exec.Cmd
@@ -389,9 +403,10 @@ func (s *scenario) start(id string) *instance {
 			s.t.Fatal(err)
 		}
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		dir := s.t.TempDir()
 		in = &instance{s: s, id: id, metrics: "http://" + addr,
-			cfgPath: filepath.Join(s.t.TempDir(), "config-"+id+".yaml")}
-		if err := os.WriteFile(in.cfgPath, s.config(addr), 0o644); err != nil {
+			cfgPath: filepath.Join(dir, "config-"+id+".yaml"), stateDir: filepath.Join(dir, "state-"+id)}
+		if err := os.WriteFile(in.cfgPath, s.config(addr, in.stateDir), 0o644); err != nil {
 			s.mu.Unlock()
 			s.t.Fatal(err)
 		}
@@ -788,7 +803,69 @@ func (s *scenario) checkState(cfgPath string) int {
 		t.Fatal("no entity state at all")
 	}
 	t.Logf("state: %d entities in the changelog equal a fault-free pass", entities)
+	if !s.noCheckpoints {
+		s.checkCheckpoints(ctx, conn, ps, stCfg, want)
+	}
 	return entities
+}
+
+// checkCheckpoints restores, after every instance stopped, from every
+// checkpoint file in every instance's state.dir — each is used (none refused),
+// and it plus the changelog tail after it must equal the fault-free pass — and
+// checks that every partition has one. Checkpoints of partitions an instance
+// lost long ago test long tails; those its last owner wrote on shutdown, none.
+func (s *scenario) checkCheckpoints(ctx context.Context, conn []kgo.Opt, ps []int32, stCfg state.Config, want map[int32]*state.Partition) {
+	t := s.t
+	t.Helper()
+	covered := map[int32]bool{}
+	files, current, tail := 0, 0, 0
+	for _, in := range s.all() {
+		dir, err := checkpoint.Open(in.stateDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var have []int32
+		for _, p := range ps {
+			if _, err := os.Stat(dir.Path(checkpoint.Identity{Topic: s.changelog, Partition: p})); err == nil {
+				have = append(have, p)
+			}
+		}
+		if len(have) == 0 {
+			continue
+		}
+		rs, err := stream.RestoreFromCheckpoints(ctx, conn, s.cl, s.changelog, have, stCfg, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, got := map[int32]*state.Partition{}, map[int32]*state.Partition{}
+		for p, r := range rs {
+			files++
+			if r.From == nil {
+				t.Errorf("instance %s partition %d: checkpoint refused: %s", in.id, p, r.Refused)
+				continue
+			}
+			covered[p] = true
+			if r.Records == 0 {
+				current++
+			}
+			tail += r.Records
+			w[p], got[p] = want[p], r.State
+		}
+		_, diffs := stream.DiffState(w, got)
+		for i, d := range diffs {
+			if i == 5 {
+				break
+			}
+			t.Errorf("instance %s checkpoint + changelog tail: %s", in.id, d)
+		}
+	}
+	for _, p := range ps {
+		if !covered[p] {
+			t.Errorf("partition %d: no checkpoint in any instance's state.dir", p)
+		}
+	}
+	t.Logf("state: %d checkpoints (%d current, the others read %d tail records in all), each with its changelog tail equal to a fault-free pass",
+		files, current, tail)
 }
 
 // txnCounts counts committed and aborted transactions over every instance log:
@@ -853,6 +930,16 @@ func (d durations) median() time.Duration {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// quantile is the q-quantile (nearest rank), 0 for none.
+func (d durations) quantile(q float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(q*float64(len(s))))]
 }
 
 func (d durations) max() time.Duration {

@@ -312,6 +312,14 @@ func (p *Partition) Restore(key string, value []byte) error {
 	return nil
 }
 
+// RestoreWatermark raises the watermark to at least wm outside a transaction:
+// a checkpoint's watermark, which its entities need not carry (the entity that
+// raised it may have been evicted since).
+func (p *Partition) RestoreWatermark(wm int64) {
+	p.wm = max(p.wm, wm)
+	p.cwm = p.wm
+}
+
 // Len is the number of entities held (expired ones included until swept or
 // evicted).
 func (p *Partition) Len() int { return len(p.items) }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/scorestream/scorestream/demo"
 	"github.com/scorestream/scorestream/gen"
 	"github.com/scorestream/scorestream/state"
+	"github.com/scorestream/scorestream/state/checkpoint"
 	"github.com/scorestream/scorestream/stream"
 	"github.com/scorestream/scorestream/stream/process"
 )
@@ -53,6 +55,11 @@ func newHarness(t *testing.T, partitions int32) *harness {
 	cfg.Stream.SessionTimeout = 6 * time.Second
 	cfg.Stream.RebalanceTimeout = 6 * time.Second
 	cfg.Registry.RetryMax = 200 * time.Millisecond
+	// Checkpoints on, written after nearly every commit: every restore in these
+	// tests (rebalance, session restart) starts from one, and checkState checks
+	// the checkpoints as well as the changelog.
+	cfg.State.Dir = t.TempDir()
+	cfg.State.CheckpointInterval = 10 * time.Millisecond
 	shared, err := stream.Prepare(context.Background(), cfg, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
@@ -235,6 +242,123 @@ func (h *harness) checkState(partitions int32) {
 	}
 	t.Logf("%d entities equal a fault-free pass (LRU order included); %d changelog records for %d scored records, %v early evictions",
 		entities, records, scored, m.GetCounter().GetValue())
+	h.checkCheckpoints(ps, want, h.shared.Checkpoints)
+}
+
+// checkCheckpoints restores every partition from the checkpoints in dir, after
+// every instance stopped gracefully: each must be usable and current (nothing
+// left in the changelog after it), and equal the fault-free pass.
+func (h *harness) checkCheckpoints(ps []int32, want map[int32]*state.Partition, dir *checkpoint.Dir) {
+	t := h.t
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(h.env.Brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	stCfg := state.Config{Limits: h.shared.Spec.Limits(), MaxEntities: h.cfg.State.MaxEntities}
+	rs, err := stream.RestoreFromCheckpoints(context.Background(), []kgo.Opt{kgo.SeedBrokers(h.env.Brokers...)}, cl,
+		"scorestream-state-changelog", ps, stCfg, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(map[int32]*state.Partition, len(rs))
+	for p, r := range rs {
+		if r.From == nil {
+			t.Fatalf("partition %d: no usable checkpoint after a graceful stop (refused: %q)", p, r.Refused)
+		}
+		if r.Records != 0 {
+			t.Fatalf("partition %d: %d changelog records after the checkpoint written on shutdown", p, r.Records)
+		}
+		got[p] = r.State
+	}
+	if _, diffs := stream.DiffState(want, got); len(diffs) > 0 {
+		t.Fatalf("checkpoints: %d differences from a fault-free pass, first: %s", len(diffs), diffs[0])
+	}
+}
+
+// counter reads a counter of the shared metrics.
+func counter(t *testing.T, c prometheus.Collector) float64 {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 16)
+	c.Collect(ch)
+	close(ch)
+	total := 0.0
+	for m := range ch {
+		var d dto.Metric
+		if err := m.Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		total += d.GetCounter().GetValue()
+	}
+	return total
+}
+
+// TestCheckpointTail: instance a checkpoints its partitions on shutdown; b,
+// without checkpoints, scores more (the changelog grows past a's checkpoints);
+// a comes back, restores from its checkpoints plus the changelog tail b wrote —
+// one checkpoint corrupted on purpose is refused and that partition restored in
+// full — and scores the rest. Output and state stay exactly once, and the
+// restore read only the tail.
+func TestCheckpointTail(t *testing.T) {
+	const n = 1500
+	h := newHarness(t, 3)
+	prod, err := demo.NewProducer(context.Background(), h.env.Brokers, h.env.RegistryURL, "payments",
+		gen.Config{Seed: 7, Cards: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	send := func() {
+		if err := prod.Produce(context.Background(), n, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dirA := h.shared.Checkpoints
+	commits := make(chan int, 1024)
+
+	send()
+	a := h.start("a", commits)
+	waitScored(t, commits, n, a.loop)
+	a.close(t)
+
+	h.shared.Checkpoints = nil // b keeps none
+	send()
+	b := h.start("b", commits)
+	waitScored(t, commits, n, b.loop) // after a's session timed out, b owns everything
+	b.close(t)
+
+	// Damage partition 2's checkpoint: refused, restored in full.
+	path := dirA.Path(checkpoint.Identity{Topic: "scorestream-state-changelog", Partition: 2})
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)/2] ^= 0xff
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tailBefore := counter(t, h.shared.Metrics.TailRecords)
+	h.shared.Checkpoints = dirA
+	send()
+	a2 := h.start("a", commits)
+	waitScored(t, commits, n, a2.loop)
+	a2.close(t)
+
+	if got := counter(t, h.shared.Metrics.CheckpointRefused); got != 1 {
+		t.Errorf("%v checkpoints refused, want 1 (the corrupted one)", got)
+	}
+	if got := counter(t, h.shared.Metrics.Restores.MustCurryWith(prometheus.Labels{"source": "checkpoint"})); got < 2 {
+		t.Errorf("%v restores from a checkpoint, want at least 2", got)
+	}
+	if tail := counter(t, h.shared.Metrics.TailRecords) - tailBefore; tail == 0 {
+		t.Errorf("restores from a's checkpoints read no changelog tail: b's writes were not read after them")
+	}
+	rep := h.audit()
+	if !rep.Clean || rep.Inputs != 3*n || rep.Duplicates != 0 || rep.Missing != 0 {
+		t.Fatalf("audit not clean: %+v", rep)
+	}
+	h.checkState(3)
 }
 
 // scoredRecords counts the predictions committed (each scored record has one).

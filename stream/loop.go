@@ -67,6 +67,7 @@ type Config struct {
 	// An idle loop's polls then return every LivenessTimeout/4.
 	LivenessTimeout time.Duration
 	State           state.Config
+	Checkpoints     Checkpoints
 	// NewHooks returns the client hooks (e.g. kprom metrics) for each new session;
 	// hooks are per client, so a replaced session gets fresh ones.
 	NewHooks func() []kgo.Hook
@@ -117,13 +118,14 @@ type Loop struct {
 	prodErr  atomic.Pointer[error]
 	backoff  time.Duration
 	drift    observers // drift counters of the models in use
+	ck       ckptState
 }
 
 // New builds a Loop and its Kafka session (which joins the group on first poll).
 func New(cfg Config, proc *process.Processor, log *slog.Logger, m *Metrics) (*Loop, error) {
 	l := &Loop{cfg: cfg, log: log, m: m, proc: proc, parts: make(map[int32]*state.Partition),
 		drop: make(map[int32]bool), owned: make(map[tp]bool), restored: make(map[int32]bool),
-		touched: make(map[int32]*state.Partition)}
+		touched: make(map[int32]*state.Partition), ck: newCkptState()}
 	l.touch()
 	l.cfg.State.OnEarlyEvict = m.EarlyEvictions.Inc
 	opts := append([]kgo.Opt{}, cfg.Conn...)
@@ -137,6 +139,10 @@ func New(cfg Config, proc *process.Processor, log *slog.Logger, m *Metrics) (*Lo
 		kgo.RequireStableFetchOffsets(),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.SessionTimeout(cfg.SessionTimeout),
+		// Kafka's default heartbeat (3s) is how long the other members take to
+		// hear of a rebalance (a static leader's restart causes one); a tenth
+		// of the session timeout keeps that short when the session is.
+		kgo.HeartbeatInterval(min(3*time.Second, cfg.SessionTimeout/10)),
 		kgo.RebalanceTimeout(cfg.RebalanceTimeout),
 		kgo.RecordPartitioner(partitioner(cfg.ChangelogTopic)),
 		// The client's own warnings (and, at log level debug, its transaction
@@ -266,12 +272,15 @@ func (l *Loop) markDrop(why string, tps map[string][]int32) {
 	}
 }
 
-// applyDrops forgets the state of revoked or lost partitions. It runs only
-// between transactions; a partition assigned again is restored from the changelog.
+// applyDrops forgets the state of revoked or lost partitions, checkpointing it
+// first. It runs only between transactions, so the state is the committed one; a
+// partition assigned again is restored from its checkpoint and the changelog.
 func (l *Loop) applyDrops() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for p := range l.drop {
+		l.writeCheckpoint(p, "dropped")
+		l.forget(p)
 		delete(l.parts, p)
 		delete(l.restored, p)
 		l.m.StateEntries.DeleteLabelValues(strconv.Itoa(int(p)))
@@ -416,6 +425,9 @@ func (l *Loop) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	for p := range l.parts {
+		l.writeCheckpoint(p, "shutdown")
+	}
 	l.log.Info("stopped", "committed_txns", l.Stats.Committed.Load(), "aborted_txns", l.Stats.Aborted.Load())
 	return nil
 }
@@ -495,9 +507,13 @@ func (l *Loop) produce(ctx context.Context) {
 	clear(l.changes)
 }
 
-func (l *Loop) promise(_ *kgo.Record, err error) {
+func (l *Loop) promise(r *kgo.Record, err error) {
 	if err != nil {
 		l.prodErr.CompareAndSwap(nil, &err)
+		return
+	}
+	if r.Topic == l.cfg.ChangelogTopic {
+		l.changelogProduced(r)
 	}
 }
 
@@ -542,10 +558,22 @@ func (l *Loop) ensureRestored(ctx context.Context, records []*kgo.Record) error 
 func (l *Loop) restore(ctx context.Context, need []int32) error {
 	start := time.Now()
 	awaitStable(ctx, l.sess.Client(), l.cfg.ChangelogTopic, need, l.log)
-	parts, n, err := restore(ctx, l.cfg.Conn, l.sess.Client(), l.cfg.ChangelogTopic, need, l.cfg.State, l.corruptState, l.touch)
+	rs, err := restore(ctx, l.cfg.Conn, l.sess.Client(), l.cfg.ChangelogTopic, need, l.cfg.State, l.corruptState,
+		l.pickCheckpoint(ctx, l.sess.Client()), l.touch)
 	if err != nil {
 		return err
 	}
+	parts := make(map[int32]*state.Partition, len(rs))
+	for p, r := range rs {
+		parts[p] = r.State
+		l.ck.offset[p] = r.Offset
+		if r.From == nil || r.Records > 0 {
+			l.ck.written[p] = time.Time{} // the next commit writes a checkpoint
+		} else {
+			l.ck.written[p] = start // the checkpoint read is current
+		}
+	}
+	fromCkpt, tail, n := l.restoreSummary(rs)
 	var up state.Upgrades
 	l.mu.Lock()
 	for p, st := range parts {
@@ -564,8 +592,9 @@ func (l *Loop) restore(ctx context.Context, need []int32) error {
 	}
 	l.mu.Unlock()
 	l.m.RestoreSeconds.Observe(time.Since(start).Seconds())
-	l.m.RestoredEntries.Add(float64(n))
-	l.log.Info("restored state", "partitions", need, "changelog_records", n, "took", time.Since(start).Round(time.Millisecond))
+	l.m.RestoredEntries.Add(float64(n + tail))
+	l.log.Info("restored state", "partitions", need, "from_checkpoint", fromCkpt, "checkpoint_tail_records", tail,
+		"full_restore_records", n, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -602,7 +631,9 @@ func (l *Loop) end(ctx context.Context, commit bool) error {
 			st.Commit()
 		}
 		l.record(n, dur)
+		l.committedChangelog(true)
 	} else {
+		l.committedChangelog(false)
 		if !commit {
 			l.proc.Discard()
 		}

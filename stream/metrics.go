@@ -36,6 +36,13 @@ type Metrics struct {
 	GroupLag        *prometheus.GaugeVec
 	GroupCommitted  *prometheus.GaugeVec
 	Drift           *drift.Metrics // per reference bin, counted in record()
+	// Local checkpoints (stream.Checkpoints).
+	Restores          *prometheus.CounterVec
+	CheckpointRefused *prometheus.CounterVec
+	TailRecords       prometheus.Counter
+	CheckpointSeconds prometheus.Histogram
+	CheckpointBytes   prometheus.Counter
+	CheckpointErrors  prometheus.Counter
 }
 
 // NewMetrics registers the pipeline metrics on reg.
@@ -92,6 +99,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Scored events whose writer schema has no field at the feature's path (so the feature was missing: its default, if any)."}, []string{"feature"}),
 		SessionRestarts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "stream", Name: "session_restarts_total",
 			Help: "Kafka sessions replaced after a transaction ended in error (broker gone mid-commit, transaction timed out)."}),
+		Restores: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "state", Name: "restores_total",
+			Help: "Partitions restored, by source: checkpoint (a local checkpoint plus the changelog tail after it) or full (the whole changelog)."}, []string{"source"}),
+		CheckpointRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "state", Name: "checkpoint_refused_total",
+			Help: "Local checkpoints found but not used (the partition was restored in full), by reason: corrupt, foreign (another changelog), stale."}, []string{"reason"}),
+		TailRecords: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "state", Name: "checkpoint_tail_records_total",
+			Help: "Changelog records read after a checkpoint's offset by restores that started from a checkpoint."}),
+		CheckpointSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: "state", Name: "checkpoint_write_seconds",
+			Help: "Time to encode, write and fsync one partition's checkpoint.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		CheckpointBytes: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "state", Name: "checkpoint_written_bytes_total",
+			Help: "Bytes of checkpoint files written."}),
+		CheckpointErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "state", Name: "checkpoint_write_errors_total",
+			Help: "Checkpoint writes that failed (logged; the changelog still holds the state)."}),
 		GroupLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: "group", Name: "lag_records",
 			Help: "End offset minus the consumer group's committed offset, per input partition, as the brokers see it (refreshed every 15s by every instance)."},
 			[]string{"topic", "partition"}),
@@ -103,7 +122,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(m.Consumed, m.Predictions, m.DeadLetters, m.Transactions, m.TxnDuration, m.TxnRecords,
 		m.Latency, m.Lag, m.RegistryDown, m.RegistryErrors, m.Score, m.Decisions, m.Disagreements, m.ModelReloads, m.ModelInfo,
 		m.StateEntries, m.EarlyEvictions, m.RestoreSeconds, m.RestoredEntries, m.CorruptState, m.StateUpgrades, m.SessionRestarts, m.FeatureAbsent, m.HangingTxns,
-		m.GroupLag, m.GroupCommitted)
+		m.GroupLag, m.GroupCommitted, m.Restores, m.CheckpointRefused, m.TailRecords, m.CheckpointSeconds, m.CheckpointBytes, m.CheckpointErrors)
 	return m
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/scorestream/scorestream/state"
+	"github.com/scorestream/scorestream/state/checkpoint"
 	"github.com/scorestream/scorestream/stream/kread"
 	"github.com/scorestream/scorestream/stream/process"
 )
@@ -21,32 +22,45 @@ import (
 // exactly at the last stable offset even when the offsets before it are
 // transaction markers or aborted records.
 func ReadCommitted(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic string, ps []int32, fn func(*kgo.Record) error) error {
+	_, err := readCommittedFrom(ctx, conn, admin, topic, ps, func(_ int32, logStart, _ int64) int64 { return logStart }, fn)
+	return err
+}
+
+// readCommittedFrom is ReadCommitted from the offset from picks for each
+// partition, given its log start and last stable offset (at or below the log
+// start: from the log start). It returns every partition's last stable offset,
+// where its read ended.
+func readCommittedFrom(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic string, ps []int32,
+	from func(p int32, logStart, end int64) int64, fn func(*kgo.Record) error) (map[int32]int64, error) {
 	adm := kadm.NewClient(admin)
 	ends, err := adm.ListCommittedOffsets(ctx, topic)
 	if err != nil {
-		return fmt.Errorf("list %s end offsets: %w", topic, err)
+		return nil, fmt.Errorf("list %s end offsets: %w", topic, err)
 	}
 	starts, err := adm.ListStartOffsets(ctx, topic)
 	if err != nil {
-		return fmt.Errorf("list %s start offsets: %w", topic, err)
+		return nil, fmt.Errorf("list %s start offsets: %w", topic, err)
 	}
 	var spans []*kread.Span
+	out := make(map[int32]int64, len(ps))
 	for _, p := range ps {
 		end, ok := ends.Lookup(topic, p)
 		if !ok || end.Err != nil {
-			return fmt.Errorf("%s partition %d: no end offset: %v", topic, p, end.Err)
+			return nil, fmt.Errorf("%s partition %d: no end offset: %v", topic, p, end.Err)
 		}
 		begin, _ := starts.Lookup(topic, p)
-		if end.Offset > begin.Offset {
-			spans = append(spans, &kread.Span{Topic: topic, Partition: p, Next: begin.Offset, End: end.Offset})
+		out[p] = end.Offset
+		next := max(begin.Offset, from(p, begin.Offset, end.Offset))
+		if end.Offset > next {
+			spans = append(spans, &kread.Span{Topic: topic, Partition: p, Next: next, End: end.Offset})
 		}
 	}
 	if len(spans) == 0 {
-		return nil
+		return out, nil
 	}
 	cl, err := kgo.NewClient(conn...)
 	if err != nil {
-		return fmt.Errorf("%s reader: %w", topic, err)
+		return nil, fmt.Errorf("%s reader: %w", topic, err)
 	}
 	defer cl.Close()
 	rctx, stop := context.WithCancel(ctx)
@@ -60,12 +74,12 @@ func ReadCommitted(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic
 		}
 	}, func(int64) {})
 	if ferr != nil {
-		return ferr
+		return nil, ferr
 	}
 	if err != nil {
-		return fmt.Errorf("read %s: %w", topic, err)
+		return nil, fmt.Errorf("read %s: %w", topic, err)
 	}
-	return nil
+	return out, nil
 }
 
 // Restore reads the changelog partitions ps up to their last stable offset
@@ -73,22 +87,62 @@ func ReadCommitted(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic
 // A record whose value does not decode leaves its entity empty (it reads as
 // new): Restore calls corrupt with it and goes on, or fails when corrupt is nil.
 func Restore(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic string, ps []int32, cfg state.Config, corrupt func(*kgo.Record, error)) (map[int32]*state.Partition, int, error) {
-	return restore(ctx, conn, admin, topic, ps, cfg, corrupt, func() {})
-}
-
-// restore is Restore calling progress every 1024 records read.
-func restore(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic string, ps []int32, cfg state.Config, corrupt func(*kgo.Record, error), progress func()) (map[int32]*state.Partition, int, error) {
-	out, err := newPartitions(ps, cfg)
+	rs, err := restore(ctx, conn, admin, topic, ps, cfg, corrupt, nil, func() {})
 	if err != nil {
 		return nil, 0, err
 	}
+	out := make(map[int32]*state.Partition, len(rs))
 	n := 0
-	err = ReadCommitted(ctx, conn, admin, topic, ps, func(r *kgo.Record) error {
-		n++
-		if n%1024 == 0 {
+	for p, r := range rs {
+		out[p] = r.State
+		n += r.Records
+	}
+	return out, n, nil
+}
+
+// Restored is one partition's state after a restore.
+type Restored struct {
+	State   *state.Partition
+	Offset  int64 // the changelog offset the state reflects: its last stable offset when read
+	Records int   // changelog records applied (from the checkpoint's offset, or all)
+	// From is the checkpoint the restore started from, nil for a full restore;
+	// Refused says why a checkpoint found was not used.
+	From    *checkpoint.Checkpoint
+	Refused string
+}
+
+// restore is Restore starting each partition from the checkpoint pick returns
+// (nil, "": none; nil, reason: one refused), given the partition's log start and
+// last stable offset, and calling progress every 1024 records read.
+func restore(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic string, ps []int32, cfg state.Config,
+	corrupt func(*kgo.Record, error), pick func(p int32, logStart, end int64) (*checkpoint.Checkpoint, string),
+	progress func()) (map[int32]*Restored, error) {
+	out := make(map[int32]*Restored, len(ps))
+	for _, p := range ps {
+		out[p] = &Restored{}
+	}
+	from := func(p int32, logStart, end int64) int64 {
+		r := out[p]
+		if pick != nil {
+			if r.From, r.Refused = pick(p, logStart, end); r.From != nil {
+				r.State = r.From.State
+				return r.From.Offset
+			}
+		}
+		r.State, _ = state.NewPartition(cfg) // cfg is checked below
+		return logStart
+	}
+	if _, err := state.NewPartition(cfg); err != nil {
+		return nil, err
+	}
+	read := 0
+	ends, err := readCommittedFrom(ctx, conn, admin, topic, ps, from, func(r *kgo.Record) error {
+		if read++; read%1024 == 0 {
 			progress()
 		}
-		err := out[r.Partition].Restore(string(r.Key), r.Value)
+		rs := out[r.Partition]
+		rs.Records++
+		err := rs.State.Restore(string(r.Key), r.Value)
 		if err != nil && corrupt != nil && errors.Is(err, state.ErrCorrupt) {
 			corrupt(r, err)
 			return nil
@@ -96,9 +150,12 @@ func restore(ctx context.Context, conn []kgo.Opt, admin *kgo.Client, topic strin
 		return err
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("changelog (is it co-partitioned with the input?): %w", err)
+		return nil, fmt.Errorf("changelog (is it co-partitioned with the input?): %w", err)
 	}
-	return out, n, nil
+	for p, end := range ends {
+		out[p].Offset = end
+	}
+	return out, nil
 }
 
 // Replay computes, in one fault-free pass over the committed input records in

@@ -17,6 +17,7 @@ import (
 	"github.com/scorestream/scorestream/modelwatch"
 	"github.com/scorestream/scorestream/sink"
 	"github.com/scorestream/scorestream/state"
+	"github.com/scorestream/scorestream/state/checkpoint"
 	"github.com/scorestream/scorestream/stream/decode"
 	"github.com/scorestream/scorestream/stream/features"
 	"github.com/scorestream/scorestream/stream/process"
@@ -36,6 +37,8 @@ type Shared struct {
 	SchemaID int
 	Metrics  *Metrics
 	Reg      prometheus.Registerer
+	// Checkpoints is the state.dir checkpoint directory, nil when off.
+	Checkpoints *checkpoint.Dir
 }
 
 // Prepare loads the models, compiles the feature spec, connects to the registry
@@ -59,6 +62,12 @@ func PrepareLogged(ctx context.Context, cfg *config.Config, reg prometheus.Regis
 	spec, err := features.Compile(cfg.Features, cfg.State, cfg.Stream)
 	if err != nil {
 		return nil, err
+	}
+	var cps *checkpoint.Dir
+	if cfg.State.Dir != "" {
+		if cps, err = checkpoint.Open(cfg.State.Dir); err != nil {
+			return nil, err
+		}
 	}
 	metrics := NewMetrics(reg)
 	watcher, err := modelwatch.New(modelwatch.Config{Model: cfg.Model, Features: cfg.Features, Spec: spec,
@@ -96,7 +105,7 @@ func PrepareLogged(ctx context.Context, cfg *config.Config, reg prometheus.Regis
 		return nil, err
 	}
 	return &Shared{Cfg: cfg, Conn: conn, Registry: rcl, Decoder: dec, Spec: spec, Models: watcher.Models(),
-		Watcher: watcher, SchemaID: id, Metrics: metrics, Reg: reg}, nil
+		Watcher: watcher, SchemaID: id, Metrics: metrics, Reg: reg, Checkpoints: cps}, nil
 }
 
 // staticID is the group.instance.id of instance id: itself with static
@@ -181,6 +190,7 @@ func (s *Shared) newLoop(instanceID string, log *slog.Logger, noop bool) (*Loop,
 			Limits:      s.Spec.Limits(),
 			MaxEntities: c.State.MaxEntities,
 		},
+		Checkpoints: Checkpoints{Dir: s.Checkpoints, Interval: c.State.CheckpointInterval},
 		NewHooks: func() []kgo.Hook {
 			return []kgo.Hook{kprom.NewMetrics("scorestream_kafka", kprom.Registerer(s.Reg), kprom.WithClientLabel())}
 		},
