@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // parseFlags parses args with fs for a command whose flags carry their own
@@ -15,9 +16,8 @@ func parseFlags(fs *flag.FlagSet, args []string, usage string, stdout, stderr io
 	fs.SetOutput(stderr)
 	fs.Usage = func() {} // printed below, to stdout for --help
 	printUsage := func(w io.Writer) {
-		fs.SetOutput(w)
 		fmt.Fprint(w, usage)
-		fs.PrintDefaults()
+		printFlags(w, fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -44,4 +44,34 @@ func parseFlagsUsage(fs *flag.FlagSet, args []string, name, usage string, stdout
 		return false, exitUsage
 	}
 	return true, exitOK
+}
+
+// printFlags lists fs's flags in the style the hand-written usage texts use
+// ("      --name VALUE   what it does (default x)"), so that every subcommand's
+// help reads alike whether its flag list is written out or generated.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, usage := flag.UnquoteUsage(f)
+		name := "--" + f.Name
+		if arg != "" {
+			name += " " + strings.ToUpper(arg)
+		}
+		line := fmt.Sprintf("      %-20s", name)
+		if len(line) > 26 {
+			line += "\n" + strings.Repeat(" ", 28)
+		} else {
+			line += "  "
+		}
+		line += usage
+		switch f.DefValue {
+		case "", "0", "false", "[]":
+		default:
+			if arg == "string" || arg == "STRING" {
+				line += fmt.Sprintf(" (default %q)", f.DefValue)
+			} else {
+				line += fmt.Sprintf(" (default %s)", f.DefValue)
+			}
+		}
+		fmt.Fprintln(w, line)
+	})
 }
