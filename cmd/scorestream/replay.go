@@ -591,7 +591,6 @@ func printReplaySummary(w io.Writer, s replay.Summary, out string, report bool) 
 	}
 }
 
-
 // replayVersion names the binary in the report's provenance: version and commit
 // (readBuildInfo, as `scorestream version` prints them).
 func replayVersion() string {
