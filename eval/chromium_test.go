@@ -1,14 +1,13 @@
 package eval
 
 import (
-	"context"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/scorestream/scorestream/eval/evaltest"
 )
 
 // TestReportInChromium opens report.html in a headless Chromium: the plots must
@@ -38,22 +37,21 @@ func TestReportInChromium(t *testing.T) {
 		if err := os.WriteFile(bad, []byte(`<html><body><script>throw new Error("planted")</script></body></html>`), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, console := runChromium(t, bin, "--dump-dom", "file://"+bad)
+		_, console := evaltest.Chromium(t, bin, "--dump-dom", "file://"+bad)
 		if !strings.Contains(strings.Join(console, "\n"), "planted") {
 			t.Fatalf("a page that throws left no console line; the check below would prove nothing (console: %q)", console)
 		}
 	})
 
-	dom, console := runChromium(t, bin, "--dump-dom", page)
+	dom, console := evaltest.Chromium(t, bin, "--dump-dom", page)
 	if len(console) > 0 {
 		t.Errorf("console output while rendering report.html:\n%s", strings.Join(console, "\n"))
 	}
-	plots := strings.Split(dom, `<svg class="plot"`)[1:]
+	plots := evaltest.Plots(dom)
 	if len(plots) != 9 {
 		t.Errorf("rendered DOM has %d plots, want 9 (ROC, PR, reliability, 2 histograms, scatter, segments, 2 over time)", len(plots))
 	}
-	for i, p := range plots {
-		body, _, _ := strings.Cut(p, "</svg>")
+	for i, body := range plots {
 		if !strings.Contains(body, "<polyline") && !strings.Contains(body, "<circle") && !strings.Contains(body, "fill-opacity") {
 			t.Errorf("plot %d has no data drawn: %.200s", i, body)
 		}
@@ -65,7 +63,7 @@ func TestReportInChromium(t *testing.T) {
 	}
 
 	shot := filepath.Join(dir, "report.png")
-	runChromium(t, bin, "--hide-scrollbars", "--window-size=1280,2400", "--screenshot="+shot, page)
+	evaltest.Chromium(t, bin, "--hide-scrollbars", "--window-size=1280,2400", "--screenshot="+shot, page)
 	f, err := os.Open(shot)
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
@@ -96,29 +94,4 @@ func TestReportInChromium(t *testing.T) {
 			}
 		}
 	}
-}
-
-// runChromium runs headless Chromium with a fresh profile and returns its
-// stdout and the console lines it logged.
-func runChromium(t *testing.T, bin string, args ...string) (string, []string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a guard against a hung browser, not a speed check
-	defer cancel()
-	profile := t.TempDir()
-	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir=" + profile, "--enable-logging=stderr", "--v=0"}
-	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", bin, strings.Join(args, " "), err, stderr.String())
-	}
-	var console []string
-	for _, l := range strings.Split(stderr.String(), "\n") {
-		if strings.Contains(l, ":CONSOLE") {
-			console = append(console, l)
-		}
-	}
-	return stdout.String(), console
 }

@@ -94,6 +94,8 @@ if [ "$fast" = 0 ]; then
   step "evaluation report in headless Chromium"
   chromium=$(command -v chromium) || { echo "chromium is missing (scripts/deps.sh installs it)"; exit 1; }
   SCORESTREAM_CHROMIUM=$chromium go test -count=1 -run 'Chromium' -v ./eval 2>&1 | grep -Ev '^=== (RUN|PAUSE|CONT)'
+  # and the report of the README's demo walkthrough (demo --keep, then replay)
+  SCORESTREAM_CHROMIUM=$chromium go test -count=1 -run 'TestDemoKeepReplay' -v ./cmd/scorestream 2>&1 | grep -Ev '^=== (RUN|PAUSE|CONT)'
 fi
 
 if [ "$fast" = 0 ] && [ -x deploy/test.sh ]; then

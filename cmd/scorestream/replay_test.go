@@ -24,6 +24,7 @@ import (
 
 	"github.com/scorestream/scorestream/config"
 	"github.com/scorestream/scorestream/demo"
+	"github.com/scorestream/scorestream/eval/evaltest"
 	"github.com/scorestream/scorestream/gen"
 	"github.com/scorestream/scorestream/replay"
 	"github.com/scorestream/scorestream/stream"
@@ -522,18 +523,35 @@ func TestDemoKeepReplay(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	{
-		var rep struct {
-			Verdicts []string
-			Models   []struct {
-				Model struct{ Name string }
+	var rep struct {
+		Verdicts []string
+		Models   []struct {
+			Model struct{ Name string }
+		}
+	}
+	readJSON(t, filepath.Join(dir, "replay", "report.json"), &rep)
+	if len(rep.Models) != 2 || rep.Models[0].Model.Name != "demo" || rep.Models[1].Model.Name != "no-velocity" || len(rep.Verdicts) == 0 {
+		t.Errorf("report.json: models %+v, verdicts %q", rep.Models, rep.Verdicts)
+	}
+	t.Logf("verdicts: %q", rep.Verdicts)
+	// The demo's report in a real browser (scripts/test.sh sets
+	// SCORESTREAM_CHROMIUM in its headless-browser step): it renders with a
+	// silent console, and every plot has data drawn.
+	if bin := os.Getenv("SCORESTREAM_CHROMIUM"); bin != "" {
+		dom, console := evaltest.Chromium(t, bin, "--dump-dom", "file://"+filepath.Join(dir, "replay", "report.html"))
+		if len(console) > 0 {
+			t.Errorf("console output while rendering the demo's report.html:\n%s", strings.Join(console, "\n"))
+		}
+		plots := evaltest.Plots(dom)
+		if len(plots) < 6 {
+			t.Errorf("the demo's report rendered %d plots, want at least 6 (ROC, PR, reliability, 2 histograms, scatter)", len(plots))
+		}
+		for i, body := range plots {
+			if !strings.Contains(body, "<polyline") && !strings.Contains(body, "<circle") && !strings.Contains(body, "fill-opacity") {
+				t.Errorf("plot %d of the demo's report has no data drawn", i)
 			}
 		}
-		readJSON(t, filepath.Join(dir, "replay", "report.json"), &rep)
-		if len(rep.Models) != 2 || rep.Models[0].Model.Name != "demo" || rep.Models[1].Model.Name != "no-velocity" || len(rep.Verdicts) == 0 {
-			t.Errorf("report.json: models %+v, verdicts %q", rep.Models, rep.Verdicts)
-		}
-		t.Logf("verdicts: %q", rep.Verdicts)
+		t.Logf("the demo's report rendered in %s: %d plots", bin, len(plots))
 	}
 	cancel()
 	if code := <-done; code != exitOK {
