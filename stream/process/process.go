@@ -166,6 +166,15 @@ type Processor struct {
 	rowIdx                   []int
 	inputs, batchOut         []float64
 	multi                    []multiScratch // Score's per-scorer results
+	outBytes                 int            // value and header bytes per scored record, last Finish
+}
+
+// output is one scored record's produced records, allocated a batch at a time:
+// the record, its header array and the Result's record list in one piece.
+type output struct {
+	rec  kgo.Record
+	recs [2]*kgo.Record
+	hs   [4]kgo.RecordHeader
 }
 
 // New returns a Processor.
@@ -341,6 +350,15 @@ func (p *Processor) Finish(items []Pending) []Result {
 		chall = p.scoreAll(m.Challenger, items, &p.challScores, &p.challErrs)
 	}
 	now := p.cfg.Now().UnixMilli()
+	// One allocation for every scored record's kgo.Record, headers and record
+	// list, one (or a few, as it grows) for their values: the produced records
+	// are not reused, so each gets a capped slice of the batch's memory.
+	outs := make([]output, len(items))
+	var shadows []output
+	if m.Challenger != nil {
+		shadows = make([]output, len(items))
+	}
+	buf := make([]byte, 0, len(items)*max(p.outBytes, 64))
 	for i := range items {
 		it := &items[i]
 		if it.done != nil {
@@ -363,12 +381,18 @@ func (p *Processor) Finish(items []Pending) []Result {
 		if p.cfg.FeatureLogging {
 			pred.FeatureNames, pred.Features = p.spec.Names(), vec
 		}
-		hs := sink.AppendProvenance(make([]kgo.RecordHeader, 0, 4), src)
-		res.Records = append(make([]*kgo.Record, 0, 2), &kgo.Record{
+		o := &outs[i]
+		var hs []kgo.RecordHeader
+		hs, buf = sink.AppendProvenanceTo(o.hs[:0], buf, src)
+		start := len(buf)
+		buf = sink.AppendPrediction(buf, p.cfg.PredictionSchema, &pred)
+		o.rec = kgo.Record{
 			Topic: p.cfg.PredictionsTopic, Key: in.Key,
-			Value:   sink.AppendPrediction(nil, p.cfg.PredictionSchema, &pred),
+			Value:   buf[start:len(buf):len(buf)],
 			Headers: append(hs, kgo.RecordHeader{Key: sink.HeaderModel, Value: m.Champion.labelBytes()}),
-		})
+		}
+		o.recs[0] = &o.rec
+		res.Records = o.recs[:1:2]
 		if c := m.Challenger; c != nil {
 			cs := chall[i]
 			if p.challErrs[i] != nil {
@@ -379,15 +403,25 @@ func (p *Processor) Finish(items []Pending) []Result {
 				shadow := pred
 				shadow.Score, shadow.Decision = cs, res.ChallengerDecide
 				shadow.ModelName, shadow.ModelVersion, shadow.ModelHash = c.Name, c.Version, c.Hash
-				shs := sink.AppendProvenance(make([]kgo.RecordHeader, 0, 4), src)
-				res.Records = append(res.Records, &kgo.Record{
+				so := &shadows[i]
+				var shs []kgo.RecordHeader
+				shs, buf = sink.AppendProvenanceTo(so.hs[:0], buf, src)
+				start := len(buf)
+				buf = sink.AppendPrediction(buf, p.cfg.PredictionSchema, &shadow)
+				so.rec = kgo.Record{
 					Topic: p.cfg.ShadowTopic, Key: in.Key,
-					Value:   sink.AppendPrediction(nil, p.cfg.PredictionSchema, &shadow),
+					Value:   buf[start:len(buf):len(buf)],
 					Headers: append(shs, kgo.RecordHeader{Key: sink.HeaderModel, Value: c.labelBytes()}),
-				})
+				}
+				res.Records = append(res.Records, &so.rec)
 			}
 		}
 		p.finished = append(p.finished, res)
+	}
+	if len(items) > 0 {
+		// Sized for the next batch: the bytes this one needed, per record, and a
+		// little room.
+		p.outBytes = len(buf)/len(items) + 16
 	}
 	p.slab = p.slab[:0]
 	return p.finished
