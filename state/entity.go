@@ -190,7 +190,8 @@ type Value struct {
 	Has   bool
 }
 
-// Obs is one event's contribution, as the feature spec read it: per series a
+// Obs is one event's contribution, as the feature spec read it (Observe copies
+// the strings it keeps, so they may share a decoded record's memory): per series a
 // number (NaN: missing; an event-count series gets 0), per set a string ("":
 // missing), per last value a Value (Has false: missing).
 type Obs struct {
@@ -319,6 +320,13 @@ func (e *Entity) Observe(l *Layout, o *Obs, wm int64) *Entity {
 	}
 	for i := range l.Lasts {
 		if v := o.Lasts[i]; v.Has && (!n.Lasts[i].Has || v.T >= n.Lasts[i].T) {
+			if v.IsStr {
+				if p := n.Lasts[i]; p.IsStr && p.Str == v.Str {
+					v.Str = p.Str
+				} else {
+					v.Str = strings.Clone(v.Str)
+				}
+			}
 			n.Lasts[i] = v
 		}
 	}
@@ -331,16 +339,23 @@ func (e *Entity) Observe(l *Layout, o *Obs, wm int64) *Entity {
 func observeSet(dst, dis []Seen, v string, t, horizon int64, maxN int) []Seen {
 	start := len(dst)
 	seenAt := t
+	held := false
 	for _, s := range dis {
 		switch {
 		case s.T <= horizon:
 		case v != "" && s.Value == v:
 			seenAt = max(seenAt, s.T)
+			v, held = s.Value, true // the copy the state already owns
 		default:
 			dst = append(dst, s)
 		}
 	}
 	if v != "" && seenAt > horizon {
+		if !held {
+			// The observation's string may share a decoded record's memory: keep
+			// a copy of just the value.
+			v = strings.Clone(v)
+		}
 		nd := dst[start:]
 		i := start + sort.Search(len(nd), func(i int) bool { return nd[i].T > seenAt })
 		dst = append(dst, Seen{})

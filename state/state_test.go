@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 const minute = int64(time.Minute / time.Millisecond)
@@ -538,5 +539,31 @@ func TestNumbersExact(t *testing.T) {
 		if modes[m] == 0 {
 			t.Errorf("mode %d never used: %v", m, modes)
 		}
+	}
+}
+
+// TestObserveCopiesStrings: the distinct values and last strings an entity
+// keeps do not share the memory of the observation's strings (a decoded
+// record's body), and a value seen again keeps the entity's own copy.
+func TestObserveCopiesStrings(t *testing.T) {
+	l := (&Layout{
+		Sets:  []SetSpec{{Key: "merchant", Span: 60 * minute}},
+		Lasts: []LastSpec{{Key: "channel"}},
+	}).Prepare()
+	body := strings.Repeat("x", 1000) + "m1" + "pos"
+	within := func(s string) bool {
+		p, b := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(body)))
+		return p >= b && p < b+uintptr(len(body))
+	}
+	o := &Obs{T: 1, Strs: []string{body[1000:1002]}, Lasts: []Value{{T: 1, Str: body[1002:], IsStr: true, Has: true}}}
+	e := (*Entity)(nil).Observe(l, o, 1)
+	if e.Sets[0][0].Value != "m1" || within(e.Sets[0][0].Value) || e.Lasts[0].Str != "pos" || within(e.Lasts[0].Str) {
+		t.Fatalf("kept %q %q sharing the observation's memory", e.Sets[0][0].Value, e.Lasts[0].Str)
+	}
+	own := unsafe.StringData(e.Sets[0][0].Value)
+	o.T = 2
+	e2 := e.Observe(l, o, 2)
+	if unsafe.StringData(e2.Sets[0][0].Value) != own || e2.Sets[0][0].T != 2 {
+		t.Fatalf("a value seen again was copied anew")
 	}
 }

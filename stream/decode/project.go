@@ -427,8 +427,12 @@ func primitive(t, logical string) *node {
 }
 
 // decode decodes a whole record body, keeping the wanted fields.
+//
+// The kept strings share one copy of the record body, made at the first string
+// (one allocation per record, not one per string): a consumer that keeps a
+// string beyond the record (the state's distinct values) clones it.
 func (p *projection) decode(buf []byte) (map[string]any, error) {
-	m, rest, err := decodeRecord(p.root, p.want, buf)
+	m, rest, err := decodeRecord(p.root, p.want, buf, &text{whole: buf})
 	if err != nil {
 		return nil, err
 	}
@@ -440,7 +444,27 @@ func (p *projection) decode(buf []byte) (map[string]any, error) {
 
 var errShort = errors.New("short buffer")
 
-func decodeRecord(n *node, w *want, buf []byte) (map[string]any, []byte, error) {
+// text is the record body being decoded, and its string copy once a string
+// field needs it.
+type text struct {
+	whole []byte
+	s     string
+}
+
+// str returns b, the slice of the record body that rest follows, as a
+// substring of the body's copy.
+func (t *text) str(b, rest []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if t.s == "" {
+		t.s = string(t.whole)
+	}
+	off := len(t.whole) - len(rest) - len(b)
+	return t.s[off : off+len(b)]
+}
+
+func decodeRecord(n *node, w *want, buf []byte, tx *text) (map[string]any, []byte, error) {
 	m := make(map[string]any, len(w.children))
 	var err error
 	for i := range n.fields {
@@ -453,7 +477,7 @@ func decodeRecord(n *node, w *want, buf []byte) (map[string]any, []byte, error) 
 			continue
 		}
 		var v any
-		if v, buf, err = keep(f.n, c, buf); err != nil {
+		if v, buf, err = keep(f.n, c, buf, tx); err != nil {
 			return nil, nil, err
 		}
 		m[f.name] = v
@@ -462,7 +486,7 @@ func decodeRecord(n *node, w *want, buf []byte) (map[string]any, []byte, error) 
 }
 
 // keep decodes a kept value: a scalar at a leaf, a projected record below.
-func keep(n *node, w *want, buf []byte) (any, []byte, error) {
+func keep(n *node, w *want, buf []byte, tx *text) (any, []byte, error) {
 	switch n.kind {
 	case kUnion:
 		i, rest, err := long(buf)
@@ -473,7 +497,7 @@ func keep(n *node, w *want, buf []byte) (any, []byte, error) {
 			return nil, nil, fmt.Errorf("union index %d out of range", i)
 		}
 		b := n.branches[i]
-		v, rest, err := keep(b, w, rest)
+		v, rest, err := keep(b, w, rest, tx)
 		if err != nil || v == nil || !n.wrap[i] {
 			return v, rest, err
 		}
@@ -482,16 +506,16 @@ func keep(n *node, w *want, buf []byte) (any, []byte, error) {
 		if w.leaf {
 			return nil, nil, errUnsupported // excluded by check
 		}
-		return decodeRecord(n, w, buf)
+		return decodeRecord(n, w, buf, tx)
 	}
 	if !w.leaf { // a path into a scalar: absent, as in goavro's value
 		rest, err := skip(n, buf)
 		return nil, rest, err
 	}
-	return scalar(n, buf)
+	return scalar(n, buf, tx)
 }
 
-func scalar(n *node, buf []byte) (any, []byte, error) {
+func scalar(n *node, buf []byte, tx *text) (any, []byte, error) {
 	switch n.kind {
 	case kNull:
 		return nil, buf, nil
@@ -545,7 +569,7 @@ func scalar(n *node, buf []byte) (any, []byte, error) {
 			return nil, nil, err
 		}
 		if n.kind == kString {
-			return string(b), rest, nil
+			return tx.str(b, rest), rest, nil
 		}
 		return b, rest, nil
 	case kEnum:

@@ -13,6 +13,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -463,7 +464,9 @@ func (p *Processor) Score(items []Pending, scorers []*Scorer, fn func(*Scored)) 
 	sc := Scored{Scores: make([]float64, len(scorers)), Errs: make([]error, len(scorers))}
 	for i := range items {
 		it := &items[i]
-		sc.Input, sc.EventID, sc.Time, sc.Segment = it.in, it.ev.ID, it.ev.Time, it.segment
+		// The decoded strings share the record body's memory: a caller may keep
+		// these (an evaluation's rows), so they get their own.
+		sc.Input, sc.EventID, sc.Time, sc.Segment = it.in, strings.Clone(it.ev.ID), it.ev.Time, strings.Clone(it.segment)
 		sc.DeadLetter, sc.Err, sc.Features = "", nil, nil
 		if it.done != nil {
 			sc.DeadLetter, sc.Err = it.done.DeadLetter, it.done.Err
