@@ -51,7 +51,7 @@
 // list with one amount and one distinct field) is converted on restore: its
 // events fill the series over state.amount_field and the event-count series,
 // its distinct values the set over state.distinct_field, the last amount the
-// last-value over the amount field. In version 2 every aggregate is tagged with
+// last-value over the amount field. From version 2 on every aggregate is tagged with
 // the identity of its field and bucket width, so after a change of the feature
 // spec an aggregate whose field and width are unchanged is kept, and one that
 // is new (or whose window changed) starts empty; a distinct set is kept across a
@@ -657,14 +657,15 @@ func Decode(l *Layout, b []byte) (*Entity, Upgrade, error) {
 	// the second fills one bucket slab, one value slab and one string for the
 	// entity (a restore of a million entities allocates a few objects each).
 	var (
-		e      *Entity
-		up     Upgrade
-		slab   []Bucket
-		seen   []Seen
-		strs   strings.Builder
-		nb, ns int
-		nstr   int
-		found  []bool
+		e        *Entity
+		up       Upgrade
+		slab     []Bucket
+		seen     []Seen
+		strs     strings.Builder
+		nb, ns   int
+		nstr     int
+		found    []bool
+		foundBuf [16]bool
 	)
 	for pass := range 2 {
 		d := decoder{b: b}
@@ -684,7 +685,11 @@ func Decode(l *Layout, b []byte) (*Entity, Upgrade, error) {
 			slab = make([]Bucket, 0, nb)
 			seen = make([]Seen, 0, ns)
 			strs.Grow(nstr)
-			found = make([]bool, len(l.Series)+len(l.Sets)+len(l.Lasts))
+			if n := len(l.Series) + len(l.Sets) + len(l.Lasts); n <= len(foundBuf) {
+				found = foundBuf[:n]
+			} else {
+				found = make([]bool, n)
+			}
 		}
 		for range d.count(6) {
 			id, st := d.u32(), Stat(d.byte())
