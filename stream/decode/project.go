@@ -431,8 +431,13 @@ func primitive(t, logical string) *node {
 // The kept strings share one copy of the record body, made at the first string
 // (one allocation per record, not one per string): a consumer that keeps a
 // string beyond the record (the state's distinct values) clones it.
-func (p *projection) decode(buf []byte) (map[string]any, error) {
-	m, rest, err := decodeRecord(p.root, p.want, buf, &text{whole: buf})
+//
+// With scratch non-nil the record maps are scratch's, cleared and reused.
+func (p *projection) decode(buf []byte, scratch *Scratch) (map[string]any, error) {
+	if scratch != nil {
+		scratch.next = 0
+	}
+	m, rest, err := decodeRecord(p.root, p.want, buf, &text{whole: buf, maps: scratch})
 	if err != nil {
 		return nil, err
 	}
@@ -449,6 +454,33 @@ var errShort = errors.New("short buffer")
 type text struct {
 	whole []byte
 	s     string
+	maps  *Scratch
+}
+
+// Scratch holds the maps of a decoded record for reuse by the next decode
+// (Decoder.DecodeReuse). Its owner must be done with one record before decoding
+// the next; it is not safe for concurrent use.
+type Scratch struct {
+	maps []map[string]any
+	next int
+}
+
+// record returns an empty map for a record of n kept fields.
+func (t *text) record(n int) map[string]any {
+	s := t.maps
+	if s == nil {
+		return make(map[string]any, n)
+	}
+	if s.next < len(s.maps) {
+		m := s.maps[s.next]
+		s.next++
+		clear(m)
+		return m
+	}
+	m := make(map[string]any, n)
+	s.maps = append(s.maps, m)
+	s.next++
+	return m
 }
 
 // str returns b, the slice of the record body that rest follows, as a
@@ -465,7 +497,7 @@ func (t *text) str(b, rest []byte) string {
 }
 
 func decodeRecord(n *node, w *want, buf []byte, tx *text) (map[string]any, []byte, error) {
-	m := make(map[string]any, len(w.children))
+	m := tx.record(len(w.children))
 	var err error
 	for i := range n.fields {
 		f := &n.fields[i]

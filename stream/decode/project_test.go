@@ -118,9 +118,11 @@ func compare(t *testing.T, f fixture, codec *goavro.Codec, p *projection, body [
 	if gerr == nil && len(rest) != 0 {
 		gerr = errShort // Decode refuses trailing bytes too
 	}
-	got, perr := p.decode(body)
-	if (gerr == nil) != (perr == nil) {
-		t.Fatalf("%s: goavro error %v, projection error %v (body %x)", f.name, gerr, perr, body)
+	got, perr := p.decode(body, nil)
+	// And with maps reused from the bodies decoded before (across fixtures).
+	reused, rerr := p.decode(body, &compareScratch)
+	if (gerr == nil) != (perr == nil) || (perr == nil) != (rerr == nil) {
+		t.Fatalf("%s: goavro error %v, projection error %v, with reused maps %v (body %x)", f.name, gerr, perr, rerr, body)
 	}
 	if gerr != nil {
 		return
@@ -130,8 +132,14 @@ func compare(t *testing.T, f fixture, codec *goavro.Codec, p *projection, body [
 		if w, g := features.Lookup(want, path), features.Lookup(got, path); !same(w, g) {
 			t.Fatalf("%s: %s: goavro %#v, projection %#v (body %x)", f.name, path, w, g, body)
 		}
+		if w, g := features.Lookup(want, path), features.Lookup(reused, path); !same(w, g) {
+			t.Fatalf("%s: %s: goavro %#v, projection with reused maps %#v (body %x)", f.name, path, w, g, body)
+		}
 	}
 }
+
+// compareScratch carries maps from one compare to the next.
+var compareScratch Scratch
 
 func TestProjectionMatchesGoavro(t *testing.T) {
 	for _, f := range fixtures(t) {

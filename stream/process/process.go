@@ -156,6 +156,7 @@ type Processor struct {
 	nfeat  int        // features in the spec
 	x      []float64  // model input scratch
 	obs    *state.Obs // observation scratch
+	recs   decode.Scratch
 
 	// Between Prepare and Finish: the feature vectors of pending records, and
 	// Finish's scratch, reused across transactions.
@@ -257,7 +258,7 @@ func (p *Processor) Prepare(ctx context.Context, in *kgo.Record, st *state.Parti
 		return Pending{in: in, done: &Result{Records: []*kgo.Record{{Topic: p.cfg.PredictionsTopic, Key: in.Key, Value: in.Value,
 			Headers: sink.AppendProvenance(make([]kgo.RecordHeader, 0, 3), src)}}, EventTime: in.Timestamp.UnixMilli()}}, nil
 	}
-	rec, _, err := p.dec.Decode(ctx, in.Value)
+	rec, _, err := p.dec.DecodeReuse(ctx, in.Value, &p.recs) // rec is not kept past Prepare
 	if err != nil {
 		var de *decode.Error
 		if errors.As(err, &de) {
