@@ -135,19 +135,25 @@ func appendBytes(b []byte, s []byte) []byte {
 
 // AppendProvenance appends the provenance headers for src.
 func AppendProvenance(hs []kgo.RecordHeader, src Source) []kgo.RecordHeader {
-	// One buffer holds the three values (topic, partition, offset: at most 11 and
-	// 20 digits); each header gets a capped slice of it.
-	buf := make([]byte, 0, len(src.Topic)+32)
+	hs, _ = AppendProvenanceTo(hs, make([]byte, 0, len(src.Topic)+32), src)
+	return hs
+}
+
+// AppendProvenanceTo appends the provenance headers for src, their values
+// appended to buf (each header gets a capped slice of it), and returns both: a
+// caller building many records can share one buffer among them.
+func AppendProvenanceTo(hs []kgo.RecordHeader, buf []byte, src Source) ([]kgo.RecordHeader, []byte) {
+	s := len(buf)
 	buf = append(buf, src.Topic...)
 	t := len(buf)
 	buf = strconv.AppendInt(buf, int64(src.Partition), 10)
 	p := len(buf)
 	buf = strconv.AppendInt(buf, src.Offset, 10)
 	return append(hs,
-		kgo.RecordHeader{Key: HeaderSourceTopic, Value: buf[:t:t]},
+		kgo.RecordHeader{Key: HeaderSourceTopic, Value: buf[s:t:t]},
 		kgo.RecordHeader{Key: HeaderSourcePartition, Value: buf[t:p:p]},
 		kgo.RecordHeader{Key: HeaderSourceOffset, Value: buf[p:len(buf):len(buf)]},
-	)
+	), buf
 }
 
 // DeadLetter returns the dead-letter record for in: key, value and headers

@@ -46,11 +46,12 @@
 //
 // # Upgrades
 //
-// The changelog encoding is versioned (see AppendBinary). Version 1 (an event
+// The changelog encoding is versioned (see AppendBinary; version 3 is written,
+// versions 1 and 2 are read). Version 1 (an event
 // list with one amount and one distinct field) is converted on restore: its
 // events fill the series over state.amount_field and the event-count series,
 // its distinct values the set over state.distinct_field, the last amount the
-// last-value over the amount field. In version 2 every aggregate is tagged with
+// last-value over the amount field. From version 2 on every aggregate is tagged with
 // the identity of its field and bucket width, so after a change of the feature
 // spec an aggregate whose field and width are unchanged is kept, and one that
 // is new (or whose window changed) starts empty; a distinct set is kept across a
@@ -189,7 +190,8 @@ type Value struct {
 	Has   bool
 }
 
-// Obs is one event's contribution, as the feature spec read it: per series a
+// Obs is one event's contribution, as the feature spec read it (Observe copies
+// the strings it keeps, so they may share a decoded record's memory): per series a
 // number (NaN: missing; an event-count series gets 0), per set a string ("":
 // missing), per last value a Value (Has false: missing).
 type Obs struct {
@@ -318,6 +320,13 @@ func (e *Entity) Observe(l *Layout, o *Obs, wm int64) *Entity {
 	}
 	for i := range l.Lasts {
 		if v := o.Lasts[i]; v.Has && (!n.Lasts[i].Has || v.T >= n.Lasts[i].T) {
+			if v.IsStr {
+				if p := n.Lasts[i]; p.IsStr && p.Str == v.Str {
+					v.Str = p.Str
+				} else {
+					v.Str = strings.Clone(v.Str)
+				}
+			}
 			n.Lasts[i] = v
 		}
 	}
@@ -330,16 +339,23 @@ func (e *Entity) Observe(l *Layout, o *Obs, wm int64) *Entity {
 func observeSet(dst, dis []Seen, v string, t, horizon int64, maxN int) []Seen {
 	start := len(dst)
 	seenAt := t
+	held := false
 	for _, s := range dis {
 		switch {
 		case s.T <= horizon:
 		case v != "" && s.Value == v:
 			seenAt = max(seenAt, s.T)
+			v, held = s.Value, true // the copy the state already owns
 		default:
 			dst = append(dst, s)
 		}
 	}
 	if v != "" && seenAt > horizon {
+		if !held {
+			// The observation's string may share a decoded record's memory: keep
+			// a copy of just the value.
+			v = strings.Clone(v)
+		}
 		nd := dst[start:]
 		i := start + sort.Search(len(nd), func(i int) bool { return nd[i].T > seenAt })
 		dst = append(dst, Seen{})
@@ -416,6 +432,7 @@ func (e *Entity) SinceLast(t int64) float64 {
 const (
 	encodingV1 = 1
 	encodingV2 = 2
+	encodingV3 = 3
 )
 
 // ErrCorrupt reports a changelog value that cannot be decoded.
@@ -423,31 +440,45 @@ var ErrCorrupt = errors.New("state: corrupt changelog value")
 
 // AppendBinary appends the changelog encoding of e to b.
 //
-// Layout (version 2): byte 2, varint Last, varint WM; uvarint number of series,
-// each: 4-byte id, byte stats, uvarint buckets, each: uvarint index distance
-// (from floor(Last/width) for the first, from the previous one after), uvarint
-// count, the float64s the stats name (sum, sum of squares, min, max; 8 bytes
-// little-endian each); uvarint number of sets, each: 4-byte id, uvarint values,
-// each: uvarint length, bytes, uvarint Last-T; uvarint number of last values
-// present, each: 4-byte id, byte kind (1 number, 2 string), 8-byte float64 or
-// uvarint length and bytes, varint Last-T.
+// Layout (version 3): byte 3, varint Last, varint WM-Last; uvarint number of
+// series, each: 4-byte id, byte stats, uvarint buckets, newest first, each:
+// uvarint index distance (from floor(Last/width) for the first, from the
+// previous one after), uvarint N<<1|single, and when the stats are not empty a
+// mode byte and numbers: single set (a bucket of one value v: sum = min = max
+// = v, sum of squares = v*v) means one number v in mode bits 0-1; otherwise
+// one number per stat the series keeps (sum, sum of squares, min, max), stat k
+// in mode bits 2k..2k+1; uvarint number of sets, each: 4-byte id, uvarint
+// values, newest first, each: uvarint length, bytes, uvarint time distance (from
+// Last for the first, from the previous one after); uvarint number of last
+// values present, each: 4-byte id, byte kind (1 number, 2 string), for a number
+// a mode byte and the number, for a string uvarint length and bytes, then varint
+// Last-T.
+//
+// A number's mode says how it is stored, always exactly (the encoder checks
+// that decoding gives the same float64 bits, else it stores all 8 bytes):
+// 0 float64 (8 bytes little-endian), 1 float32 (4 bytes), 2 zig-zag varint k
+// for k/100, 3 zig-zag varint k for k/10000.
+//
+// Version 2 (still read) differs: varint WM instead of WM-Last; uvarint N and
+// one float64 per stat for every bucket; set times as uvarint Last-T, oldest
+// first; a last number as 8 bytes without a mode.
 func (e *Entity) AppendBinary(b []byte) []byte {
 	l := e.L
 	size := 24
 	for i := range e.Series {
-		size += 6 + len(e.Series[i])*(4+8*bitsSet(l.Series[i].Stats))
+		size += 6 + len(e.Series[i])*(4+4*bitsSet(l.Series[i].Stats))
 	}
 	for i := range e.Sets {
 		size += 6
 		for _, s := range e.Sets[i] {
-			size += 4 + len(s.Value)
+			size += 5 + len(s.Value)
 		}
 	}
-	size += 14 * len(e.Lasts)
+	size += 16 * len(e.Lasts)
 	b = slices.Grow(b, size)
-	b = append(b, encodingV2)
+	b = append(b, encodingV3)
 	b = binary.AppendVarint(b, e.Last)
-	b = binary.AppendVarint(b, e.WM)
+	b = binary.AppendVarint(b, e.WM-e.Last)
 	b = binary.AppendUvarint(b, uint64(len(e.Series)))
 	for i, bs := range e.Series {
 		s := &l.Series[i]
@@ -459,18 +490,20 @@ func (e *Entity) AppendBinary(b []byte) []byte {
 			bk := &bs[j]
 			b = binary.AppendUvarint(b, uint64(prev-bk.I))
 			prev = bk.I
-			b = binary.AppendUvarint(b, uint64(bk.N))
-			b = appendStats(b, s.Stats, bk)
+			b = appendBucket(b, s.Stats, bk)
 		}
 	}
 	b = binary.AppendUvarint(b, uint64(len(e.Sets)))
 	for i, ss := range e.Sets {
 		b = binary.LittleEndian.AppendUint32(b, l.ids.sets[i])
 		b = binary.AppendUvarint(b, uint64(len(ss)))
-		for _, s := range ss {
+		prev := e.Last
+		for j := len(ss) - 1; j >= 0; j-- { // newest first: distances are positive
+			s := &ss[j]
 			b = binary.AppendUvarint(b, uint64(len(s.Value)))
 			b = append(b, s.Value...)
-			b = binary.AppendUvarint(b, uint64(e.Last-s.T))
+			b = binary.AppendUvarint(b, uint64(prev-s.T))
+			prev = s.T
 		}
 	}
 	present := 0
@@ -491,7 +524,8 @@ func (e *Entity) AppendBinary(b []byte) []byte {
 			b = append(b, v.Str...)
 		} else {
 			b = append(b, 1)
-			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v.Num))
+			m := numMode(v.Num)
+			b = appendNum(append(b, m), m, v.Num)
 		}
 		b = binary.AppendVarint(b, e.Last-v.T)
 	}
@@ -506,16 +540,105 @@ func bitsSet(s Stat) int {
 	return n
 }
 
-func appendStats(b []byte, st Stat, bk *Bucket) []byte {
-	for _, f := range [...]struct {
-		s Stat
-		v float64
-	}{{StatSum, bk.Sum}, {StatSumSq, bk.SumSq}, {StatMin, bk.Min}, {StatMax, bk.Max}} {
-		if st&f.s != 0 {
-			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f.v))
+// statOrder is the order stats are stored in.
+var statOrder = [...]Stat{StatSum, StatSumSq, StatMin, StatMax}
+
+func statPtr(bk *Bucket, s Stat) *float64 {
+	switch s {
+	case StatSum:
+		return &bk.Sum
+	case StatSumSq:
+		return &bk.SumSq
+	case StatMin:
+		return &bk.Min
+	default:
+		return &bk.Max
+	}
+}
+
+// single reports whether bk is one value v as Observe leaves it (sum, min and
+// max v, sum of squares v*v), for the stats in st, bit for bit.
+func single(st Stat, bk *Bucket) bool {
+	if bk.N != 1 {
+		return false
+	}
+	v := math.Float64bits(bk.Sum)
+	return (st&StatMin == 0 || math.Float64bits(bk.Min) == v) &&
+		(st&StatMax == 0 || math.Float64bits(bk.Max) == v) &&
+		(st&StatSumSq == 0 || math.Float64bits(bk.SumSq) == math.Float64bits(bk.Sum*bk.Sum))
+}
+
+func appendBucket(b []byte, st Stat, bk *Bucket) []byte {
+	if st == 0 {
+		return binary.AppendUvarint(b, uint64(bk.N)<<1)
+	}
+	if st&StatSum != 0 && single(st, bk) {
+		b = binary.AppendUvarint(b, uint64(bk.N)<<1|1)
+		m := numMode(bk.Sum)
+		return appendNum(append(b, m), m, bk.Sum)
+	}
+	b = binary.AppendUvarint(b, uint64(bk.N)<<1)
+	var modes byte
+	for k, s := range statOrder {
+		if st&s != 0 {
+			modes |= numMode(*statPtr(bk, s)) << (2 * k)
+		}
+	}
+	b = append(b, modes)
+	for k, s := range statOrder {
+		if st&s != 0 {
+			b = appendNum(b, modes>>(2*k)&3, *statPtr(bk, s))
 		}
 	}
 	return b
+}
+
+// Number modes (see AppendBinary).
+const (
+	modeF64 byte = iota
+	modeF32
+	modeCents
+	modeE4
+)
+
+var modeScale = [4]float64{modeCents: 100, modeE4: 10000}
+
+// numMode is the shortest mode that stores v exactly.
+func numMode(v float64) byte {
+	bits := math.Float64bits(v)
+	best, size := modeF64, 8
+	for _, m := range [...]byte{modeCents, modeE4} {
+		k := math.Round(v * modeScale[m])
+		if !(math.Abs(k) < 1<<53) {
+			break
+		}
+		if ki := int64(k); math.Float64bits(float64(ki)/modeScale[m]) == bits {
+			if n := varintLen(ki); n < size {
+				best, size = m, n
+			}
+			break
+		}
+	}
+	if size > 4 && math.Float64bits(float64(float32(v))) == bits {
+		best = modeF32
+	}
+	return best
+}
+
+func varintLen(k int64) int {
+	var tmp [binary.MaxVarintLen64]byte
+	return binary.PutVarint(tmp[:], k)
+}
+
+func appendNum(b []byte, m byte, v float64) []byte {
+	switch m {
+	case modeF32:
+		return binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(v)))
+	case modeCents, modeE4:
+		return binary.AppendVarint(b, int64(math.Round(v*modeScale[m])))
+	default:
+		return binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+	}
 }
 
 // Upgrade says what decoding had to convert.
@@ -524,8 +647,8 @@ type Upgrade struct {
 	StartedEmpty int  // aggregates of the layout the value could not give
 }
 
-// Decode parses a changelog value written by AppendBinary (version 2) or by the
-// version-1 encoding, for layout l.
+// Decode parses a changelog value written by AppendBinary (version 3), by the
+// version-2 encoding or by the version-1 encoding, for layout l.
 func Decode(l *Layout, b []byte) (*Entity, Upgrade, error) {
 	if len(b) > 0 && b[0] == encodingV1 {
 		return decodeV1(l, b)
@@ -534,21 +657,27 @@ func Decode(l *Layout, b []byte) (*Entity, Upgrade, error) {
 	// the second fills one bucket slab, one value slab and one string for the
 	// entity (a restore of a million entities allocates a few objects each).
 	var (
-		e      *Entity
-		up     Upgrade
-		slab   []Bucket
-		seen   []Seen
-		strs   strings.Builder
-		nb, ns int
-		nstr   int
-		found  []bool
+		e        *Entity
+		up       Upgrade
+		slab     []Bucket
+		seen     []Seen
+		strs     strings.Builder
+		nb, ns   int
+		nstr     int
+		found    []bool
+		foundBuf [16]bool
 	)
 	for pass := range 2 {
 		d := decoder{b: b}
-		if v := d.byte(); v != encodingV2 {
-			return nil, Upgrade{}, fmt.Errorf("%w: version %d", ErrCorrupt, v)
+		ver := d.byte()
+		if ver != encodingV2 && ver != encodingV3 {
+			return nil, Upgrade{}, fmt.Errorf("%w: version %d", ErrCorrupt, ver)
 		}
+		v3 := ver == encodingV3
 		last, wm := d.varint(), d.varint()
+		if v3 {
+			wm += last
+		}
 		fill := pass == 1
 		if fill {
 			e = newEntity(l)
@@ -556,7 +685,11 @@ func Decode(l *Layout, b []byte) (*Entity, Upgrade, error) {
 			slab = make([]Bucket, 0, nb)
 			seen = make([]Seen, 0, ns)
 			strs.Grow(nstr)
-			found = make([]bool, len(l.Series)+len(l.Sets)+len(l.Lasts))
+			if n := len(l.Series) + len(l.Sets) + len(l.Lasts); n <= len(foundBuf) {
+				found = foundBuf[:n]
+			} else {
+				found = make([]bool, n)
+			}
 		}
 		for range d.count(6) {
 			id, st := d.u32(), Stat(d.byte())
@@ -579,13 +712,14 @@ func Decode(l *Layout, b []byte) (*Entity, Upgrade, error) {
 				var bk Bucket
 				bk.I = prev - int64(d.uvarint())
 				prev = bk.I
-				bk.N = int64(d.uvarint())
-				for _, f := range [...]struct {
-					s Stat
-					p *float64
-				}{{StatSum, &bk.Sum}, {StatSumSq, &bk.SumSq}, {StatMin, &bk.Min}, {StatMax, &bk.Max}} {
-					if st&f.s != 0 {
-						*f.p = math.Float64frombits(d.u64())
+				if v3 {
+					d.bucketV3(st, &bk)
+				} else {
+					bk.N = int64(d.uvarint())
+					for _, s := range statOrder {
+						if st&s != 0 {
+							*statPtr(&bk, s) = math.Float64frombits(d.u64())
+						}
 					}
 				}
 				if keep && fill {
@@ -601,16 +735,26 @@ func Decode(l *Layout, b []byte) (*Entity, Upgrade, error) {
 			m := d.count(2)
 			i := slices.Index(l.ids.sets, id)
 			start := len(seen)
-			for range m {
+			if i >= 0 && fill {
+				seen = seen[:start+m]
+			}
+			t := last
+			for j := range m {
 				v := d.take(d.count(1))
-				t := last - int64(d.uvarint())
+				if v3 {
+					t -= int64(d.uvarint())
+				} else {
+					t = last - int64(d.uvarint())
+				}
 				switch {
 				case i < 0:
 				case !fill:
 					ns++
 					nstr += len(v)
+				case v3: // newest first
+					seen[start+m-1-j] = Seen{Value: appendString(&strs, v), T: t}
 				default:
-					seen = append(seen, Seen{Value: appendString(&strs, v), T: t})
+					seen[start+j] = Seen{Value: appendString(&strs, v), T: t}
 				}
 			}
 			if i >= 0 && fill {
@@ -624,7 +768,11 @@ func Decode(l *Layout, b []byte) (*Entity, Upgrade, error) {
 			var v Value
 			switch d.byte() {
 			case 1:
-				v.Num = math.Float64frombits(d.u64())
+				if v3 {
+					v.Num = d.num(d.byte())
+				} else {
+					v.Num = math.Float64frombits(d.u64())
+				}
 			case 2:
 				s := d.take(d.count(1))
 				v.IsStr = true
@@ -656,6 +804,51 @@ func Decode(l *Layout, b []byte) (*Entity, Upgrade, error) {
 		}
 	}
 	return e, up, nil
+}
+
+// bucketV3 reads a version-3 bucket's count and stats into bk.
+func (d *decoder) bucketV3(st Stat, bk *Bucket) {
+	h := d.uvarint()
+	bk.N = int64(h >> 1)
+	if st == 0 {
+		return
+	}
+	modes := d.byte()
+	if h&1 != 0 {
+		v := d.num(modes & 3)
+		for _, s := range statOrder {
+			if st&s != 0 {
+				*statPtr(bk, s) = v
+			}
+		}
+		if st&StatSumSq != 0 {
+			bk.SumSq = v * v
+		}
+		return
+	}
+	for k, s := range statOrder {
+		if st&s != 0 {
+			*statPtr(bk, s) = d.num(modes >> (2 * k) & 3)
+		}
+	}
+}
+
+// num reads a number stored in mode m.
+func (d *decoder) num(m byte) float64 {
+	switch m & 3 {
+	case modeF32:
+		if len(d.b) < 4 {
+			d.fail("float")
+			return 0
+		}
+		v := binary.LittleEndian.Uint32(d.b)
+		d.b = d.b[4:]
+		return float64(math.Float32frombits(v))
+	case modeCents, modeE4:
+		return float64(d.varint()) / modeScale[m&3]
+	default:
+		return math.Float64frombits(d.u64())
+	}
 }
 
 // appendString writes v to b, grown beforehand to hold every string of the

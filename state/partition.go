@@ -3,6 +3,7 @@ package state
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Config bounds a partition's state.
@@ -130,8 +131,16 @@ func (p *Partition) expired(e *Entity, wm int64) bool { return e.Last <= wm-p.cf
 // Stage writes key's new state as the most recent entry, then evicts the least
 // recent entries beyond MaxEntities and sweeps expired ones at the watermark.
 // Call Advance with the event's time first.
+//
+// key is not retained: the partition keeps its own copy of a new entity's key,
+// so a caller may pass a string that shares a record's memory or lives on its
+// stack.
 func (p *Partition) Stage(key string, e *Entity) {
-	p.put(key, e, true)
+	if n, ok := p.items[key]; ok {
+		p.move(n, e, true)
+	} else {
+		p.insert(strings.Clone(key), e, true)
+	}
 	for len(p.items) > p.cfg.MaxEntities {
 		if !p.expired(p.head.e, p.wm) {
 			p.early++
@@ -153,19 +162,28 @@ func (p *Partition) touch(key string, held bool) {
 }
 
 func (p *Partition) put(key string, e *Entity, log bool) {
-	n, ok := p.items[key]
-	if !ok {
-		n = &node{key: key, e: e, epoch: p.epoch}
-		p.items[key] = n
-		p.link(n, p.tail)
-		if log {
-			p.touch(key, false)
-			p.undo = append(p.undo, undo{kind: undoInsert, n: n})
-		}
-		return
+	if n, ok := p.items[key]; ok {
+		p.move(n, e, log)
+	} else {
+		p.insert(key, e, log)
 	}
+}
+
+// insert adds a new node for key (which it keeps) at the tail.
+func (p *Partition) insert(key string, e *Entity, log bool) {
+	n := &node{key: key, e: e, epoch: p.epoch}
+	p.items[key] = n
+	p.link(n, p.tail)
 	if log {
-		p.touch(key, true)
+		p.touch(key, false)
+		p.undo = append(p.undo, undo{kind: undoInsert, n: n})
+	}
+}
+
+// move rewrites n and moves it to the tail.
+func (p *Partition) move(n *node, e *Entity, log bool) {
+	if log {
+		p.touch(n.key, true)
 		p.undo = append(p.undo, undo{kind: undoMove, n: n, after: n.prev, e: n.e, epoch: n.epoch})
 	}
 	p.unlink(n)

@@ -75,12 +75,14 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 bench: %d events, %d partitions, %d instance(s) per pipeline
                      copier      scorer
   events/s         %9.0f   %9.0f    scorer/copier = %.2f
+  CPU µs/event     %9.1f   %9.1f    (process, while draining)
   latency p50 ms   %9.1f   %9.1f    (at %.0f events/s)
   latency p99 ms   %9.1f   %9.1f
   txns committed   %9d   %9d
   txns aborted     %9d   %9d
 `, res.Events, res.Partitions, res.Instances,
 		res.Copier.EventsPerSec, res.Scorer.EventsPerSec, res.ThroughputRatio,
+		res.Copier.CPUPerEventUs, res.Scorer.CPUPerEventUs,
 		res.Copier.LatencyP50ms, res.Scorer.LatencyP50ms, res.LatencyRate,
 		res.Copier.LatencyP99ms, res.Scorer.LatencyP99ms,
 		res.Copier.Committed, res.Scorer.Committed, res.Copier.Aborted, res.Scorer.Aborted)

@@ -219,6 +219,14 @@ func (d *Decoder) Schema(ctx context.Context, id int) (*Schema, error) {
 // projection). Errors are *Error (dead-letter) or wrap
 // ErrRegistryUnavailable (retry).
 func (d *Decoder) Decode(ctx context.Context, v []byte) (map[string]any, int, error) {
+	return d.DecodeReuse(ctx, v, nil)
+}
+
+// DecodeReuse is Decode, reusing scratch's maps for the decoded record when the
+// projection decodes it: the returned record (and every record nested in it)
+// is valid only until the next DecodeReuse with the same scratch. The strings
+// and other values in it stay valid. scratch nil is Decode.
+func (d *Decoder) DecodeReuse(ctx context.Context, v []byte, scratch *Scratch) (map[string]any, int, error) {
 	id, body, err := SplitFrame(v)
 	if err != nil {
 		return nil, 0, err
@@ -234,7 +242,7 @@ func (d *Decoder) Decode(ctx context.Context, v []byte) (map[string]any, int, er
 		// The projection accepts exactly what goavro accepts (FuzzProjection), so
 		// its refusal is final: handing the record to goavro anyway would let a
 		// few bytes of array headers make goavro allocate gigabytes.
-		m, err := e.proj.decode(body)
+		m, err := e.proj.decode(body, scratch)
 		if err != nil {
 			class := ClassAvro
 			if errors.Is(err, errShort) {

@@ -399,8 +399,17 @@ func primitive(t, logical string) *node {
 }
 
 // decode decodes a whole record body, keeping the wanted fields.
-func (p *projection) decode(buf []byte) (map[string]any, error) {
-	m, rest, err := decodeRecord(p.root, p.want, buf)
+//
+// The kept strings share one copy of the record body, made at the first string
+// (one allocation per record, not one per string): a consumer that keeps a
+// string beyond the record (the state's distinct values) clones it.
+//
+// With scratch non-nil the record maps are scratch's, cleared and reused.
+func (p *projection) decode(buf []byte, scratch *Scratch) (map[string]any, error) {
+	if scratch != nil {
+		scratch.next = 0
+	}
+	m, rest, err := decodeRecord(p.root, p.want, buf, &text{whole: buf, maps: scratch})
 	if err != nil {
 		return nil, err
 	}
@@ -412,8 +421,55 @@ func (p *projection) decode(buf []byte) (map[string]any, error) {
 
 var errShort = errors.New("short buffer")
 
-func decodeRecord(n *node, w *want, buf []byte) (map[string]any, []byte, error) {
-	m := make(map[string]any, len(w.children))
+// text is the record body being decoded, and its string copy once a string
+// field needs it.
+type text struct {
+	whole []byte
+	s     string
+	maps  *Scratch
+}
+
+// Scratch holds the maps of a decoded record for reuse by the next decode
+// (Decoder.DecodeReuse). Its owner must be done with one record before decoding
+// the next; it is not safe for concurrent use.
+type Scratch struct {
+	maps []map[string]any
+	next int
+}
+
+// record returns an empty map for a record of n kept fields.
+func (t *text) record(n int) map[string]any {
+	s := t.maps
+	if s == nil {
+		return make(map[string]any, n)
+	}
+	if s.next < len(s.maps) {
+		m := s.maps[s.next]
+		s.next++
+		clear(m)
+		return m
+	}
+	m := make(map[string]any, n)
+	s.maps = append(s.maps, m)
+	s.next++
+	return m
+}
+
+// str returns b, the slice of the record body that rest follows, as a
+// substring of the body's copy.
+func (t *text) str(b, rest []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if t.s == "" {
+		t.s = string(t.whole)
+	}
+	off := len(t.whole) - len(rest) - len(b)
+	return t.s[off : off+len(b)]
+}
+
+func decodeRecord(n *node, w *want, buf []byte, tx *text) (map[string]any, []byte, error) {
+	m := tx.record(len(w.children))
 	var err error
 	for i := range n.fields {
 		f := &n.fields[i]
@@ -425,7 +481,7 @@ func decodeRecord(n *node, w *want, buf []byte) (map[string]any, []byte, error) 
 			continue
 		}
 		var v any
-		if v, buf, err = keep(f.n, c, buf); err != nil {
+		if v, buf, err = keep(f.n, c, buf, tx); err != nil {
 			return nil, nil, err
 		}
 		m[f.name] = v
@@ -434,7 +490,7 @@ func decodeRecord(n *node, w *want, buf []byte) (map[string]any, []byte, error) 
 }
 
 // keep decodes a kept value: a scalar at a leaf, a projected record below.
-func keep(n *node, w *want, buf []byte) (any, []byte, error) {
+func keep(n *node, w *want, buf []byte, tx *text) (any, []byte, error) {
 	switch n.kind {
 	case kUnion:
 		i, rest, err := long(buf)
@@ -444,21 +500,21 @@ func keep(n *node, w *want, buf []byte) (any, []byte, error) {
 		if i < 0 || i >= int64(len(n.branches)) {
 			return nil, nil, fmt.Errorf("union index %d out of range", i)
 		}
-		return keep(n.branches[i], w, rest)
+		return keep(n.branches[i], w, rest, tx)
 	case kRecord:
 		if w.leaf {
 			return nil, nil, errUnsupported // excluded by check
 		}
-		return decodeRecord(n, w, buf)
+		return decodeRecord(n, w, buf, tx)
 	}
 	if !w.leaf { // a path into a scalar: absent, as in goavro's value
 		rest, err := skip(n, buf)
 		return nil, rest, err
 	}
-	return scalar(n, buf)
+	return scalar(n, buf, tx)
 }
 
-func scalar(n *node, buf []byte) (any, []byte, error) {
+func scalar(n *node, buf []byte, tx *text) (any, []byte, error) {
 	switch n.kind {
 	case kNull:
 		return nil, buf, nil
@@ -512,7 +568,7 @@ func scalar(n *node, buf []byte) (any, []byte, error) {
 			return nil, nil, err
 		}
 		if n.kind == kString {
-			return string(b), rest, nil
+			return tx.str(b, rest), rest, nil
 		}
 		return b, rest, nil
 	case kEnum:

@@ -134,9 +134,11 @@ func compare(t *testing.T, f fixture, codec *goavro.Codec, p *projection, body [
 	if gerr == nil && len(rest) != 0 {
 		gerr = errShort // Decode refuses trailing bytes too
 	}
-	got, perr := p.decode(body)
-	if (gerr == nil) != (perr == nil) {
-		t.Fatalf("%s: goavro error %v, projection error %v (body %x)", f.name, gerr, perr, body)
+	got, perr := p.decode(body, nil)
+	// And with maps reused from the bodies decoded before (across fixtures).
+	reused, rerr := p.decode(body, &compareScratch)
+	if (gerr == nil) != (perr == nil) || (perr == nil) != (rerr == nil) {
+		t.Fatalf("%s: goavro error %v, projection error %v, with reused maps %v (body %x)", f.name, gerr, perr, rerr, body)
 	}
 	if gerr != nil {
 		return
@@ -146,8 +148,14 @@ func compare(t *testing.T, f fixture, codec *goavro.Codec, p *projection, body [
 		if w, g := at(want, path), at(got, path); !same(w, g) {
 			t.Fatalf("%s: %s: goavro %#v, projection %#v (body %x)", f.name, path, w, g, body)
 		}
+		if w, g := at(want, path), at(reused, path); !same(w, g) {
+			t.Fatalf("%s: %s: goavro %#v, projection with reused maps %#v (body %x)", f.name, path, w, g, body)
+		}
 	}
 }
+
+// compareScratch carries maps from one compare to the next.
+var compareScratch Scratch
 
 func TestProjectionMatchesGoavro(t *testing.T) {
 	for _, f := range fixtures(t) {
@@ -388,7 +396,7 @@ func TestProjectionTakesUnionLikeNames(t *testing.T) {
 	}
 	p, _ := newProjection(schema, split(paths[:3]))
 	compare(t, fixture{name: "union-like names", schema: schema, paths: paths[:3]}, codec, p, body)
-	got, err := p.decode(body)
+	got, err := p.decode(body, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -173,6 +174,7 @@ type Processor struct {
 	x      []float64     // model input scratch
 	obs    *state.Obs    // observation scratch
 	absent map[int][]int // writer schema id -> spec.Absent for it
+	recs   decode.Scratch
 
 	// Between Prepare and Finish: the feature vectors of pending records, and
 	// Finish's scratch, reused across transactions.
@@ -185,6 +187,15 @@ type Processor struct {
 	inputs, batchOut         []float64
 	multi                    []multiScratch // Score's per-scorer results
 	classBuf                 []float64      // class_scores of the prediction being encoded
+	outBytes                 int            // value and header bytes per scored record, last Finish
+}
+
+// output is one scored record's produced records, allocated a batch at a time:
+// the record, its header array and the Result's record list in one piece.
+type output struct {
+	rec  kgo.Record
+	recs [2]*kgo.Record
+	hs   [4]kgo.RecordHeader
 }
 
 // New returns a Processor.
@@ -270,7 +281,7 @@ func (p *Processor) Prepare(ctx context.Context, in *kgo.Record, st *state.Parti
 		return Pending{in: in, done: &Result{Records: []*kgo.Record{{Topic: p.cfg.PredictionsTopic, Key: in.Key, Value: in.Value,
 			Headers: sink.AppendProvenance(make([]kgo.RecordHeader, 0, 3), src)}}, EventTime: in.Timestamp.UnixMilli()}}, nil
 	}
-	rec, schemaID, err := p.dec.Decode(ctx, in.Value)
+	rec, schemaID, err := p.dec.DecodeReuse(ctx, in.Value, &p.recs) // rec is not kept past Prepare
 	if err != nil {
 		var de *decode.Error
 		if errors.As(err, &de) {
@@ -390,6 +401,15 @@ func (p *Processor) Finish(items []Pending) []Result {
 		chall = p.scoreAll(m.Challenger, items, &p.challScores, &p.challErrs)
 	}
 	now := p.cfg.Now().UnixMilli()
+	// One allocation for every scored record's kgo.Record, headers and record
+	// list, one (or a few, as it grows) for their values: the produced records
+	// are not reused, so each gets a capped slice of the batch's memory.
+	outs := make([]output, len(items))
+	var shadows []output
+	if m.Challenger != nil {
+		shadows = make([]output, len(items))
+	}
+	buf := make([]byte, 0, len(items)*max(p.outBytes, 64))
 	for i := range items {
 		it := &items[i]
 		if it.done != nil {
@@ -416,12 +436,18 @@ func (p *Processor) Finish(items []Pending) []Result {
 		// Encoded below before the buffer is reused.
 		p.classBuf = m.Champion.classScores(p.classBuf[:0], vec, &p.x)
 		pred.ClassScores = p.classBuf
-		hs := sink.AppendProvenance(make([]kgo.RecordHeader, 0, 4), src)
-		res.Records = append(make([]*kgo.Record, 0, 2), &kgo.Record{
+		o := &outs[i]
+		var hs []kgo.RecordHeader
+		hs, buf = sink.AppendProvenanceTo(o.hs[:0], buf, src)
+		start := len(buf)
+		buf = sink.AppendPrediction(buf, p.cfg.PredictionSchema, &pred)
+		o.rec = kgo.Record{
 			Topic: p.cfg.PredictionsTopic, Key: in.Key,
-			Value:   sink.AppendPrediction(nil, p.cfg.PredictionSchema, &pred),
+			Value:   buf[start:len(buf):len(buf)],
 			Headers: append(hs, kgo.RecordHeader{Key: sink.HeaderModel, Value: m.Champion.labelBytes()}),
-		})
+		}
+		o.recs[0] = &o.rec
+		res.Records = o.recs[:1:2]
 		if c := m.Challenger; c != nil {
 			cs := chall[i]
 			if p.challErrs[i] != nil {
@@ -434,15 +460,25 @@ func (p *Processor) Finish(items []Pending) []Result {
 				shadow.ModelName, shadow.ModelVersion, shadow.ModelHash = c.Name, c.Version, c.Hash
 				p.classBuf = c.classScores(p.classBuf[:0], vec, &p.x)
 				shadow.ClassScores = p.classBuf
-				shs := sink.AppendProvenance(make([]kgo.RecordHeader, 0, 4), src)
-				res.Records = append(res.Records, &kgo.Record{
+				so := &shadows[i]
+				var shs []kgo.RecordHeader
+				shs, buf = sink.AppendProvenanceTo(so.hs[:0], buf, src)
+				start := len(buf)
+				buf = sink.AppendPrediction(buf, p.cfg.PredictionSchema, &shadow)
+				so.rec = kgo.Record{
 					Topic: p.cfg.ShadowTopic, Key: in.Key,
-					Value:   sink.AppendPrediction(nil, p.cfg.PredictionSchema, &shadow),
+					Value:   buf[start:len(buf):len(buf)],
 					Headers: append(shs, kgo.RecordHeader{Key: sink.HeaderModel, Value: c.labelBytes()}),
-				})
+				}
+				res.Records = append(res.Records, &so.rec)
 			}
 		}
 		p.finished = append(p.finished, res)
+	}
+	if len(items) > 0 {
+		// Sized for the next batch: the bytes this one needed, per record, and a
+		// little room.
+		p.outBytes = len(buf)/len(items) + 16
 	}
 	p.slab = p.slab[:0]
 	return p.finished
@@ -484,7 +520,9 @@ func (p *Processor) Score(items []Pending, scorers []*Scorer, fn func(*Scored)) 
 	sc := Scored{Scores: make([]float64, len(scorers)), Errs: make([]error, len(scorers))}
 	for i := range items {
 		it := &items[i]
-		sc.Input, sc.EventID, sc.Time, sc.Segment = it.in, it.ev.ID, it.ev.Time, it.segment
+		// The decoded strings share the record body's memory: a caller may keep
+		// these (an evaluation's rows), so they get their own.
+		sc.Input, sc.EventID, sc.Time, sc.Segment = it.in, strings.Clone(it.ev.ID), it.ev.Time, strings.Clone(it.segment)
 		sc.DeadLetter, sc.Err, sc.Features = "", nil, nil
 		if it.done != nil {
 			sc.DeadLetter, sc.Err = it.done.DeadLetter, it.done.Err

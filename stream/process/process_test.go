@@ -279,8 +279,10 @@ func TestPredictionDecodes(t *testing.T) {
 	}
 }
 
-// BenchmarkProcess is the whole per-event path: decode (codec cached), features
-// and state, score, encode the prediction and the changelog record.
+// BenchmarkProcess is the whole per-event path as the loop runs it: decode
+// (codec cached), features and state (Prepare) for each record, then, per
+// transaction of 100 records, score and encode the predictions (Finish) and the
+// changelog records.
 //
 //	go test ./stream/process -run '^$' -bench . -benchmem -cpu 1
 func BenchmarkProcess(b *testing.B) {
@@ -297,6 +299,7 @@ func BenchmarkProcess(b *testing.B) {
 			}
 			ctx := context.Background()
 			var cl []*kgo.Record
+			var pending []process.Pending
 			clBytes, clRecords := 0, 0
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -306,10 +309,16 @@ func BenchmarkProcess(b *testing.B) {
 				if i%len(recs) == 0 { // replaying from the start: fresh state, as for a new partition
 					f.st, _ = state.NewPartition(state.Config{Limits: f.proc.Spec().Limits(), MaxEntities: 100000})
 				}
-				if _, err := f.proc.Process(ctx, recs[i%len(recs)], f.st); err != nil {
+				pe, err := f.proc.Prepare(ctx, recs[i%len(recs)], f.st)
+				if err != nil {
 					b.Fatal(err)
 				}
-				if i%100 == 99 { // a transaction ends: its changelog, one record per entity
+				pending = append(pending, pe)
+				if i%100 == 99 { // a transaction ends: its predictions, its changelog (one record per entity)
+					if res := f.proc.Finish(pending); len(res) != len(pending) || len(res[0].Records) == 0 {
+						b.Fatalf("%d results for %d records", len(res), len(pending))
+					}
+					pending = pending[:0]
 					cl = f.proc.Changelog(cl[:0], 2, f.st)
 					for _, r := range cl {
 						clBytes += len(r.Value)
