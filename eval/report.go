@@ -479,7 +479,10 @@ func (a *Accumulator) histogram(m int, y []int8) Histogram {
 		Negative: make([]int64, histogramBins), Unlabeled: make([]int64, histogramBins)}
 	w := hi/histogramBins - lo/histogramBins // finite for any finite lo, hi
 	for i := range h.Edges {
-		h.Edges[i] = lo + float64(i)*w
+		// lo + i·w can overflow when lo and hi are near ±MaxFloat64; the convex
+		// combination of the two cannot.
+		f := float64(i) / histogramBins
+		h.Edges[i] = lo*(1-f) + hi*f
 	}
 	h.Edges[histogramBins] = hi
 	for i, v := range a.scores[m] {
