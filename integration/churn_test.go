@@ -198,16 +198,20 @@ func (s *scenario) restoreTimes() (fromCheckpoint, full durations) {
 			var l struct {
 				Partitions []int32 `json:"partitions"`
 				FromCkpt   int     `json:"from_checkpoint"`
-				Took       int64   `json:"took"` // ns
+				Took       string  `json:"took"` // JSON logs write durations as strings ("20ms")
 			}
 			if json.Unmarshal(sc.Bytes(), &l) != nil {
 				continue
 			}
+			took, err := time.ParseDuration(l.Took)
+			if err != nil { // reported, never asserted: a line it cannot read is left out
+				continue
+			}
 			switch l.FromCkpt {
 			case len(l.Partitions):
-				fromCheckpoint = append(fromCheckpoint, time.Duration(l.Took))
+				fromCheckpoint = append(fromCheckpoint, took)
 			case 0:
-				full = append(full, time.Duration(l.Took))
+				full = append(full, took)
 			}
 		}
 		f.Close()
