@@ -363,22 +363,7 @@ func TestFinishBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	batched.proc.SetModels(&process.Models{Champion: sc})
-	ctx := context.Background()
-	var pes []process.Pending
-	var want []process.Result
-	for i := 0; i < 300; i++ {
-		r := one.gen.NextRecord()
-		w, err := one.proc.Process(ctx, one.record(r.Key, r.Value, int64(i)), one.st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want = append(want, w)
-		pe, err := batched.proc.Prepare(ctx, batched.record(r.Key, r.Value, int64(i)), batched.st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pes = append(pes, pe)
-	}
+	want, pes := processAndPrepare(t, one, batched, 300)
 	got := batched.proc.Finish(pes)
 	if bm.calls != 1 {
 		t.Fatalf("%d ScoreBatch calls for one transaction, want 1", bm.calls)
@@ -568,4 +553,26 @@ func TestPredictionClassScores(t *testing.T) {
 			f.st.Commit()
 		}
 	}
+}
+
+// processAndPrepare feeds n generated records to one (Process, record by
+// record: the reference) and the same records to other (Prepare only, for a
+// later Finish or Score), and returns both.
+func processAndPrepare(t *testing.T, one, other *fixture, n int) (want []process.Result, pes []process.Pending) {
+	t.Helper()
+	ctx := context.Background()
+	for i := 0; i < n; i++ {
+		r := one.gen.NextRecord()
+		w, err := one.proc.Process(ctx, one.record(r.Key, r.Value, int64(i)), one.st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, w)
+		pe, err := other.proc.Prepare(ctx, other.record(r.Key, r.Value, int64(i)), other.st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pes = append(pes, pe)
+	}
+	return want, pes
 }

@@ -1,7 +1,6 @@
 package process_test
 
 import (
-	"context"
 	"math"
 	"slices"
 	"testing"
@@ -34,22 +33,7 @@ func TestScoreSeveralModels(t *testing.T) {
 	}
 	scorers := []*process.Scorer{multi.proc.Models().Champion, oth, bs}
 
-	ctx := context.Background()
-	var want []process.Result
-	var pes []process.Pending
-	for i := 0; i < 300; i++ {
-		r := one.gen.NextRecord()
-		w, err := one.proc.Process(ctx, one.record(r.Key, r.Value, int64(i)), one.st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want = append(want, w)
-		pe, err := multi.proc.Prepare(ctx, multi.record(r.Key, r.Value, int64(i)), multi.st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pes = append(pes, pe)
-	}
+	want, pes := processAndPrepare(t, one, multi, 300)
 	i, refFailed := 0, 0
 	multi.proc.Score(pes, scorers, func(sc *process.Scored) {
 		w := want[i]
