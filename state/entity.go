@@ -250,6 +250,15 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
+// grownLen is room for n lists with one more element each: n plus the old
+// lists' lengths (old is nil for a new entity).
+func grownLen[T any](n int, old [][]T) int {
+	for _, s := range old {
+		n += len(s)
+	}
+	return n
+}
+
 // Observe returns the entity after the event o, given the partition watermark wm
 // (already including o.T). e may be nil (a new entity).
 func (e *Entity) Observe(l *Layout, o *Obs, wm int64) *Entity {
@@ -260,14 +269,12 @@ func (e *Entity) Observe(l *Layout, o *Obs, wm int64) *Entity {
 		n.Last = max(e.Last, t)
 		copy(n.Lasts, e.Lasts)
 	}
-	total := 0
-	for i := range l.Series {
-		if e != nil {
-			total += len(e.Series[i])
-		}
-		total++
+	var oldSeries [][]Bucket
+	var oldSets [][]Seen
+	if e != nil {
+		oldSeries, oldSets = e.Series[:len(l.Series)], e.Sets[:len(l.Sets)]
 	}
-	slab := make([]Bucket, 0, total) // one allocation for every series
+	slab := make([]Bucket, 0, grownLen(len(l.Series), oldSeries)) // one allocation for every series
 	for i, s := range l.Series {
 		var old []Bucket
 		if e != nil {
@@ -300,14 +307,7 @@ func (e *Entity) Observe(l *Layout, o *Obs, wm int64) *Entity {
 		n.Series[i] = slab[start:len(slab):len(slab)]
 	}
 	if len(l.Sets) > 0 {
-		total = 0
-		for i := range l.Sets {
-			if e != nil {
-				total += len(e.Sets[i])
-			}
-			total++
-		}
-		seen := make([]Seen, 0, total) // one allocation for every set
+		seen := make([]Seen, 0, grownLen(len(l.Sets), oldSets)) // one allocation for every set
 		for i, s := range l.Sets {
 			var old []Seen
 			if e != nil {
