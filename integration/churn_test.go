@@ -3,13 +3,11 @@
 package integration
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"os"
-	"slices"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -181,40 +179,28 @@ func TestChurn(t *testing.T) {
 // times of those that started every partition from a checkpoint, and of those
 // that restored every partition in full.
 func (s *scenario) restoreTimes() (fromCheckpoint, full durations) {
-	s.mu.Lock()
-	logs := slices.Clone(s.logs)
-	s.mu.Unlock()
-	for _, p := range logs {
-		f, err := os.Open(p)
-		if err != nil {
-			continue
+	s.eachLogLine(func(line []byte) {
+		if !bytes.Contains(line, []byte(`"restored state"`)) {
+			return
 		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			if !strings.Contains(sc.Text(), `"restored state"`) {
-				continue
-			}
-			var l struct {
-				Partitions []int32 `json:"partitions"`
-				FromCkpt   int     `json:"from_checkpoint"`
-				Took       string  `json:"took"` // JSON logs write durations as strings ("20ms")
-			}
-			if json.Unmarshal(sc.Bytes(), &l) != nil {
-				continue
-			}
-			took, err := time.ParseDuration(l.Took)
-			if err != nil { // reported, never asserted: a line it cannot read is left out
-				continue
-			}
-			switch l.FromCkpt {
-			case len(l.Partitions):
-				fromCheckpoint = append(fromCheckpoint, took)
-			case 0:
-				full = append(full, took)
-			}
+		var l struct {
+			Partitions []int32 `json:"partitions"`
+			FromCkpt   int     `json:"from_checkpoint"`
+			Took       string  `json:"took"` // JSON logs write durations as strings ("20ms")
 		}
-		f.Close()
-	}
+		if json.Unmarshal(line, &l) != nil {
+			return
+		}
+		took, err := time.ParseDuration(l.Took)
+		if err != nil { // reported, never asserted: a line it cannot read is left out
+			return
+		}
+		switch l.FromCkpt {
+		case len(l.Partitions):
+			fromCheckpoint = append(fromCheckpoint, took)
+		case 0:
+			full = append(full, took)
+		}
+	})
 	return fromCheckpoint, full
 }

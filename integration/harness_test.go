@@ -872,6 +872,21 @@ func (s *scenario) checkCheckpoints(ctx context.Context, conn []kgo.Opt, ps []in
 // the "stopped" line of a graceful exit carries totals; a killed process's
 // aborts are counted from its "transaction aborted" lines.
 func (s *scenario) txnCounts() (aborted int, fenced int) {
+	s.eachLogLine(func(line []byte) {
+		if bytes.Contains(line, []byte("transaction aborted")) {
+			aborted++
+		}
+		if bytes.Contains(line, []byte("stopped with an error")) {
+			fenced++
+		}
+	})
+	return aborted, fenced
+}
+
+// eachLogLine calls fn with every line of every instance log written so far
+// (a log that cannot be opened is passed over). The line is only valid during
+// the call.
+func (s *scenario) eachLogLine(fn func(line []byte)) {
 	s.mu.Lock()
 	logs := slices.Clone(s.logs)
 	s.mu.Unlock()
@@ -883,17 +898,10 @@ func (s *scenario) txnCounts() (aborted int, fenced int) {
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
-			line := sc.Text()
-			if strings.Contains(line, "transaction aborted") {
-				aborted++
-			}
-			if strings.Contains(line, "stopped with an error") {
-				fenced++
-			}
+			fn(sc.Bytes())
 		}
 		f.Close()
 	}
-	return aborted, fenced
 }
 
 // metric scrapes one counter value from an instance's /metrics.
