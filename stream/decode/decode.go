@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -215,53 +216,141 @@ func (d *Decoder) Schema(ctx context.Context, id int) (*Schema, error) {
 
 // Decode returns the record's Go value (goavro's native types: map[string]any
 // for records, with every union replaced by its branch's value) and the writer
-// schema id. With Config.Paths, the value may hold only those fields (see
-// projection). Errors are *Error (dead-letter) or wrap
-// ErrRegistryUnavailable (retry).
+// schema id. With Config.Paths, the value holds only those fields (nested
+// records as maps along the paths; a null or absent value has no key). Errors
+// are *Error (dead-letter) or wrap ErrRegistryUnavailable (retry).
 func (d *Decoder) Decode(ctx context.Context, v []byte) (map[string]any, int, error) {
-	return d.DecodeReuse(ctx, v, nil)
-}
-
-// DecodeReuse is Decode, reusing scratch's maps for the decoded record when the
-// projection decodes it: the returned record (and every record nested in it)
-// is valid only until the next DecodeReuse with the same scratch. The strings
-// and other values in it stay valid. scratch nil is Decode.
-func (d *Decoder) DecodeReuse(ctx context.Context, v []byte, scratch *Scratch) (map[string]any, int, error) {
-	id, body, err := SplitFrame(v)
-	if err != nil {
-		return nil, 0, err
-	}
-	e, err := d.entry(ctx, id)
+	id, e, body, err := d.frame(ctx, v)
 	if err != nil {
 		return nil, id, err
 	}
-	if e.bad != nil {
-		return nil, id, &Error{Class: ClassAvro, Err: e.bad}
+	if e.proj == nil {
+		m, err := d.native(id, e, body)
+		return m, id, err
+	}
+	vals := make([]Value, len(d.paths))
+	if err := d.project(id, e, body, vals); err != nil {
+		return nil, id, err
+	}
+	m := map[string]any{}
+	for i, p := range d.paths {
+		if vals[i].kind == Absent {
+			continue
+		}
+		cur := m
+		for _, seg := range p[:len(p)-1] {
+			next, _ := cur[seg].(map[string]any)
+			if next == nil {
+				next = map[string]any{}
+				cur[seg] = next
+			}
+			cur = next
+		}
+		cur[p[len(p)-1]] = vals[i].Any()
+	}
+	return m, id, nil
+}
+
+// Paths are the decoder's Config.Paths: DecodeInto's values are theirs, by
+// index.
+func (d *Decoder) Paths() [][]string { return d.paths }
+
+// Index returns the index of path in Paths, -1 if it is not there.
+func (d *Decoder) Index(path []string) int {
+	for i, p := range d.paths {
+		if slices.Equal(p, path) {
+			return i
+		}
+	}
+	return -1
+}
+
+// DecodeInto decodes the record into vals (len(Paths()), reused by the
+// caller): vals[i] is the value at Paths()[i], Absent when the writer schema
+// has no such field, the value is null or the path leads through a value that
+// is not a record or map. Under a writer schema the projection decodes, that is
+// all it does: no map, no boxing, and one copy of the record body for all the
+// strings (they stay valid after the next DecodeInto). Other schemas are
+// decoded by goavro and their values looked up. It returns the writer schema
+// id; errors as Decode's. With no Config.Paths there is nothing to fill.
+func (d *Decoder) DecodeInto(ctx context.Context, v []byte, vals []Value) (int, error) {
+	if len(vals) != len(d.paths) {
+		return 0, fmt.Errorf("decode: DecodeInto with %d values for %d paths", len(vals), len(d.paths))
+	}
+	id, e, body, err := d.frame(ctx, v)
+	if err != nil {
+		return id, err
 	}
 	if e.proj != nil {
-		// The projection accepts exactly what goavro accepts (FuzzProjection), so
-		// its refusal is final: handing the record to goavro anyway would let a
-		// few bytes of array headers make goavro allocate gigabytes.
-		m, err := e.proj.decode(body, scratch)
-		if err != nil {
-			class := ClassAvro
-			if errors.Is(err, errShort) {
-				class = ClassTruncated
-			}
-			return nil, id, &Error{Class: class, Err: fmt.Errorf("schema %d: %w", id, err)}
-		}
-		return m, id, nil
+		return id, d.project(id, e, body, vals)
 	}
+	m, err := d.native(id, e, body)
+	if err != nil {
+		return id, err
+	}
+	for i, p := range d.paths {
+		vals[i] = FromNative(Lookup(m, p))
+	}
+	return id, nil
+}
+
+// Lookup walks a path through the records (and maps) of a union-free value
+// (as Decode returns them); nil if absent.
+func Lookup(rec map[string]any, p []string) any {
+	var cur any = rec
+	for _, seg := range p {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[seg]
+	}
+	return cur
+}
+
+// frame splits the framing and finds the writer schema's entry.
+func (d *Decoder) frame(ctx context.Context, v []byte) (int, *entry, []byte, error) {
+	id, body, err := SplitFrame(v)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	e, err := d.entry(ctx, id)
+	if err != nil {
+		return id, nil, nil, err
+	}
+	if e.bad != nil {
+		return id, nil, nil, &Error{Class: ClassAvro, Err: e.bad}
+	}
+	return id, e, body, nil
+}
+
+// project decodes body with e's projection.
+func (d *Decoder) project(id int, e *entry, body []byte, vals []Value) error {
+	// The projection accepts exactly what goavro accepts (FuzzProjection), so
+	// its refusal is final: handing the record to goavro anyway would let a
+	// few bytes of array headers make goavro allocate gigabytes.
+	if err := e.proj.decode(body, vals); err != nil {
+		class := ClassAvro
+		if errors.Is(err, errShort) {
+			class = ClassTruncated
+		}
+		return &Error{Class: class, Err: fmt.Errorf("schema %d: %w", id, err)}
+	}
+	return nil
+}
+
+// native decodes body with goavro, union-free.
+func (d *Decoder) native(id int, e *entry, body []byte) (map[string]any, error) {
 	native, rest, err := e.codec.NativeFromBinary(body)
 	if err != nil {
 		class := ClassAvro
 		if strings.Contains(err.Error(), "short buffer") {
 			class = ClassTruncated
 		}
-		return nil, id, &Error{Class: class, Err: fmt.Errorf("schema %d: %w", id, err)}
+		return nil, &Error{Class: class, Err: fmt.Errorf("schema %d: %w", id, err)}
 	}
 	if len(rest) != 0 {
-		return nil, id, &Error{Class: ClassAvro, Err: fmt.Errorf("schema %d: %d trailing bytes after the record", id, len(rest))}
+		return nil, &Error{Class: ClassAvro, Err: fmt.Errorf("schema %d: %d trailing bytes after the record", id, len(rest))}
 	}
 	if d.paths != nil {
 		native = stripPaths(e.schema.root, native, d.tree) // only what Paths ask for is read
@@ -270,7 +359,7 @@ func (d *Decoder) DecodeReuse(ctx context.Context, v []byte, scratch *Scratch) (
 	}
 	m, ok := native.(map[string]any)
 	if !ok {
-		return nil, id, &Error{Class: ClassAvro, Err: fmt.Errorf("schema %d: top-level type is %T, want a record", id, native)}
+		return nil, &Error{Class: ClassAvro, Err: fmt.Errorf("schema %d: top-level type is %T, want a record", id, native)}
 	}
-	return m, id, nil
+	return m, nil
 }

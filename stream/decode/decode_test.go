@@ -78,11 +78,32 @@ func FuzzDecode(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	// And into values, as the pipeline decodes: the same verdict, and every
+	// value the one goavro's full record has at its path.
+	paths := [][]string{{"event_id"}, {"event_time"}, {"amount"}, {"merchant", "id"}, {"merchant", "country"},
+		{"channel"}, {"device_age_days"}, {"currency"}, {"merchant", "absent"}}
+	proj, err := New(&staticRegistry{}, Config{Paths: paths})
+	if err != nil {
+		f.Fatal(err)
+	}
+	vals := make([]Value, len(paths))
 	f.Fuzz(func(t *testing.T, v []byte) {
-		_, _, err := d.Decode(context.Background(), v)
+		m, _, err := d.Decode(context.Background(), v)
 		var de *Error
 		if err != nil && !errors.As(err, &de) {
 			t.Fatalf("unclassified error %v", err)
+		}
+		_, perr := proj.DecodeInto(context.Background(), v, vals)
+		if (err == nil) != (perr == nil) || perr != nil && !errors.As(perr, &de) {
+			t.Fatalf("Decode: %v; DecodeInto: %v", err, perr)
+		}
+		if err != nil {
+			return
+		}
+		for i, p := range paths {
+			if w, g := Lookup(m, p), vals[i].Any(); !same(w, g) {
+				t.Fatalf("%v: %#v in the full record, %#v decoded into values", p, w, g)
+			}
 		}
 	})
 }
@@ -91,8 +112,9 @@ func FuzzDecode(f *testing.F) {
 //
 //	go test ./stream/decode -run '^$' -bench . -benchmem
 //
-// BenchmarkDecode decodes demo payments: every field with goavro ("all"), and
-// only the fields the demo's feature spec reads with the projection.
+// BenchmarkDecode decodes demo payments: every field with goavro ("all"); only
+// the fields the demo's feature spec reads with the projection, into reused
+// values as the pipeline does ("projected"), and as a map ("projected-map").
 func BenchmarkDecode(b *testing.B) {
 	g, _ := gen.New(gen.Config{Seed: 1, SchemaID: 1})
 	recs := make([][]byte, 1024)
@@ -101,17 +123,25 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	// demo/config.yaml's fields.
 	demoPaths := [][]string{{"event_id"}, {"event_time"}, {"amount"}, {"merchant", "id"},
-		{"channel"}, {"device_age_days"}}
+		{"channel"}, {"device_age_days"}, {"merchant", "country"}}
 	for _, bc := range []struct {
 		name  string
 		paths [][]string
-	}{{"all", nil}, {"projected", demoPaths}} {
+		into  bool
+	}{{"all", nil, false}, {"projected", demoPaths, true}, {"projected-map", demoPaths, false}} {
 		b.Run(bc.name, func(b *testing.B) {
 			d, _ := New(&staticRegistry{}, Config{Paths: bc.paths})
 			ctx := context.Background()
+			vals := make([]Value, len(bc.paths))
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				if _, _, err := d.Decode(ctx, recs[i%len(recs)]); err != nil {
+				var err error
+				if bc.into {
+					_, err = d.DecodeInto(ctx, recs[i%len(recs)], vals)
+				} else {
+					_, _, err = d.Decode(ctx, recs[i%len(recs)])
+				}
+				if err != nil {
 					b.Fatal(err)
 				}
 			}

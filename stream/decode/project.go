@@ -7,18 +7,18 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"time"
 
 	"github.com/linkedin/goavro/v2"
 )
 
 // A projection decodes only the fields the pipeline reads (the feature spec's
 // paths) from Avro binary under one writer schema, and skips the rest, instead
-// of building goavro's native value for the whole record: the fields it keeps
-// are the values goavro would give (int32, int64, float32, float64, bool,
-// string, []byte, time.Time for timestamp-millis/-micros and date, nested
-// records as map[string]any), with every union replaced by its branch's value
-// (as Decode makes goavro's values, see Schema). It accepts
+// of building goavro's native value for the whole record: it decodes each
+// kept path's value into its slot (a Value, by the path's index), the value
+// goavro would give (int32, int64, float32, float64, bool, string, []byte,
+// time.Time for timestamp-millis/-micros and date) without boxing it, with
+// every union replaced by its branch's value (as Decode makes goavro's values,
+// see Schema). It accepts
 // exactly what goavro accepts — the same varint, length, union-index, enum-index
 // and boolean checks on every field, kept or skipped, and no trailing bytes —
 // which the fuzz test FuzzProjection checks against goavro itself.
@@ -30,6 +30,7 @@ import (
 type projection struct {
 	root *node
 	want *want
+	plan *step
 }
 
 type kind uint8
@@ -71,6 +72,7 @@ type field struct {
 // a record.
 type want struct {
 	leaf     bool
+	slots    []int // leaf: the indexes of the paths that end here
 	children map[string]*want
 }
 
@@ -109,7 +111,7 @@ func newProjection(schema string, paths [][]string) (*projection, error) {
 		return nil, errUnsupported
 	}
 	w := &want{children: map[string]*want{}}
-	for _, p := range paths {
+	for k, p := range paths {
 		cur := w
 		for i, seg := range p {
 			if seg == "" {
@@ -122,6 +124,7 @@ func newProjection(schema string, paths [][]string) (*projection, error) {
 			}
 			if i == len(p)-1 {
 				next.leaf = true
+				next.slots = append(next.slots, k)
 			}
 			cur = next
 		}
@@ -129,7 +132,7 @@ func newProjection(schema string, paths [][]string) (*projection, error) {
 	if err := check(root, w); err != nil {
 		return nil, err
 	}
-	return &projection{root: root, want: w}, nil
+	return &projection{root: root, want: w, plan: compile(root, w)}, nil
 }
 
 // check verifies that every kept field can be materialised: scalars (through
@@ -398,61 +401,33 @@ func primitive(t, logical string) *node {
 	return nil
 }
 
-// decode decodes a whole record body, keeping the wanted fields.
+// decode decodes a whole record body into vals (one per path the projection
+// was compiled for, by index): the kept fields' values, Absent for the rest.
 //
 // The kept strings share one copy of the record body, made at the first string
 // (one allocation per record, not one per string): a consumer that keeps a
 // string beyond the record (the state's distinct values) clones it.
-//
-// With scratch non-nil the record maps are scratch's, cleared and reused.
-func (p *projection) decode(buf []byte, scratch *Scratch) (map[string]any, error) {
-	if scratch != nil {
-		scratch.next = 0
-	}
-	m, rest, err := decodeRecord(p.root, p.want, buf, &text{whole: buf, maps: scratch})
+func (p *projection) decode(buf []byte, vals []Value) error {
+	clear(vals)
+	tx := text{whole: buf, vals: vals}
+	rest, err := keep(p.plan, buf, &tx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(rest) != 0 {
-		return nil, fmt.Errorf("%d trailing bytes after the record", len(rest))
+		return fmt.Errorf("%d trailing bytes after the record", len(rest))
 	}
-	return m, nil
+	return nil
 }
 
 var errShort = errors.New("short buffer")
 
-// text is the record body being decoded, and its string copy once a string
-// field needs it.
+// text is the record body being decoded, its string copy once a string field
+// needs it, and the values decoded.
 type text struct {
 	whole []byte
 	s     string
-	maps  *Scratch
-}
-
-// Scratch holds the maps of a decoded record for reuse by the next decode
-// (Decoder.DecodeReuse). Its owner must be done with one record before decoding
-// the next; it is not safe for concurrent use.
-type Scratch struct {
-	maps []map[string]any
-	next int
-}
-
-// record returns an empty map for a record of n kept fields.
-func (t *text) record(n int) map[string]any {
-	s := t.maps
-	if s == nil {
-		return make(map[string]any, n)
-	}
-	if s.next < len(s.maps) {
-		m := s.maps[s.next]
-		s.next++
-		clear(m)
-		return m
-	}
-	m := make(map[string]any, n)
-	s.maps = append(s.maps, m)
-	s.next++
-	return m
+	vals  []Value
 }
 
 // str returns b, the slice of the record body that rest follows, as a
@@ -468,125 +443,148 @@ func (t *text) str(b, rest []byte) string {
 	return t.s[off : off+len(b)]
 }
 
-func decodeRecord(n *node, w *want, buf []byte, tx *text) (map[string]any, []byte, error) {
-	m := tx.record(len(w.children))
-	var err error
-	for i := range n.fields {
-		f := &n.fields[i]
-		c := w.children[f.name]
-		if c == nil {
-			if buf, err = skip(f.n, buf); err != nil {
-				return nil, nil, err
+// A step is how one value of a schema node is read for the kept paths under
+// it, compiled once per projection (no field-name lookups per record): a leaf
+// decodes the value into its slots, a record reads its fields (nil: skipped), a
+// union its branch; anything else is skipped.
+type step struct {
+	n        *node
+	leaf     bool
+	slots    []int   // leaf: the indexes of the paths ending here
+	fields   []*step // kRecord, per field of n; nil skips the field
+	branches []*step // kUnion, per branch
+}
+
+func compile(n *node, w *want) *step {
+	s := &step{n: n, leaf: w.leaf, slots: w.slots}
+	switch n.kind {
+	case kUnion:
+		s.branches = make([]*step, len(n.branches))
+		for i, b := range n.branches {
+			s.branches[i] = compile(b, w)
+		}
+	case kRecord:
+		if w.leaf {
+			break // excluded by check
+		}
+		s.fields = make([]*step, len(n.fields))
+		for i := range n.fields {
+			if c := w.children[n.fields[i].name]; c != nil {
+				s.fields[i] = compile(n.fields[i].n, c)
 			}
-			continue
 		}
-		var v any
-		if v, buf, err = keep(f.n, c, buf, tx); err != nil {
-			return nil, nil, err
-		}
-		m[f.name] = v
 	}
-	return m, buf, nil
+	return s
 }
 
 // keep decodes a kept value: a scalar at a leaf, a projected record below.
-func keep(n *node, w *want, buf []byte, tx *text) (any, []byte, error) {
-	switch n.kind {
-	case kUnion:
+func keep(s *step, buf []byte, tx *text) ([]byte, error) {
+	n := s.n
+	switch {
+	case n.kind == kUnion:
 		i, rest, err := long(buf)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if i < 0 || i >= int64(len(n.branches)) {
-			return nil, nil, fmt.Errorf("union index %d out of range", i)
+			return nil, fmt.Errorf("union index %d out of range", i)
 		}
-		return keep(n.branches[i], w, rest, tx)
-	case kRecord:
-		if w.leaf {
-			return nil, nil, errUnsupported // excluded by check
+		return keep(s.branches[i], rest, tx)
+	case n.kind == kRecord && s.fields != nil:
+		var err error
+		for i, fs := range s.fields {
+			if fs == nil {
+				buf, err = skip(n.fields[i].n, buf)
+			} else {
+				buf, err = keep(fs, buf, tx)
+			}
+			if err != nil {
+				return nil, err
+			}
 		}
-		return decodeRecord(n, w, buf, tx)
+		return buf, nil
+	case !s.leaf: // a path into a scalar: absent, as in goavro's value
+		return skip(n, buf)
 	}
-	if !w.leaf { // a path into a scalar: absent, as in goavro's value
-		rest, err := skip(n, buf)
-		return nil, rest, err
+	v, rest, err := scalar(n, buf, tx)
+	if err != nil {
+		return nil, err
 	}
-	return scalar(n, buf, tx)
+	for _, k := range s.slots {
+		tx.vals[k] = v
+	}
+	return rest, nil
 }
 
-func scalar(n *node, buf []byte, tx *text) (any, []byte, error) {
+func scalar(n *node, buf []byte, tx *text) (Value, []byte, error) {
 	switch n.kind {
 	case kNull:
-		return nil, buf, nil
+		return Value{}, buf, nil
 	case kBool:
 		if len(buf) < 1 {
-			return nil, nil, errShort
+			return Value{}, nil, errShort
 		}
-		switch buf[0] {
-		case 0:
-			return false, buf[1:], nil
-		case 1:
-			return true, buf[1:], nil
+		if buf[0] > 1 {
+			return Value{}, nil, fmt.Errorf("boolean byte %d", buf[0])
 		}
-		return nil, nil, fmt.Errorf("boolean byte %d", buf[0])
+		return boolValue(buf[0] == 1), buf[1:], nil
 	case kInt:
 		v, rest, err := int32v(buf)
 		if err != nil {
-			return nil, nil, err
+			return Value{}, nil, err
 		}
 		if n.logical == "date" {
-			return time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, int(v)).UTC(), rest, nil
+			return intValue(Date, int64(v)), rest, nil
 		}
-		return v, rest, nil
+		return intValue(Int, int64(v)), rest, nil
 	case kLong:
 		v, rest, err := long(buf)
 		if err != nil {
-			return nil, nil, err
+			return Value{}, nil, err
 		}
 		switch n.logical {
 		case "timestamp-millis":
-			s := v / 1e3
-			return time.Unix(s, (v-s*1e3)*1e6).UTC(), rest, nil
+			return intValue(TimeMillis, v), rest, nil
 		case "timestamp-micros":
-			s := v / 1e6
-			return time.Unix(s, (v-s*1e6)*1e3).UTC(), rest, nil
+			return intValue(TimeMicros, v), rest, nil
 		}
-		return v, rest, nil
+		return intValue(Long, v), rest, nil
 	case kFloat:
 		if len(buf) < 4 {
-			return nil, nil, errShort
+			return Value{}, nil, errShort
 		}
-		return math.Float32frombits(binary.LittleEndian.Uint32(buf)), buf[4:], nil
+		return floatValue(Float, float64(math.Float32frombits(binary.LittleEndian.Uint32(buf)))), buf[4:], nil
 	case kDouble:
 		if len(buf) < 8 {
-			return nil, nil, errShort
+			return Value{}, nil, errShort
 		}
-		return math.Float64frombits(binary.LittleEndian.Uint64(buf)), buf[8:], nil
+		return floatValue(Double, math.Float64frombits(binary.LittleEndian.Uint64(buf))), buf[8:], nil
 	case kBytes, kString:
 		b, rest, err := bytesv(buf)
 		if err != nil {
-			return nil, nil, err
+			return Value{}, nil, err
 		}
+		k := Bytes
 		if n.kind == kString {
-			return tx.str(b, rest), rest, nil
+			k = String
 		}
-		return b, rest, nil
+		return strValue(k, tx.str(b, rest)), rest, nil
 	case kEnum:
 		i, rest, err := long(buf)
 		if err != nil {
-			return nil, nil, err
+			return Value{}, nil, err
 		}
 		if i < 0 || i >= int64(len(n.symbols)) {
-			return nil, nil, fmt.Errorf("enum index %d out of range", i)
+			return Value{}, nil, fmt.Errorf("enum index %d out of range", i)
 		}
-		return n.symbols[i], rest, nil
+		return strValue(String, n.symbols[i]), rest, nil
 	case kFixed:
 		if n.size > len(buf) {
-			return nil, nil, errShort
+			return Value{}, nil, errShort
 		}
-		return buf[:n.size], buf[n.size:], nil
+		return strValue(Bytes, tx.str(buf[:n.size], buf[n.size:])), buf[n.size:], nil
 	}
-	return nil, nil, errUnsupported
+	return Value{}, nil, errUnsupported
 }
 
 // skip passes over one value, checking it as goavro would decode it.

@@ -134,28 +134,38 @@ func compare(t *testing.T, f fixture, codec *goavro.Codec, p *projection, body [
 	if gerr == nil && len(rest) != 0 {
 		gerr = errShort // Decode refuses trailing bytes too
 	}
-	got, perr := p.decode(body, nil)
-	// And with maps reused from the bodies decoded before (across fixtures).
-	reused, rerr := p.decode(body, &compareScratch)
+	got := make([]Value, len(f.paths))
+	perr := p.decode(body, got)
+	// And into values left over from the bodies decoded before (across
+	// fixtures): every slot must be rewritten or cleared.
+	if len(compareReused) < len(f.paths) {
+		compareReused = append(compareReused, make([]Value, len(f.paths)-len(compareReused))...)
+	}
+	reused := compareReused[:len(f.paths)]
+	rerr := p.decode(body, reused)
 	if (gerr == nil) != (perr == nil) || (perr == nil) != (rerr == nil) {
-		t.Fatalf("%s: goavro error %v, projection error %v, with reused maps %v (body %x)", f.name, gerr, perr, rerr, body)
+		t.Fatalf("%s: goavro error %v, projection error %v, into reused values %v (body %x)", f.name, gerr, perr, rerr, body)
 	}
 	if gerr != nil {
 		return
 	}
 	want := sch.Strip(native.(map[string]any))
-	for _, path := range f.paths {
-		if w, g := at(want, path), at(got, path); !same(w, g) {
+	for i, path := range f.paths {
+		w := at(want, path)
+		if g := got[i].Any(); !same(w, g) {
 			t.Fatalf("%s: %s: goavro %#v, projection %#v (body %x)", f.name, path, w, g, body)
 		}
-		if w, g := at(want, path), at(reused, path); !same(w, g) {
-			t.Fatalf("%s: %s: goavro %#v, projection with reused maps %#v (body %x)", f.name, path, w, g, body)
+		if g := reused[i].Any(); !same(w, g) {
+			t.Fatalf("%s: %s: goavro %#v, projection into reused values %#v (body %x)", f.name, path, w, g, body)
+		}
+		if fv := FromNative(w); !same(fv.Any(), w) || fv.Kind() != Other && fv.Kind() != got[i].Kind() {
+			t.Fatalf("%s: %s: FromNative(%#v) is %#v of kind %d, the projection's kind %d", f.name, path, w, fv.Any(), fv.Kind(), got[i].Kind())
 		}
 	}
 }
 
-// compareScratch carries maps from one compare to the next.
-var compareScratch Scratch
+// compareReused carries values from one compare to the next.
+var compareReused []Value
 
 func TestProjectionMatchesGoavro(t *testing.T) {
 	for _, f := range fixtures(t) {
@@ -396,11 +406,11 @@ func TestProjectionTakesUnionLikeNames(t *testing.T) {
 	}
 	p, _ := newProjection(schema, split(paths[:3]))
 	compare(t, fixture{name: "union-like names", schema: schema, paths: paths[:3]}, codec, p, body)
-	got, err := p.decode(body, nil)
-	if err != nil {
+	got := make([]Value, 3)
+	if err := p.decode(body, got); err != nil {
 		t.Fatal(err)
 	}
-	if at(got, "X.lat") != 1.5 || at(got, "string.map") != int32(2) || at(got, "long") != int64(5) {
+	if got[1].Any() != 1.5 || got[2].Any() != int32(2) || got[0].Any() != int64(5) {
 		t.Fatalf("projection read %#v", got)
 	}
 }

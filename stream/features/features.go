@@ -27,12 +27,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/scorestream/scorestream/config"
 	"github.com/scorestream/scorestream/state"
+	"github.com/scorestream/scorestream/stream/decode"
 )
 
 // Event is what the pipeline needs of every event besides the features.
@@ -76,6 +78,7 @@ type feature struct {
 	cats      map[string]float64
 	window    int64 // ms
 	comp      int   // series, set or last-value index in the layout
+	slot      int   // index of path in the spec's Paths; -1 without a path
 	ratio     [2]int
 	def       float64 // NaN if none
 }
@@ -90,6 +93,12 @@ type Spec struct {
 	// The field each layout aggregate reads (nil: the event itself).
 	seriesPaths, setPaths, lastPaths []path
 	limits                           state.Limits
+	// leaves are the distinct paths the spec reads (Paths), in first-use order:
+	// the values the ...Values methods take are theirs, by index. The slots are
+	// indexes in leaves (-1: no path).
+	leaves                           []path
+	idSlot, timeSlot                 int
+	seriesSlots, setSlots, lastSlots []int
 }
 
 // Compile builds a Spec. The config is assumed validated; Compile still rejects
@@ -168,7 +177,33 @@ func Compile(fs []config.Feature, st config.State, sc config.Stream) (*Spec, err
 	}
 	lay.Prepare()
 	s.limits = state.Limits{TTL: st.TTL, Layout: lay}
+	s.idSlot, s.timeSlot = s.leaf(s.eventID), s.leaf(s.eventTime)
+	for i := range s.fs {
+		s.fs[i].slot = s.leaf(s.fs[i].path)
+	}
+	for _, ps := range []struct {
+		paths []path
+		slots *[]int
+	}{{s.seriesPaths, &s.seriesSlots}, {s.setPaths, &s.setSlots}, {s.lastPaths, &s.lastSlots}} {
+		for _, p := range ps.paths {
+			*ps.slots = append(*ps.slots, s.leaf(p))
+		}
+	}
 	return s, nil
+}
+
+// leaf returns p's index in s.leaves, adding it if new; -1 for no path.
+func (s *Spec) leaf(p path) int {
+	if p == nil {
+		return -1
+	}
+	for i, l := range s.leaves {
+		if slices.Equal(l, p) {
+			return i
+		}
+	}
+	s.leaves = append(s.leaves, p)
+	return len(s.leaves) - 1
 }
 
 // component finds or adds the layout aggregate a state feature reads.
@@ -241,30 +276,32 @@ func split(p string) path {
 	return strings.Split(p, ".")
 }
 
-// Paths are the record fields the spec reads (features, aggregated fields, event
-// id and time), each a dotted path split at its dots: what a decoder must keep
-// of a record.
+// Paths are the record fields the spec reads (event id and time, features,
+// aggregated fields), each once, a dotted path split at its dots: what a
+// decoder must keep of a record. The ...Values methods take the values of a
+// record at these paths, in this order (decode.Decoder.DecodeInto with
+// decode.Config{Paths: spec.Paths()}).
 func (s *Spec) Paths() [][]string {
-	var out [][]string
-	for _, p := range []path{s.eventID, s.eventTime} {
-		if p != nil {
-			out = append(out, p)
-		}
-	}
-	for _, f := range s.fs {
-		if f.path != nil {
-			out = append(out, f.path)
-		}
-	}
-	if out == nil {
-		out = [][]string{} // reads nothing: still a projection, not "everything"
+	out := make([][]string, len(s.leaves)) // reads nothing: still a projection, not "everything"
+	for i, p := range s.leaves {
+		out[i] = p
 	}
 	return out
 }
 
+// Values returns the values of a decoded (union-free) record at the spec's
+// Paths, for the ...Values methods.
+func (s *Spec) Values(rec map[string]any) []decode.Value {
+	vals := make([]decode.Value, len(s.leaves))
+	for i, p := range s.leaves {
+		vals[i] = decode.FromNative(decode.Lookup(rec, p))
+	}
+	return vals
+}
+
 // Lookup returns the value at a dotted path of a decoded (union-free) record;
 // nil if absent. It is how the spec reads records.
-func Lookup(rec map[string]any, dotted string) any { return lookup(rec, split(dotted)) }
+func Lookup(rec map[string]any, dotted string) any { return decode.Lookup(rec, split(dotted)) }
 
 // Names are the feature names in vector order.
 func (s *Spec) Names() []string { return s.names }
@@ -277,24 +314,29 @@ func (s *Spec) Limits() state.Limits { return s.limits }
 // timestamp) is used when the event has no event time field; fallbackID when it
 // has no id.
 func (s *Spec) Meta(rec map[string]any, fallbackTime int64, fallbackID string) (Event, error) {
+	return s.MetaValues(s.Values(rec), fallbackTime, fallbackID)
+}
+
+// MetaValues is Meta of a record's values at Paths.
+func (s *Spec) MetaValues(vals []decode.Value, fallbackTime int64, fallbackID string) (Event, error) {
 	ev := Event{ID: fallbackID, Time: fallbackTime}
-	if s.eventID != nil {
-		switch v := lookup(rec, s.eventID).(type) {
-		case string:
-			ev.ID = v
-		case nil:
+	if s.idSlot >= 0 {
+		switch v := vals[s.idSlot]; v.Kind() {
+		case decode.String:
+			ev.ID = v.Str()
+		case decode.Absent:
 		default:
-			ev.ID = fmt.Sprint(v)
+			ev.ID = fmt.Sprint(v.Any())
 		}
 	}
-	if s.eventTime != nil {
-		v := lookup(rec, s.eventTime)
-		if v == nil {
+	if s.timeSlot >= 0 {
+		v := vals[s.timeSlot]
+		if v.Kind() == decode.Absent {
 			return ev, fmt.Errorf("%w: event time field %q is missing", ErrFeature, strings.Join(s.eventTime, "."))
 		}
 		t, ok := millis(v)
 		if !ok {
-			return ev, fmt.Errorf("%w: event time field %q is %T, want timestamp-millis or long", ErrFeature, strings.Join(s.eventTime, "."), v)
+			return ev, fmt.Errorf("%w: event time field %q is %T, want timestamp-millis or long", ErrFeature, strings.Join(s.eventTime, "."), v.Any())
 		}
 		ev.Time = t
 	}
@@ -334,6 +376,11 @@ func (s *Spec) Impute(vec []float64) {
 // Feature logging writes these, so that a training pipeline sees what was
 // missing and imputes it as the spec does (Impute).
 func (s *Spec) ExtractRaw(dst []float64, rec map[string]any, prior *state.Entity, t int64) error {
+	return s.ExtractRawValues(dst, s.Values(rec), prior, t)
+}
+
+// ExtractRawValues is ExtractRaw of a record's values at Paths.
+func (s *Spec) ExtractRawValues(dst []float64, vals []decode.Value, prior *state.Entity, t int64) error {
 	ratios := false
 	for i := range s.fs {
 		f := &s.fs[i]
@@ -341,7 +388,7 @@ func (s *Spec) ExtractRaw(dst []float64, rec map[string]any, prior *state.Entity
 		switch f.kind {
 		case kField:
 			var err error
-			if v, err = f.value(rec); err != nil {
+			if v, err = f.value(vals); err != nil {
 				return err
 			}
 		case kCount, kSum, kMean, kMin, kMax, kStddev:
@@ -431,30 +478,35 @@ func (s *Spec) NewObs() *state.Obs {
 // A value missing from the event, or of a type its aggregation cannot use, is
 // skipped.
 func (s *Spec) Observe(prior *state.Entity, rec map[string]any, t, wm int64, o *state.Obs) *state.Entity {
+	return s.ObserveValues(prior, s.Values(rec), t, wm, o)
+}
+
+// ObserveValues is Observe of a record's values at Paths.
+func (s *Spec) ObserveValues(prior *state.Entity, vals []decode.Value, t, wm int64, o *state.Obs) *state.Entity {
 	if o == nil {
 		o = s.NewObs()
 	}
 	o.T = t
-	for i, p := range s.seriesPaths {
-		if p == nil {
+	for i, k := range s.seriesSlots {
+		if k < 0 {
 			o.Nums[i] = 0 // counts events
 			continue
 		}
-		x, ok := number(lookup(rec, p))
+		x, ok := number(vals[k])
 		if !ok {
 			x = math.NaN()
 		}
 		o.Nums[i] = x
 	}
-	for i, p := range s.setPaths {
-		o.Strs[i] = text(lookup(rec, p))
+	for i, k := range s.setSlots {
+		o.Strs[i] = text(vals[k])
 	}
-	for i, p := range s.lastPaths {
+	for i, k := range s.lastSlots {
 		o.Lasts[i] = state.Value{}
-		switch v := lookup(rec, p).(type) {
-		case nil:
-		case string:
-			o.Lasts[i] = state.Value{T: t, Str: v, IsStr: true, Has: true}
+		switch v := vals[k]; v.Kind() {
+		case decode.Absent:
+		case decode.String:
+			o.Lasts[i] = state.Value{T: t, Str: v.Str(), IsStr: true, Has: true}
 		default:
 			if x, ok := number(v); ok {
 				o.Lasts[i] = state.Value{T: t, Num: x, Has: true}
@@ -465,43 +517,43 @@ func (s *Spec) Observe(prior *state.Entity, rec map[string]any, t, wm int64, o *
 }
 
 // text is a value as a distinct-count key; "" when missing.
-func text(v any) string {
-	switch x := v.(type) {
-	case nil:
+func text(v decode.Value) string {
+	switch v.Kind() {
+	case decode.Absent:
 		return ""
-	case string:
-		return x
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case int32:
-		return strconv.FormatInt(int64(x), 10)
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	case bool:
-		return strconv.FormatBool(x)
+	case decode.String:
+		return v.Str()
+	case decode.Long, decode.Int:
+		return strconv.FormatInt(v.Int(), 10)
+	case decode.Double:
+		return strconv.FormatFloat(v.Float(), 'g', -1, 64)
+	case decode.Bool:
+		return strconv.FormatBool(v.Bool())
 	}
-	return fmt.Sprint(v)
+	return fmt.Sprint(v.Any())
 }
 
-func (f *feature) value(rec map[string]any) (float64, error) {
-	raw := lookup(rec, f.path)
-	if raw == nil {
+func (f *feature) value(vals []decode.Value) (float64, error) {
+	if f.slot < 0 {
+		return math.NaN(), nil
+	}
+	raw := vals[f.slot]
+	if raw.Kind() == decode.Absent {
 		return math.NaN(), nil
 	}
 	switch f.transform {
 	case "category":
-		s, ok := raw.(string)
-		if !ok {
-			return 0, f.errorf("is %T, want a string for transform category", raw)
+		if raw.Kind() != decode.String {
+			return 0, f.errorf("is %T, want a string for transform category", raw.Any())
 		}
-		if idx, ok := f.cats[s]; ok {
+		if idx, ok := f.cats[raw.Str()]; ok {
 			return idx, nil
 		}
 		return math.NaN(), nil
 	case "hour_of_day", "day_of_week":
 		ms, ok := millis(raw)
 		if !ok {
-			return 0, f.errorf("is %T, want timestamp-millis for transform %s", raw, f.transform)
+			return 0, f.errorf("is %T, want timestamp-millis for transform %s", raw.Any(), f.transform)
 		}
 		tm := time.UnixMilli(ms).UTC()
 		if f.transform == "hour_of_day" {
@@ -511,14 +563,14 @@ func (f *feature) value(rec map[string]any) (float64, error) {
 	}
 	x, ok := number(raw)
 	if !ok {
-		if str, isStr := raw.(string); isStr {
-			p, err := strconv.ParseFloat(str, 64)
+		if raw.Kind() == decode.String {
+			p, err := strconv.ParseFloat(raw.Str(), 64)
 			if err != nil {
-				return 0, f.errorf("string %q is not a number (use transform category for strings)", str)
+				return 0, f.errorf("string %q is not a number (use transform category for strings)", raw.Str())
 			}
 			x = p
 		} else {
-			return 0, f.errorf("is %T, want a number", raw)
+			return 0, f.errorf("is %T, want a number", raw.Any())
 		}
 	}
 	switch f.transform {
@@ -535,55 +587,41 @@ func (f *feature) errorf(format string, a ...any) error {
 	return fmt.Errorf("%w %q: field %q %s", ErrFeature, f.name, strings.Join(f.path, "."), fmt.Sprintf(format, a...))
 }
 
-// lookup walks a dotted path through the records (and maps) of a union-free
-// value; nil if absent.
-func lookup(rec map[string]any, p path) any {
-	var cur any = rec
-	for _, seg := range p {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[seg]
-	}
-	return cur
-}
-
-func number(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case float32:
-		return float64(x), true
-	case int32:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	case int:
-		return float64(x), true
-	case bool:
-		if x {
+// number is a value as a model input: numbers, booleans (1, 0) and times (Unix
+// ms).
+func number(v decode.Value) (float64, bool) {
+	switch v.Kind() {
+	case decode.Double, decode.Float:
+		return v.Float(), true
+	case decode.Long, decode.Int:
+		return float64(v.Int()), true
+	case decode.Bool:
+		if v.Bool() {
 			return 1, true
 		}
 		return 0, true
-	case time.Time:
-		return float64(x.UnixMilli()), true
+	case decode.Other:
+		if x, ok := v.Any().(int); ok {
+			return float64(x), true
+		}
+	}
+	if t, ok := v.Time(); ok {
+		return float64(t.UnixMilli()), true
 	}
 	return 0, false
 }
 
 // Millis reads a decoded timestamp: a timestamp-millis (time.Time) or a long
 // or int of Unix milliseconds, as the event-time field is read.
-func Millis(v any) (int64, bool) { return millis(v) }
+func Millis(v any) (int64, bool) { return millis(decode.FromNative(v)) }
 
-func millis(v any) (int64, bool) {
-	switch x := v.(type) {
-	case time.Time:
-		return x.UnixMilli(), true
-	case int64:
-		return x, true
-	case int32:
-		return int64(x), true
+func millis(v decode.Value) (int64, bool) {
+	switch v.Kind() {
+	case decode.Long, decode.Int:
+		return v.Int(), true
+	}
+	if t, ok := v.Time(); ok {
+		return t.UnixMilli(), true
 	}
 	return 0, false
 }

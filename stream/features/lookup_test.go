@@ -124,6 +124,24 @@ func TestLookupByWriterSchema(t *testing.T) {
 			if err := spec.Extract(vec, rec, nil, 0); err != nil {
 				t.Fatal(err)
 			}
+			if mode.paths != nil {
+				// The hot path's form: values by path index, no map (goavro's
+				// map looked up for the schema with a map field).
+				vals := make([]decode.Value, len(mode.paths))
+				if _, err := d.DecodeInto(context.Background(), body, vals); err != nil {
+					t.Fatal(err)
+				}
+				byIndex := make([]float64, len(vec))
+				if err := spec.ExtractRawValues(byIndex, vals, nil, 0); err != nil {
+					t.Fatal(err)
+				}
+				spec.Impute(byIndex)
+				for i := range vec {
+					if !(vec[i] == byIndex[i] || math.IsNaN(vec[i]) && math.IsNaN(byIndex[i])) {
+						t.Errorf("%s: %v from the map, %v from DecodeInto's values", spec.Names()[i], vec[i], byIndex[i])
+					}
+				}
+			}
 			j := 0
 			for _, c := range cases {
 				if c.path == "merchant.Geo" {

@@ -174,7 +174,18 @@ type Processor struct {
 	x      []float64     // model input scratch
 	obs    *state.Obs    // observation scratch
 	absent map[int][]int // writer schema id -> spec.Absent for it
-	recs   decode.Scratch
+	// The decoded record: its values at the decoder's Paths (DecodeInto), of
+	// which the first nspec are the spec's Paths, and the segment's index
+	// among them (-1 none). byMap: the decoder does not decode the spec's
+	// paths first, so records are decoded as maps and looked up (slow).
+	vals   []decode.Value
+	nspec  int
+	segIdx int
+	byMap  bool
+	// The last writer schema's Absent, saving the map lookup per record.
+	lastID     int
+	lastAbsent []int
+	lastOK     bool
 
 	// Between Prepare and Finish: the feature vectors of pending records, and
 	// Finish's scratch, reused across transactions.
@@ -198,12 +209,35 @@ type output struct {
 	hs   [4]kgo.RecordHeader
 }
 
-// New returns a Processor.
+// New returns a Processor. dec should decode the spec's Paths first
+// (decode.Config{Paths: spec.Paths()}, with Config.Segment's path, if any,
+// after them): then a record is decoded straight into the values the spec
+// reads. With any other decoder each record is decoded as a map and looked up.
+//
+// The processor's scratch (decoded values, feature vectors, observation and
+// output buffers) is its own: one Processor per goroutine, sharing dec, spec
+// and models.
 func New(cfg Config, dec *decode.Decoder, spec *features.Spec, models *Models) *Processor {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Processor{cfg: cfg, dec: dec, spec: spec, models: models, nfeat: len(spec.Names()), obs: spec.NewObs(), absent: map[int][]int{}}
+	p := &Processor{cfg: cfg, dec: dec, spec: spec, models: models, nfeat: len(spec.Names()), obs: spec.NewObs(), absent: map[int][]int{}}
+	sp, dp := spec.Paths(), dec.Paths()
+	p.nspec, p.segIdx = len(sp), -1
+	p.byMap = len(dp) < len(sp) || dp == nil
+	for i := range sp {
+		if !p.byMap && !slices.Equal(sp[i], dp[i]) {
+			p.byMap = true
+		}
+	}
+	if cfg.Segment != "" {
+		p.segIdx = dec.Index(strings.Split(cfg.Segment, "."))
+		if p.segIdx < 0 {
+			p.byMap = true
+		}
+	}
+	p.vals = make([]decode.Value, len(dp))
+	return p
 }
 
 // SetModels swaps the models; the loop calls it between transactions.
@@ -281,7 +315,7 @@ func (p *Processor) Prepare(ctx context.Context, in *kgo.Record, st *state.Parti
 		return Pending{in: in, done: &Result{Records: []*kgo.Record{{Topic: p.cfg.PredictionsTopic, Key: in.Key, Value: in.Value,
 			Headers: sink.AppendProvenance(make([]kgo.RecordHeader, 0, 3), src)}}, EventTime: in.Timestamp.UnixMilli()}}, nil
 	}
-	rec, schemaID, err := p.dec.DecodeReuse(ctx, in.Value, &p.recs) // rec is not kept past Prepare
+	vals, segment, schemaID, err := p.decode(ctx, in.Value) // vals are not kept past Prepare
 	if err != nil {
 		var de *decode.Error
 		if errors.As(err, &de) {
@@ -289,7 +323,7 @@ func (p *Processor) Prepare(ctx context.Context, in *kgo.Record, st *state.Parti
 		}
 		return Pending{}, fmt.Errorf("%w: %w", ErrRetry, err)
 	}
-	ev, err := p.spec.Meta(rec, in.Timestamp.UnixMilli(), "")
+	ev, err := p.spec.MetaValues(vals, in.Timestamp.UnixMilli(), "")
 	if err != nil {
 		return p.deadPending(in, ClassFeature, err), nil
 	}
@@ -307,13 +341,13 @@ func (p *Processor) Prepare(ctx context.Context, in *kgo.Record, st *state.Parti
 		// The vector scored, and the raw one (missing as NaN, no defaults) logged.
 		p.slab = slices.Grow(p.slab, 2*n)[:off+2*n]
 		vec, raw := p.slab[off:off+n], p.slab[off+n:off+2*n]
-		if next, err = enrich(p.spec, st, key, rec, ev, raw, p.obs); err == nil {
+		if next, err = enrich(p.spec, st, key, vals, ev, raw, p.obs); err == nil {
 			copy(vec, raw)
 			p.spec.Impute(vec)
 		}
 	} else {
 		p.slab = slices.Grow(p.slab, n)[:off+n] // room for this record's vector
-		if next, err = enrich(p.spec, st, key, rec, ev, p.slab[off:off+n], p.obs); err == nil {
+		if next, err = enrich(p.spec, st, key, vals, ev, p.slab[off:off+n], p.obs); err == nil {
 			p.spec.Impute(p.slab[off : off+n])
 		}
 	}
@@ -323,13 +357,39 @@ func (p *Processor) Prepare(ctx context.Context, in *kgo.Record, st *state.Parti
 	}
 	st.Advance(ev.Time)
 	st.Stage(key, next)
-	pe := Pending{in: in, ev: ev, vec: off, absent: p.absentIn(ctx, schemaID)}
-	if p.cfg.Segment != "" {
-		if v := features.Lookup(rec, p.cfg.Segment); v != nil {
-			pe.segment = fmt.Sprint(v)
+	return Pending{in: in, ev: ev, vec: off, absent: p.absentIn(ctx, schemaID), segment: segment}, nil
+}
+
+// decode decodes the record into the spec's values (p.vals, reused) and
+// Config.Segment's value as text.
+func (p *Processor) decode(ctx context.Context, v []byte) (vals []decode.Value, segment string, id int, err error) {
+	var seg decode.Value
+	if p.byMap {
+		rec, id, err := p.dec.Decode(ctx, v)
+		if err != nil {
+			return nil, "", id, err
+		}
+		vals = p.spec.Values(rec)
+		if p.cfg.Segment != "" {
+			seg = decode.FromNative(features.Lookup(rec, p.cfg.Segment))
+		}
+	} else {
+		if id, err = p.dec.DecodeInto(ctx, v, p.vals); err != nil {
+			return nil, "", id, err
+		}
+		vals = p.vals[:p.nspec]
+		if p.segIdx >= 0 {
+			seg = p.vals[p.segIdx]
 		}
 	}
-	return pe, nil
+	switch seg.Kind() {
+	case decode.Absent:
+	case decode.String:
+		segment = seg.Str()
+	default:
+		segment = fmt.Sprint(seg.Any())
+	}
+	return vals, segment, id, nil
 }
 
 // Changelog appends to dst the changelog records of what the open transaction
@@ -366,6 +426,9 @@ func (p *Processor) Changelog(dst []*kgo.Record, partition int32, st *state.Part
 // absentIn returns the spec's features absent from writer schema id, computed
 // once per schema.
 func (p *Processor) absentIn(ctx context.Context, id int) []int {
+	if p.lastOK && p.lastID == id {
+		return p.lastAbsent
+	}
 	a, ok := p.absent[id]
 	if !ok {
 		if sch, err := p.dec.Schema(ctx, id); err == nil { // cached: Decode just used it
@@ -373,6 +436,7 @@ func (p *Processor) absentIn(ctx context.Context, id int) []int {
 		}
 		p.absent[id] = a
 	}
+	p.lastID, p.lastAbsent, p.lastOK = id, a, true
 	return a
 }
 
@@ -611,7 +675,7 @@ func (p *Processor) scoreAll(s *Scorer, items []Pending, scores *[]float64, errs
 // the record is scored. The live loop and offline tools (training-set export,
 // replay) share this step, so features are computed the same way in both.
 func Enrich(spec *features.Spec, st *state.Partition, key string, rec map[string]any, ev features.Event, vec []float64) (*state.Entity, error) {
-	next, err := enrich(spec, st, key, rec, ev, vec, nil)
+	next, err := enrich(spec, st, key, spec.Values(rec), ev, vec, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -622,19 +686,20 @@ func Enrich(spec *features.Spec, st *state.Partition, key string, rec map[string
 // EnrichRaw is Enrich without the features' defaults: every missing value in
 // vec is NaN (features.Spec.ExtractRaw).
 func EnrichRaw(spec *features.Spec, st *state.Partition, key string, rec map[string]any, ev features.Event, vec []float64) (*state.Entity, error) {
-	return enrich(spec, st, key, rec, ev, vec, nil)
+	return enrich(spec, st, key, spec.Values(rec), ev, vec, nil)
 }
 
-// enrich is EnrichRaw with observation scratch o (nil: allocated).
-func enrich(spec *features.Spec, st *state.Partition, key string, rec map[string]any, ev features.Event, vec []float64, o *state.Obs) (*state.Entity, error) {
+// enrich is EnrichRaw of the record's values at the spec's Paths, with
+// observation scratch o (nil: allocated).
+func enrich(spec *features.Spec, st *state.Partition, key string, vals []decode.Value, ev features.Event, vec []float64, o *state.Obs) (*state.Entity, error) {
 	// The watermark advances only for scored records, so that a restore (which sees
 	// only written state) reproduces it.
 	wm := max(st.Watermark(), ev.Time)
 	prior := st.Get(key, wm)
-	if err := spec.ExtractRaw(vec, rec, prior, ev.Time); err != nil {
+	if err := spec.ExtractRawValues(vec, vals, prior, ev.Time); err != nil {
 		return nil, err
 	}
-	return spec.Observe(prior, rec, ev.Time, wm, o), nil
+	return spec.ObserveValues(prior, vals, ev.Time, wm, o), nil
 }
 
 func (p *Processor) deadLetter(in *kgo.Record, class string, err error) Result {

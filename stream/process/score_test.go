@@ -1,11 +1,17 @@
 package process_test
 
 import (
+	"context"
 	"math"
 	"slices"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/scorestream/scorestream/gen"
 	"github.com/scorestream/scorestream/model"
+	"github.com/scorestream/scorestream/state"
+	"github.com/scorestream/scorestream/stream/decode"
 	"github.com/scorestream/scorestream/stream/process"
 )
 
@@ -66,4 +72,79 @@ func TestScoreSeveralModels(t *testing.T) {
 	if i != len(pes) || refFailed == 0 || bm.calls != 1 {
 		t.Fatalf("%d of %d records, %d reference failures, %d ScoreBatch calls: want all, some, 1", i, len(pes), refFailed, bm.calls)
 	}
+}
+
+// TestDecoderPaths: a processor whose decoder decodes the spec's paths first
+// (and the segment's after them) reads each record's values by index; one with
+// any other decoder (all fields, or the paths in another order) decodes maps
+// and looks them up. Both give the same features, scores, segments and dead
+// letters.
+func TestDecoderPaths(t *testing.T) {
+	f := newFixture(t, logisticNeedsMean)
+	spec, models := f.proc.Spec(), f.proc.Models()
+	rcl, err := sr.NewClient(sr.URLs(f.reg.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const segment = "merchant.country"
+	reversed := slices.Clone(spec.Paths())
+	slices.Reverse(reversed)
+	type row struct {
+		dead, segment string
+		features      []float64
+		score         float64
+	}
+	var runs [][]row
+	for _, paths := range [][][]string{append(spec.Paths(), []string{"merchant", "country"}), nil, append(reversed, []string{"merchant", "country"})} {
+		dec, err := decode.New(decode.SRRegistry{Client: rcl}, decode.Config{Paths: paths})
+		if err != nil {
+			t.Fatal(err)
+		}
+		proc := process.New(process.Config{Segment: segment}, dec, spec, models)
+		st, err := state.NewPartition(state.Config{Limits: spec.Limits(), MaxEntities: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := gen.New(gen.Config{Seed: 9, Cards: 20, SchemaID: f.schemaID, MalformedRate: 0.05})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pes []process.Pending
+		for i := 0; i < 300; i++ {
+			r := g.NextRecord()
+			pe, err := proc.Prepare(context.Background(), f.record(r.Key, r.Value, int64(i)), st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pes = append(pes, pe)
+		}
+		var rows []row
+		proc.Score(pes, []*process.Scorer{models.Champion}, func(sc *process.Scored) {
+			rows = append(rows, row{sc.DeadLetter, sc.Segment, slices.Clone(sc.Features), sc.Scores[0]})
+		})
+		runs = append(runs, rows)
+	}
+	segments, dead := 0, 0
+	for i, want := range runs[0] {
+		if want.segment != "" {
+			segments++
+		}
+		if want.dead != "" {
+			dead++
+		}
+		for k, other := range runs[1:] {
+			got := other[i]
+			if got.dead != want.dead || got.segment != want.segment || !sameBits(got.features, want.features) ||
+				math.Float64bits(got.score) != math.Float64bits(want.score) {
+				t.Fatalf("decoder %d, record %d: %+v, by index %+v", k+1, i, got, want)
+			}
+		}
+	}
+	if segments == 0 || dead == 0 {
+		t.Fatalf("%d records with a segment, %d dead letters: want some of each", segments, dead)
+	}
+}
+
+func sameBits(a, b []float64) bool {
+	return slices.EqualFunc(a, b, func(x, y float64) bool { return math.Float64bits(x) == math.Float64bits(y) })
 }
