@@ -265,21 +265,43 @@ func (d *Decoder) Index(path []string) int {
 	return -1
 }
 
-// DecodeInto decodes the record into vals (len(Paths()), reused by the
-// caller): vals[i] is the value at Paths()[i], Absent when the writer schema
-// has no such field, the value is null or the path leads through a value that
-// is not a record or map. Under a writer schema the projection decodes, that is
-// all it does: no map, no boxing, and one copy of the record body for all the
-// strings (they stay valid after the next DecodeInto). Other schemas are
-// decoded by goavro and their values looked up. It returns the writer schema
-// id; errors as Decode's. With no Config.Paths there is nothing to fill.
-func (d *Decoder) DecodeInto(ctx context.Context, v []byte, vals []Value) (int, error) {
-	if len(vals) != len(d.paths) {
-		return 0, fmt.Errorf("decode: DecodeInto with %d values for %d paths", len(vals), len(d.paths))
+// Record is a decoded record's values, reused record after record by one
+// goroutine (DecodeInto): Values[i] is the value at the decoder's Paths()[i].
+type Record struct {
+	Values []Value
+	d      *Decoder
+	id     int
+	e      *entry // the last record's writer schema: a run of one schema skips the codec cache
+}
+
+// NewRecord returns a Record for DecodeInto.
+func (d *Decoder) NewRecord() *Record {
+	return &Record{Values: make([]Value, len(d.paths)), d: d}
+}
+
+// DecodeInto decodes the record into r (from NewRecord): r.Values[i] is the
+// value at Paths()[i], Absent when the writer schema has no such field, the
+// value is null or the path leads through a value that is not a record or map.
+// Under a writer schema the projection decodes, that is all it does: no map,
+// no boxing, and one copy of the record body for all the strings (they stay
+// valid after the next DecodeInto). Other schemas are decoded by goavro and
+// their values looked up. It returns the writer schema id; errors as Decode's.
+// With no Config.Paths there is nothing to fill.
+func (d *Decoder) DecodeInto(ctx context.Context, v []byte, r *Record) (int, error) {
+	vals := r.Values
+	if r.d != d || len(vals) != len(d.paths) {
+		return 0, errors.New("decode: DecodeInto with a Record of another decoder")
 	}
-	id, e, body, err := d.frame(ctx, v)
-	if err != nil {
+	var id int
+	var e *entry
+	var body []byte
+	var err error
+	if len(v) >= 5 && v[0] == 0 && r.e != nil && int(binary.BigEndian.Uint32(v[1:5])) == r.id {
+		id, e, body = r.id, r.e, v[5:]
+	} else if id, e, body, err = d.frame(ctx, v); err != nil {
 		return id, err
+	} else {
+		r.id, r.e = id, e
 	}
 	if e.proj != nil {
 		return id, d.project(id, e, body, vals)

@@ -86,14 +86,14 @@ func FuzzDecode(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	vals := make([]Value, len(paths))
+	rec := proj.NewRecord()
 	f.Fuzz(func(t *testing.T, v []byte) {
 		m, _, err := d.Decode(context.Background(), v)
 		var de *Error
 		if err != nil && !errors.As(err, &de) {
 			t.Fatalf("unclassified error %v", err)
 		}
-		_, perr := proj.DecodeInto(context.Background(), v, vals)
+		_, perr := proj.DecodeInto(context.Background(), v, rec)
 		if (err == nil) != (perr == nil) || perr != nil && !errors.As(perr, &de) {
 			t.Fatalf("Decode: %v; DecodeInto: %v", err, perr)
 		}
@@ -101,7 +101,7 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		for i, p := range paths {
-			if w, g := Lookup(m, p), vals[i].Any(); !same(w, g) {
+			if w, g := Lookup(m, p), rec.Values[i].Any(); !same(w, g) {
 				t.Fatalf("%v: %#v in the full record, %#v decoded into values", p, w, g)
 			}
 		}
@@ -132,12 +132,12 @@ func BenchmarkDecode(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			d, _ := New(&staticRegistry{}, Config{Paths: bc.paths})
 			ctx := context.Background()
-			vals := make([]Value, len(bc.paths))
+			rec := d.NewRecord()
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
 				var err error
 				if bc.into {
-					_, err = d.DecodeInto(ctx, recs[i%len(recs)], vals)
+					_, err = d.DecodeInto(ctx, recs[i%len(recs)], rec)
 				} else {
 					_, _, err = d.Decode(ctx, recs[i%len(recs)])
 				}

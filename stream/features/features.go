@@ -79,6 +79,7 @@ type feature struct {
 	window    int64 // ms
 	comp      int   // series, set or last-value index in the layout
 	slot      int   // index of path in the spec's Paths; -1 without a path
+	agg       int   // series aggregates: index in the spec's windows
 	ratio     [2]int
 	def       float64 // NaN if none
 }
@@ -99,6 +100,14 @@ type Spec struct {
 	leaves                           []path
 	idSlot, timeSlot                 int
 	seriesSlots, setSlots, lastSlots []int
+	// windows are the distinct (series, window) aggregates the series features
+	// read: ExtractRaw computes each once (sum_24h and mean_24h share one).
+	windows []window
+}
+
+type window struct {
+	comp int
+	w    int64
 }
 
 // Compile builds a Spec. The config is assumed validated; Compile still rejects
@@ -179,7 +188,16 @@ func Compile(fs []config.Feature, st config.State, sc config.Stream) (*Spec, err
 	s.limits = state.Limits{TTL: st.TTL, Layout: lay}
 	s.idSlot, s.timeSlot = s.leaf(s.eventID), s.leaf(s.eventTime)
 	for i := range s.fs {
-		s.fs[i].slot = s.leaf(s.fs[i].path)
+		f := &s.fs[i]
+		f.slot = s.leaf(f.path)
+		switch f.kind {
+		case kCount, kSum, kMean, kMin, kMax, kStddev:
+			w := window{f.comp, f.window}
+			if f.agg = slices.Index(s.windows, w); f.agg < 0 {
+				s.windows = append(s.windows, w)
+				f.agg = len(s.windows) - 1
+			}
+		}
 	}
 	for _, ps := range []struct {
 		paths []path
@@ -381,6 +399,14 @@ func (s *Spec) ExtractRaw(dst []float64, rec map[string]any, prior *state.Entity
 
 // ExtractRawValues is ExtractRaw of a record's values at Paths.
 func (s *Spec) ExtractRawValues(dst []float64, vals []decode.Value, prior *state.Entity, t int64) error {
+	var buf [8]state.Agg
+	aggs := buf[:0]
+	if len(s.windows) > len(buf) {
+		aggs = make([]state.Agg, 0, len(s.windows))
+	}
+	for _, w := range s.windows {
+		aggs = append(aggs, prior.Window(w.comp, t, w.w))
+	}
 	ratios := false
 	for i := range s.fs {
 		f := &s.fs[i]
@@ -392,7 +418,7 @@ func (s *Spec) ExtractRawValues(dst []float64, vals []decode.Value, prior *state
 				return err
 			}
 		case kCount, kSum, kMean, kMin, kMax, kStddev:
-			v = aggregate(f.kind, prior.Window(f.comp, t, f.window))
+			v = aggregate(f.kind, aggs[f.agg])
 		case kDistinct:
 			v = prior.DistinctCount(f.comp, t, f.window)
 		case kLast:

@@ -127,10 +127,11 @@ func TestLookupByWriterSchema(t *testing.T) {
 			if mode.paths != nil {
 				// The hot path's form: values by path index, no map (goavro's
 				// map looked up for the schema with a map field).
-				vals := make([]decode.Value, len(mode.paths))
-				if _, err := d.DecodeInto(context.Background(), body, vals); err != nil {
+				dr := d.NewRecord()
+				if _, err := d.DecodeInto(context.Background(), body, dr); err != nil {
 					t.Fatal(err)
 				}
+				vals := dr.Values
 				byIndex := make([]float64, len(vec))
 				if err := spec.ExtractRawValues(byIndex, vals, nil, 0); err != nil {
 					t.Fatal(err)

@@ -178,7 +178,7 @@ type Processor struct {
 	// which the first nspec are the spec's Paths, and the segment's index
 	// among them (-1 none). byMap: the decoder does not decode the spec's
 	// paths first, so records are decoded as maps and looked up (slow).
-	vals   []decode.Value
+	rec    *decode.Record
 	nspec  int
 	segIdx int
 	byMap  bool
@@ -199,6 +199,7 @@ type Processor struct {
 	multi                    []multiScratch // Score's per-scorer results
 	classBuf                 []float64      // class_scores of the prediction being encoded
 	outBytes                 int            // value and header bytes per scored record, last Finish
+	clKey, clValue           int            // key and value bytes per changelog record, last Changelog
 }
 
 // output is one scored record's produced records, allocated a batch at a time:
@@ -236,7 +237,7 @@ func New(cfg Config, dec *decode.Decoder, spec *features.Spec, models *Models) *
 			p.byMap = true
 		}
 	}
-	p.vals = make([]decode.Value, len(dp))
+	p.rec = dec.NewRecord()
 	return p
 }
 
@@ -360,7 +361,7 @@ func (p *Processor) Prepare(ctx context.Context, in *kgo.Record, st *state.Parti
 	return Pending{in: in, ev: ev, vec: off, absent: p.absentIn(ctx, schemaID), segment: segment}, nil
 }
 
-// decode decodes the record into the spec's values (p.vals, reused) and
+// decode decodes the record into the spec's values (p.rec, reused) and
 // Config.Segment's value as text.
 func (p *Processor) decode(ctx context.Context, v []byte) (vals []decode.Value, segment string, id int, err error) {
 	var seg decode.Value
@@ -374,12 +375,12 @@ func (p *Processor) decode(ctx context.Context, v []byte) (vals []decode.Value, 
 			seg = decode.FromNative(features.Lookup(rec, p.cfg.Segment))
 		}
 	} else {
-		if id, err = p.dec.DecodeInto(ctx, v, p.vals); err != nil {
+		if id, err = p.dec.DecodeInto(ctx, v, p.rec); err != nil {
 			return nil, "", id, err
 		}
-		vals = p.vals[:p.nspec]
+		vals = p.rec.Values[:p.nspec]
 		if p.segIdx >= 0 {
-			seg = p.vals[p.segIdx]
+			seg = p.rec.Values[p.segIdx]
 		}
 	}
 	switch seg.Kind() {
@@ -403,9 +404,11 @@ func (p *Processor) Changelog(dst []*kgo.Record, partition int32, st *state.Part
 		return dst
 	}
 	// One allocation each for the records, their keys and their values: they
-	// live until the transaction's produces complete.
+	// live until the transaction's produces complete. The buffers are sized by
+	// the last transaction's records, so that they seldom grow.
 	recs := make([]kgo.Record, 0, n)
-	var keys, vals []byte
+	keys := make([]byte, 0, n*max(p.clKey, 16))
+	vals := make([]byte, 0, n*max(p.clValue, 64))
 	st.Changes(func(key string, e *state.Entity) {
 		k0 := len(keys)
 		keys = append(keys, key...)
@@ -419,6 +422,9 @@ func (p *Processor) Changelog(dst []*kgo.Record, partition int32, st *state.Part
 	})
 	for i := range recs {
 		dst = append(dst, &recs[i])
+	}
+	if len(recs) > 0 {
+		p.clKey, p.clValue = len(keys)/len(recs)+1, len(vals)/len(recs)+16
 	}
 	return dst
 }
