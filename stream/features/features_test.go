@@ -93,8 +93,9 @@ func TestExtract(t *testing.T) {
 	}
 }
 
-// BenchmarkFeaturesAndState: features from a decoded event plus the entity's
-// state update, as the pipeline runs them (process.Enrich), over 1000 cards.
+// BenchmarkFeaturesAndState: features from a decoded event (its values at the
+// spec's paths, as DecodeInto gives them) plus the entity's state update, as
+// the pipeline runs them (process.EnrichValues), over 1000 cards.
 //
 //	go test ./stream/features -run '^$' -bench . -benchmem
 func BenchmarkFeaturesAndState(b *testing.B) {
@@ -102,10 +103,10 @@ func BenchmarkFeaturesAndState(b *testing.B) {
 	g, _ := gen.New(gen.Config{Seed: 2})
 	sch := genSchema(b)
 	evs := make([]gen.Event, 20000)
-	natives := make([]map[string]any, len(evs))
+	values := make([][]decode.Value, len(evs))
 	for i := range evs {
 		evs[i] = g.Next()
-		natives[i] = sch.Strip(evs[i].Native())
+		values[i] = s.Values(sch.Strip(evs[i].Native()))
 	}
 	vec := make([]float64, len(s.Names()))
 	var st *state.Partition
@@ -116,11 +117,11 @@ func BenchmarkFeaturesAndState(b *testing.B) {
 		if j == 0 {
 			st, _ = state.NewPartition(state.Config{Limits: s.Limits(), MaxEntities: 100000})
 		}
-		ev, err := s.Meta(natives[j], 0, "")
+		ev, err := s.MetaValues(values[j], 0, "")
 		if err != nil {
 			b.Fatal(err)
 		}
-		next, err := process.Enrich(s, st, evs[j].CardID, natives[j], ev, vec)
+		next, err := process.EnrichValues(s, st, evs[j].CardID, values[j], ev, vec)
 		if err != nil {
 			b.Fatal(err)
 		}

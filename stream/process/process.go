@@ -681,7 +681,13 @@ func (p *Processor) scoreAll(s *Scorer, items []Pending, scores *[]float64, errs
 // the record is scored. The live loop and offline tools (training-set export,
 // replay) share this step, so features are computed the same way in both.
 func Enrich(spec *features.Spec, st *state.Partition, key string, rec map[string]any, ev features.Event, vec []float64) (*state.Entity, error) {
-	next, err := enrich(spec, st, key, spec.Values(rec), ev, vec, nil)
+	return EnrichValues(spec, st, key, spec.Values(rec), ev, vec)
+}
+
+// EnrichValues is Enrich of the record's values at the spec's Paths
+// (features.Spec.Values, decode.Decoder.DecodeInto), as Prepare computes them.
+func EnrichValues(spec *features.Spec, st *state.Partition, key string, vals []decode.Value, ev features.Event, vec []float64) (*state.Entity, error) {
+	next, err := enrich(spec, st, key, vals, ev, vec, nil)
 	if err != nil {
 		return nil, err
 	}
