@@ -581,11 +581,10 @@ func (f *feature) value(vals []decode.Value) (float64, error) {
 		if !ok {
 			return 0, f.errorf("is %T, want timestamp-millis for transform %s", raw.Any(), f.transform)
 		}
-		tm := time.UnixMilli(ms).UTC()
 		if f.transform == "hour_of_day" {
-			return float64(tm.Hour()), nil
+			return float64(hourOfDay(ms)), nil
 		}
-		return float64(tm.Weekday()), nil
+		return float64(dayOfWeek(ms)), nil
 	}
 	x, ok := number(raw)
 	if !ok {
@@ -611,6 +610,31 @@ func (f *feature) value(vals []decode.Value) (float64, error) {
 
 func (f *feature) errorf(format string, a ...any) error {
 	return fmt.Errorf("%w %q: field %q %s", ErrFeature, f.name, strings.Join(f.path, "."), fmt.Sprintf(format, a...))
+}
+
+// dayMillis bounds the Unix ms that hourOfDay and dayOfWeek compute directly;
+// beyond it (hundreds of thousands of years away) package time does, so that
+// every value reads exactly as time.UnixMilli(ms).UTC() gives it.
+const dayMillis = 1 << 52
+
+// hourOfDay is time.UnixMilli(ms).UTC().Hour().
+func hourOfDay(ms int64) int {
+	if ms < -dayMillis || ms > dayMillis {
+		return time.UnixMilli(ms).UTC().Hour()
+	}
+	return int(((ms%86_400_000)+86_400_000)%86_400_000) / 3_600_000
+}
+
+// dayOfWeek is time.UnixMilli(ms).UTC().Weekday(): 1970-01-01 was a Thursday.
+func dayOfWeek(ms int64) int {
+	if ms < -dayMillis || ms > dayMillis {
+		return int(time.UnixMilli(ms).UTC().Weekday())
+	}
+	days := ms / 86_400_000
+	if ms%86_400_000 < 0 {
+		days--
+	}
+	return int(((days+4)%7 + 7) % 7)
 }
 
 // number is a value as a model input: numbers, booleans (1, 0) and times (Unix
@@ -643,7 +667,7 @@ func Millis(v any) (int64, bool) { return millis(decode.FromNative(v)) }
 
 func millis(v decode.Value) (int64, bool) {
 	switch v.Kind() {
-	case decode.Long, decode.Int:
+	case decode.Long, decode.Int, decode.TimeMillis: // a timestamp-millis' time is its long exactly
 		return v.Int(), true
 	}
 	if t, ok := v.Time(); ok {
