@@ -187,7 +187,7 @@ func findHanging(ctx context.Context, adm *kadm.Client, scope stream.HangingScop
 	if err != nil {
 		return nil, err
 	}
-	return stream.FindHanging(ctx, adm, set, olderThan, time.Now())
+	return stream.FindHanging(ctx, adm, set, olderThan)
 }
 
 func printHanging(w io.Writer, hs []stream.Hanging, cfgPath string, now time.Time) {
@@ -343,7 +343,7 @@ func openAt(ctx context.Context, adm *kadm.Client, topic string, part int32, sta
 	defer cancel()
 	set := kadm.TopicsSet{}
 	set.Add(topic, part)
-	hs, err := stream.FindHanging(ctx, adm, set, -1<<62, time.Now()) // every open one, whatever its age
+	hs, err := stream.FindHanging(ctx, adm, set, -1<<62) // every open one, whatever its age
 	if err != nil {
 		return stream.Hanging{}, err
 	}
