@@ -29,9 +29,11 @@ func TestBrokerFailure(t *testing.T) {
 		s.start(id)
 	}
 	g := s.gen(n, rate, 17)
-	// A fresh cluster's first transactions can wait out a transaction timeout
-	// (seen once in CI: a hanging transaction reported 15 s after the start, no
-	// node killed yet), so the group gets three minutes to commit before the kill.
+	// A generous bound, not an expectation: on a 3-node cluster every
+	// transaction used to meet CONCURRENT_TRANSACTIONS on its produces and wait
+	// 5 s per retry for a metadata refresh (docs/reliability.md, finding 6),
+	// so instance 0 committed 4 transactions in CI's first minute; on 2 cores
+	// shared with other suites it can still be slow.
 	if err := waitMetric(s.instances["0"], "scorestream_stream_transactions_total", `result="committed"`, 5, 3*time.Minute); err != nil {
 		t.Fatal(err)
 	}

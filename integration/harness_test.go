@@ -22,6 +22,8 @@
 //	SCORESTREAM_IT_LOGS      directory for process logs (default: a temp dir, kept)
 //	SCORESTREAM_IT_RESULTS   JSON file the measured figures are merged into
 //	SCORESTREAM_IT_BIN       a prebuilt scorestream binary (default: built in TestMain)
+//	SCORESTREAM_IT_LOG_LEVEL the instances' log.level (default info; debug adds
+//	                         franz-go's request-by-request log)
 //
 // Every scenario uses its own topics, group and transactional ids, so the tests
 // are independent on one broker. They wait for conditions (committed offsets,
@@ -356,7 +358,7 @@ func (s *scenario) config(metricsAddr, stateDir string) []byte {
 	}
 	c["model"].(map[string]any)["path"] = s.modelPath
 	c["metrics"] = map[string]any{"listen": metricsAddr}
-	c["log"] = map[string]any{"level": "info", "format": "json"}
+	c["log"] = map[string]any{"level": envOr("SCORESTREAM_IT_LOG_LEVEL", "info"), "format": "json"}
 	if !s.noCheckpoints {
 		stc := c["state"].(map[string]any)
 		stc["dir"] = stateDir

@@ -135,20 +135,66 @@ func OffsetsPartition(group string, n int) int32 {
 	return h % int32(n)
 }
 
-// FindHanging returns the hanging transactions in set at now: open ones their
-// coordinator has decided for longer than StableWait (markers take
-// milliseconds), and any open for longer than olderThan (measured from the
-// producer's last write to the partition).
-func FindHanging(ctx context.Context, adm *kadm.Client, set kadm.TopicsSet, olderThan time.Duration, now time.Time) ([]Hanging, error) {
+// HangingFinder finds the hanging transactions of a set of partitions, and
+// remembers since when it has seen each open transaction decided by its
+// coordinator: a decided one is hanging once its marker is overdue, StableWait
+// after it was first seen decided. The producer's last write to the partition
+// says nothing of when the coordinator decided: a transaction whose records
+// were written 15 s before its EndTxn (slow produce retries on a loaded
+// cluster, or a long commit interval) is decided with an "age" of 15 s while
+// its markers are still milliseconds away. The zero value is ready to use; it
+// is not safe for concurrent use.
+type HangingFinder struct {
+	decidedAt map[txnKey]time.Time
+}
+
+// txnKey names one open transaction in one partition.
+type txnKey struct {
+	topic     string
+	partition int32
+	producer  int64
+	epoch     int16
+	start     int64
+}
+
+// Find returns the hanging transactions in set at now: open ones this finder
+// has seen decided for at least StableWait (markers take milliseconds), and any
+// open for longer than olderThan (measured from the producer's last write to
+// the partition). due is when the earliest decided one not yet overdue becomes
+// so if it is still open then (zero if there is none): look again then.
+func (f *HangingFinder) Find(ctx context.Context, adm *kadm.Client, set kadm.TopicsSet, olderThan time.Duration, now time.Time) (hs []Hanging, due time.Time, err error) {
 	open, coord, err := describeOpen(ctx, adm, set)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
+	hs, due = f.classify(open, coord, olderThan, now)
+	return hs, due, nil
+}
+
+// classify is Find on what the partitions' leaders and the coordinators said.
+func (f *HangingFinder) classify(open []openTxn, coord map[int64]coordTxn, olderThan time.Duration, now time.Time) ([]Hanging, time.Time) {
 	dec := decided(open, coord)
+	seen := make(map[txnKey]time.Time, len(dec))
 	var out []Hanging
+	var due time.Time
 	for _, o := range open {
 		isDecided := slices.Contains(dec, o)
-		if !hanging(isDecided, now.Sub(o.lastWrite), olderThan) {
+		var decidedFor time.Duration
+		if isDecided {
+			k := txnKey{o.topic, o.partition, o.producer, o.epoch, o.start}
+			at, ok := f.decidedAt[k]
+			if !ok {
+				at = now
+			}
+			seen[k] = at
+			decidedFor = now.Sub(at)
+		}
+		if !hanging(isDecided, decidedFor, now.Sub(o.lastWrite), olderThan) {
+			if isDecided {
+				if d := now.Add(StableWait - decidedFor); due.IsZero() || d.Before(due) {
+					due = d
+				}
+			}
 			continue
 		}
 		c := coord[o.producer]
@@ -160,6 +206,7 @@ func FindHanging(ctx context.Context, adm *kadm.Client, set kadm.TopicsSet, olde
 		}
 		out = append(out, h)
 	}
+	f.decidedAt = seen // a transaction no longer open (or no longer decided) is forgotten
 	slices.SortFunc(out, func(a, b Hanging) int {
 		if a.Topic != b.Topic {
 			if a.Topic < b.Topic {
@@ -172,14 +219,32 @@ func FindHanging(ctx context.Context, adm *kadm.Client, set kadm.TopicsSet, olde
 		}
 		return int(a.StartOffset - b.StartOffset)
 	})
-	return out, nil
+	return out, due
 }
 
-// hanging: an open transaction its coordinator has decided is hanging once its
-// marker is overdue (StableWait; markers take milliseconds); any open one is once
-// it is older than olderThan.
-func hanging(decided bool, age, olderThan time.Duration) bool {
-	return decided && age >= StableWait || age >= olderThan
+// FindHanging returns the hanging transactions in set, looking as often as it
+// takes (at most StableWait, checking every second) for every decided
+// transaction it sees to be either gone — its markers landed — or overdue.
+// One look would call hanging a transaction its coordinator decided a moment
+// ago, or wait for nothing.
+func FindHanging(ctx context.Context, adm *kadm.Client, set kadm.TopicsSet, olderThan time.Duration) ([]Hanging, error) {
+	var f HangingFinder
+	for {
+		hs, due, err := f.Find(ctx, adm, set, olderThan, time.Now())
+		if err != nil || due.IsZero() {
+			return hs, err
+		}
+		if err := Sleep(ctx, min(time.Until(due), time.Second)); err != nil { // poll interval: a landed marker ends the wait
+			return nil, err
+		}
+	}
+}
+
+// hanging: an open transaction that has been decided by its coordinator for
+// decidedFor is hanging once its marker is overdue (StableWait; markers take
+// milliseconds); any open one is once it is older than olderThan.
+func hanging(decided bool, decidedFor, age, olderThan time.Duration) bool {
+	return decided && decidedFor >= StableWait || age >= olderThan
 }
 
 // ErrNotHanging: the partition has no open transaction of that producer at that
@@ -237,8 +302,11 @@ func (w *HangingWatch) Run(ctx context.Context) {
 		w.Now = time.Now
 	}
 	logged := map[Hanging]bool{}
+	var f HangingFinder // remembers, across checks, since when each transaction is decided
 	for {
-		if err := w.check(ctx, logged); err != nil && ctx.Err() == nil {
+		next := w.Interval
+		due, err := w.check(ctx, &f, logged)
+		if err != nil && ctx.Err() == nil {
 			var ae *kadm.AuthError
 			if errors.As(err, &ae) {
 				w.Log.Warn("hanging transactions: not allowed to describe producers or transactions; not checking", "err", err)
@@ -246,23 +314,28 @@ func (w *HangingWatch) Run(ctx context.Context) {
 			}
 			w.Log.Debug("hanging transactions: check failed; trying again", "err", err)
 		}
-		if Sleep(ctx, w.Interval) != nil {
+		if !due.IsZero() {
+			// A decided transaction is still open: look again when its
+			// marker is overdue rather than a whole interval later.
+			next = min(next, max(due.Sub(w.Now()), 100*time.Millisecond))
+		}
+		if Sleep(ctx, next) != nil {
 			return
 		}
 	}
 }
 
-func (w *HangingWatch) check(ctx context.Context, logged map[Hanging]bool) error {
+func (w *HangingWatch) check(ctx context.Context, f *HangingFinder, logged map[Hanging]bool) (due time.Time, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	set, err := w.Scope.Partitions(ctx, w.Admin)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	now := w.Now()
-	hs, err := FindHanging(ctx, w.Admin, set, w.OlderThan, now)
+	hs, due, err := f.Find(ctx, w.Admin, set, w.OlderThan, now)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	w.Gauge.Reset()
 	seen := map[Hanging]bool{}
@@ -283,5 +356,5 @@ func (w *HangingWatch) check(ctx context.Context, logged map[Hanging]bool) error
 	for h := range seen {
 		logged[h] = true
 	}
-	return nil
+	return due, nil
 }

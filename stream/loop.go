@@ -121,6 +121,10 @@ type Loop struct {
 	ck       ckptState
 }
 
+// metadataMinAge bounds how long a produce retried on CONCURRENT_TRANSACTIONS
+// (or a moved leader) waits for the metadata refresh it asked for.
+const metadataMinAge = 250 * time.Millisecond
+
 // New builds a Loop and its Kafka session (which joins the group on first poll).
 func New(cfg Config, proc *process.Processor, log *slog.Logger, m *Metrics) (*Loop, error) {
 	l := &Loop{cfg: cfg, log: log, m: m, proc: proc, parts: make(map[int32]*state.Partition),
@@ -145,6 +149,17 @@ func New(cfg Config, proc *process.Processor, log *slog.Logger, m *Metrics) (*Lo
 		kgo.HeartbeatInterval(min(3*time.Second, cfg.SessionTimeout/10)),
 		kgo.RebalanceTimeout(cfg.RebalanceTimeout),
 		kgo.RecordPartitioner(partitioner(cfg.ChangelogTopic)),
+		// Under transaction version 2 (Kafka 4) a partition's leader adds the
+		// partition to the transaction itself, and answers the produce
+		// CONCURRENT_TRANSACTIONS while the coordinator is busy with another
+		// leader's add or the previous transaction's markers: on a 3-node
+		// cluster, where several leaders add partitions at once, most
+		// transactions meet it. franz-go retries such a batch after a metadata
+		// refresh, and refreshes come at most once per MetadataMinAge (default
+		// 5s): transactions took 5-15s each and a group committed a few a
+		// minute (docs/reliability.md, finding 6). Java's client refreshes
+		// after retry.backoff.ms (100ms).
+		kgo.MetadataMinAge(metadataMinAge),
 		// The client's own warnings (and, at log level debug, its transaction
 		// session and group decisions, e.g. offset fetches retried on
 		// UNSTABLE_OFFSET_COMMIT).

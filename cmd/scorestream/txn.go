@@ -30,7 +30,8 @@ A hanging transaction is open in a partition — it holds the partition's last
 stable offset, so read_committed readers (and, on __consumer_offsets, the
 group's offset fetches) stop there — and either its coordinator has already
 ended it without the marker reaching this partition (after an unclean broker
-restart), or it has been open for longer than --older-than. A running
+restart; txn looks again for up to 10 s, so that a marker on its way is not
+taken for a missing one), or it has been open for longer than --older-than. A running
 instance exports them as scorestream_hanging_transactions.
 
   txn hanging   list them, each with the command that repairs it
@@ -187,7 +188,7 @@ func findHanging(ctx context.Context, adm *kadm.Client, scope stream.HangingScop
 	if err != nil {
 		return nil, err
 	}
-	return stream.FindHanging(ctx, adm, set, olderThan, time.Now())
+	return stream.FindHanging(ctx, adm, set, olderThan)
 }
 
 func printHanging(w io.Writer, hs []stream.Hanging, cfgPath string, now time.Time) {
@@ -343,7 +344,7 @@ func openAt(ctx context.Context, adm *kadm.Client, topic string, part int32, sta
 	defer cancel()
 	set := kadm.TopicsSet{}
 	set.Add(topic, part)
-	hs, err := stream.FindHanging(ctx, adm, set, -1<<62, time.Now()) // every open one, whatever its age
+	hs, err := stream.FindHanging(ctx, adm, set, -1<<62) // every open one, whatever its age
 	if err != nil {
 		return stream.Hanging{}, err
 	}
