@@ -6,6 +6,7 @@ package demo
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -191,6 +193,11 @@ func (e *Env) Trim(ctx context.Context, group string) (int64, error) {
 		return 0, fmt.Errorf("trim: %w", err)
 	}
 	committed, err := adm.FetchOffsets(ctx, group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		// The group has not committed yet (kfake answers so until its first
+		// member joins): nothing is consumed, so nothing may be deleted.
+		return 0, nil
+	}
 	if err != nil {
 		return 0, fmt.Errorf("trim: %w", err)
 	}
