@@ -431,6 +431,12 @@ func (s *Spec) NewObs() *state.Obs {
 // A value missing from the event, or of a type its aggregation cannot use, is
 // skipped.
 func (s *Spec) Observe(prior *state.Entity, rec map[string]any, t, wm int64, o *state.Obs) *state.Entity {
+	return prior.Observe(s.layout, s.Fill(o, rec, t), wm)
+}
+
+// Fill reads the event at t into o, scratch from NewObs (nil: allocated), and
+// returns o, for state.Partition.Observe or Entity.Observe.
+func (s *Spec) Fill(o *state.Obs, rec map[string]any, t int64) *state.Obs {
 	if o == nil {
 		o = s.NewObs()
 	}
@@ -461,7 +467,7 @@ func (s *Spec) Observe(prior *state.Entity, rec map[string]any, t, wm int64, o *
 			}
 		}
 	}
-	return prior.Observe(s.layout, o, wm)
+	return o
 }
 
 // text is a value as a distinct-count key; "" when missing.
