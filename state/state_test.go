@@ -2,11 +2,13 @@ package state
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"math"
 	"math/rand"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -452,11 +454,18 @@ func TestTransactionsMatchRecordByRecord(t *testing.T) {
 			}
 			return ev{string(rune('a' + rng.Intn(10))), t0}
 		}
+		// ref stages copy-on-write entities, live updates them in place.
+		amount := func(e ev) float64 { return float64(e.t0%7) + 0.25 }
+		merchant := func(e ev) string { return e.k + strconv.FormatInt(e.t0/minute%3, 10) }
 		stage := func(p *Partition, e ev) {
 			wm := max(p.Watermark(), e.t0)
-			n := p.Get(e.k, wm).Observe(lay, obs(e.t0, 1, e.k), wm)
+			n := p.Get(e.k, wm).Observe(lay, obs(e.t0, amount(e), merchant(e)), wm)
 			p.Advance(e.t0)
 			p.Stage(e.k, n)
+		}
+		inPlace := func(p *Partition, e ev) {
+			p.Advance(e.t0)
+			p.Observe(e.k, obs(e.t0, amount(e), merchant(e)))
 		}
 		for txn := 0; txn < 60; txn++ {
 			batch := make([]ev, 1+rng.Intn(8))
@@ -466,7 +475,10 @@ func TestTransactionsMatchRecordByRecord(t *testing.T) {
 			if rng.Intn(4) == 0 { // an aborted attempt first
 				before := dump(live)
 				for _, e := range batch {
-					stage(live, e)
+					inPlace(live, e)
+				}
+				if rng.Intn(2) == 0 { // its records produced, then the transaction failed
+					live.Changes(func(string, []byte) {})
 				}
 				live.Abort()
 				if dump(live) != before {
@@ -474,7 +486,7 @@ func TestTransactionsMatchRecordByRecord(t *testing.T) {
 				}
 			}
 			for _, e := range batch {
-				stage(live, e)
+				inPlace(live, e)
 				stage(ref, e)
 				ref.Commit()
 			}
@@ -487,6 +499,61 @@ func TestTransactionsMatchRecordByRecord(t *testing.T) {
 				t.Fatalf("seed %d txn %d: restored state differs from live:\n%q wm %d\n%q wm %d", seed, txn, dump(r), r.Watermark(), dump(live), live.Watermark())
 			}
 		}
+	}
+}
+
+// TestInPlaceUndoSeveralWrites: one transaction writes the same entity several
+// times in place (new and existing buckets, an out-of-order event, distinct
+// values moved and added, a last value), writes others (a new one, one evicted),
+// then aborts: every entity's held encoding is back bit for bit, in the same
+// LRU order, and the next transaction starts from it as if the aborted one
+// never ran.
+func TestInPlaceUndoSeveralWrites(t *testing.T) {
+	cfg := Config{Limits: lim, MaxEntities: 3}
+	p, _ := NewPartition(cfg)
+	ref, _ := NewPartition(cfg)
+	for _, q := range []*Partition{p, ref} {
+		for i, k := range []string{"a", "b", "c"} {
+			q.Advance(int64(i+1) * minute)
+			q.Observe(k, obs(int64(i+1)*minute, float64(i)+0.5, "m"+k))
+		}
+		q.Commit()
+	}
+	held := func(q *Partition) (out []change) {
+		q.RangeEncoded(func(k string, v []byte) bool {
+			out = append(out, change{k, slices.Clone(v)})
+			return true
+		})
+		return out
+	}
+	before := held(p)
+	for i, ts := range []int64{4, 5, 9, 7, 30, 31} { // minutes; 7 is out of order
+		p.Advance(ts * minute)
+		p.Observe("a", obs(ts*minute, float64(i)*1.25, "m"+strconv.Itoa(i%3)))
+		if i == 2 {
+			p.Advance(10 * minute)
+			p.Observe("d", obs(10*minute, 3, "md")) // evicts b
+		}
+	}
+	if p.Get("b", p.Watermark()) != nil || p.Get("d", p.Watermark()) == nil || p.Staged() < 3 {
+		t.Fatal("the transaction did not write a and d and evict b")
+	}
+	p.Changes(func(string, []byte) {}) // the records of a transaction that then fails
+	p.Abort()
+	after := held(p)
+	if !slices.EqualFunc(before, after, func(x, y change) bool { return x.key == y.key && bytes.Equal(x.val, y.val) }) {
+		t.Fatalf("after Abort held %q, want %q", after, before)
+	}
+	if p.Watermark() != 3*minute || p.Staged() != 0 {
+		t.Fatalf("after Abort watermark %d staged %d", p.Watermark(), p.Staged())
+	}
+	for _, q := range []*Partition{p, ref} {
+		q.Advance(40 * minute)
+		q.Observe("a", obs(40*minute, 2, "mz"))
+		q.Commit()
+	}
+	if got, want := dump(p), dump(ref); got != want {
+		t.Fatalf("after an aborted transaction %q, without it %q", got, want)
 	}
 }
 
