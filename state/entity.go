@@ -65,6 +65,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"math/bits"
 	"slices"
 	"sort"
 	"strconv"
@@ -495,10 +496,7 @@ func (e *Entity) AppendBinary(b []byte) []byte {
 		size += 6 + len(e.Series[i])*(4+4*bitsSet(l.Series[i].Stats))
 	}
 	for i := range e.Sets {
-		size += 6
-		for _, s := range e.Sets[i] {
-			size += 5 + len(s.Value)
-		}
+		size += 6 + 16*len(e.Sets[i]) // a guess at the values' lengths: append grows b if short
 	}
 	size += 16 * len(e.Lasts)
 	b = slices.Grow(b, size)
@@ -633,7 +631,7 @@ var modeScale = [4]float64{modeCents: 100, modeE4: 10000}
 func numMode(v float64) byte {
 	bits := math.Float64bits(v)
 	best, size := modeF64, 8
-	for _, m := range [...]byte{modeCents, modeE4} {
+	for m := modeCents; m <= modeE4; m++ {
 		k := math.Round(v * modeScale[m])
 		if !(math.Abs(k) < 1<<53) {
 			break
@@ -651,9 +649,10 @@ func numMode(v float64) byte {
 	return best
 }
 
+// varintLen is the length of binary.AppendVarint's encoding of k.
 func varintLen(k int64) int {
-	var tmp [binary.MaxVarintLen64]byte
-	return binary.PutVarint(tmp[:], k)
+	u := uint64(k<<1) ^ uint64(k>>63) // zig-zag
+	return (bits.Len64(u|1) + 6) / 7
 }
 
 func appendNum(b []byte, m byte, v float64) []byte {

@@ -3,6 +3,7 @@ package state
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"math"
@@ -630,5 +631,52 @@ func TestObserveCopiesStrings(t *testing.T) {
 	e2 := e.Observe(l, o, 2)
 	if unsafe.StringData(e2.Sets[0][0].Value) != own || e2.Sets[0][0].T != 2 {
 		t.Fatalf("a value seen again was copied anew")
+	}
+}
+
+// TestVarintLen: varintLen is the length AppendVarint writes.
+func TestVarintLen(t *testing.T) {
+	for _, k := range []int64{0, 1, -1, 63, -64, 64, -65, 8191, 8192, 1 << 40, -1 << 40, math.MaxInt64, math.MinInt64} {
+		if got, want := varintLen(k), len(binary.AppendVarint(nil, k)); got != want {
+			t.Errorf("varintLen(%d) = %d, want %d", k, got, want)
+		}
+	}
+}
+
+// BenchmarkAppendBinary encodes an entity of the test layout after 200 events
+// (amounts in cents, a few merchants) into a reused buffer, as Changes does.
+//
+//	go test ./state -run '^$' -bench AppendBinary -benchmem
+func BenchmarkAppendBinary(b *testing.B) {
+	var e *Entity
+	for i := range int64(200) {
+		ts := i * minute / 4
+		e = e.Observe(lay, obs(ts, float64(i*37%10000)/100, "m"+strconv.Itoa(int(i%6))), ts)
+	}
+	buf := e.AppendBinary(nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = e.AppendBinary(buf[:0])
+	}
+	b.ReportMetric(float64(len(buf)), "B/record")
+}
+
+// BenchmarkDecode decodes that entity into reused scratch, as a read of a held
+// entity does.
+//
+//	go test ./state -run '^$' -bench Decode -benchmem
+func BenchmarkDecode(b *testing.B) {
+	var e *Entity
+	for i := range int64(200) {
+		ts := i * minute / 4
+		e = e.Observe(lay, obs(ts, float64(i*37%10000)/100, "m"+strconv.Itoa(int(i%6))), ts)
+	}
+	buf := e.AppendBinary(nil)
+	d := newEntity(lay)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.decode(lay, buf, true); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
