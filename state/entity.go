@@ -213,6 +213,8 @@ type Entity struct {
 	Sets   [][]Seen   // per layout set, ascending by T
 	Lasts  []Value    // per layout last value
 
+	stale bool // held by a Partition: changed since it was last encoded
+
 	// Room for the slice headers of a small layout, saving two allocations per
 	// write.
 	inSeries [4][]Bucket

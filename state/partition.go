@@ -3,8 +3,8 @@ package state
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
+	"unsafe"
 )
 
 // Config bounds a partition's state.
@@ -62,7 +62,6 @@ type Partition struct {
 	tail  *node // most recently written
 	wm    int64 // watermark, including the open transaction
 	cwm   int64 // committed watermark
-	epoch uint64
 
 	// Decoded entities: read is the last entity Get decoded (of node readNode,
 	// which the open transaction has not written); free are entities to reuse.
@@ -93,16 +92,16 @@ func (p *Partition) Upgrades() Upgrades { return p.upgrades }
 
 type node struct {
 	key string
-	// enc is the entity's encoding: as committed, or as Changes last encoded
-	// it; nil for an entity new in the open transaction until Changes.
-	enc []byte
-	// ent is the entity decoded, when the open transaction wrote it; stale: it
-	// changed since enc was made.
+	// enc is the entity's encoding (bytes that never change, held as a string
+	// to keep the node small): as committed, or as Changes last encoded it; ""
+	// for an entity new in the open transaction until Changes.
+	enc string
+	// ent is the entity decoded, when (and only when) the open transaction
+	// wrote it: those nodes are the LRU's most recent ones. Its stale field says
+	// it changed since enc was made.
 	ent        *Entity
-	stale      bool
-	last       int64  // latest event time
-	epoch      uint64 // transaction that last wrote it
-	prev, next *node  // prev is less recent
+	last       int64 // latest event time
+	prev, next *node // prev is less recent
 }
 
 type undoKind uint8
@@ -118,11 +117,9 @@ type undo struct {
 	n     *node
 	after *node // the node's less recent neighbour before the change; nil: it was the head
 	// The node's fields before a move.
-	enc   []byte
-	ent   *Entity
-	stale bool
-	last  int64
-	epoch uint64
+	enc  string
+	ent  *Entity
+	last int64
 }
 
 // NewPartition returns empty state for one partition.
@@ -134,7 +131,7 @@ func NewPartition(cfg Config) (*Partition, error) {
 		cfg.Layout = (&Layout{}).Prepare()
 	}
 	return &Partition{cfg: cfg, items: make(map[string]*node), touched: make(map[string]bool),
-		owned: make(map[*Entity]bool), wm: minTime, cwm: minTime, epoch: 1}, nil
+		owned: make(map[*Entity]bool), wm: minTime, cwm: minTime}, nil
 }
 
 const minTime = -1 << 62
@@ -166,7 +163,7 @@ func (p *Partition) entity(n *node) *Entity {
 		if p.read == nil {
 			p.read = p.alloc()
 		}
-		if _, err := p.read.decode(p.cfg.Layout, n.enc, true); err != nil {
+		if _, err := p.read.decode(p.cfg.Layout, bytesOf(n.enc), true); err != nil {
 			panic(fmt.Sprintf("state: entity %q held in a form that does not decode: %v", n.key, err)) // the partition wrote it
 		}
 		p.readNode = n
@@ -233,7 +230,7 @@ func (p *Partition) Observe(key string, o *Obs) {
 		}
 		if e == nil {
 			e = p.alloc()
-			if _, err := e.decode(l, n.enc, true); err != nil {
+			if _, err := e.decode(l, bytesOf(n.enc), true); err != nil {
 				panic(fmt.Sprintf("state: entity %q held in a form that does not decode: %v", n.key, err))
 			}
 		}
@@ -258,7 +255,8 @@ func (p *Partition) set(n *node, e *Entity) {
 	if e == p.read { // the caller staged the read scratch itself: it is n's now
 		p.read = nil
 	}
-	n.ent, n.stale, n.last = e, true, e.Last
+	e.stale = true
+	n.ent, n.last = e, e.Last
 	if p.readNode == n {
 		p.readNode = nil
 	}
@@ -289,7 +287,7 @@ func (p *Partition) touch(key string, held bool) {
 // insert adds a new node for key (which it keeps) at the tail, in the open
 // transaction.
 func (p *Partition) insert(key string) *node {
-	n := &node{key: key, epoch: p.epoch}
+	n := &node{key: key}
 	p.items[key] = n
 	p.link(n, p.tail)
 	p.touch(key, false)
@@ -300,9 +298,8 @@ func (p *Partition) insert(key string) *node {
 // move moves n to the tail in the open transaction, to be rewritten.
 func (p *Partition) move(n *node) {
 	p.touch(n.key, true)
-	p.undo = append(p.undo, undo{kind: undoMove, n: n, after: n.prev, enc: n.enc, ent: n.ent, stale: n.stale, last: n.last, epoch: n.epoch})
+	p.undo = append(p.undo, undo{kind: undoMove, n: n, after: n.prev, enc: n.enc, ent: n.ent, last: n.last})
 	p.unlink(n)
-	n.epoch = p.epoch
 	p.link(n, p.tail)
 }
 
@@ -365,29 +362,32 @@ func (p *Partition) Changes(fn func(key string, value []byte)) {
 		}
 	}
 	first := p.tail
-	for first != nil && first.prev != nil && first.prev.epoch == p.epoch {
+	for first != nil && first.prev != nil && first.prev.ent != nil {
 		first = first.prev
 	}
-	for n := first; n != nil && n.epoch == p.epoch; n = n.next {
+	for n := first; n != nil && n.ent != nil; n = n.next {
 		p.encode(n)
-		fn(n.key, n.enc)
+		fn(n.key, bytesOf(n.enc))
 	}
 }
 
 // encode brings n.enc up to date with n.ent, in a new slice (the old one may be
 // an undo's or a changelog record's).
 func (p *Partition) encode(n *node) {
-	if n.stale {
+	if n.ent != nil && n.ent.stale {
 		n.enc = p.exact(n.ent)
-		n.stale = false
+		n.ent.stale = false
 	}
 }
 
-// exact is e's encoding in a new slice of just its length.
-func (p *Partition) exact(e *Entity) []byte {
+// exact is e's encoding in new memory of just its length.
+func (p *Partition) exact(e *Entity) string {
 	p.buf = e.AppendBinary(p.buf[:0])
-	return slices.Clone(p.buf)
+	return string(p.buf)
 }
+
+// bytesOf is s's bytes, which must not be modified.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // Commit keeps the open transaction's writes. Call it only after the transaction
 // that carried their changelog records committed.
@@ -421,7 +421,7 @@ func (p *Partition) Abort() {
 			delete(p.items, u.n.key)
 		case undoMove:
 			p.unlink(u.n)
-			u.n.enc, u.n.ent, u.n.stale, u.n.last, u.n.epoch = u.enc, u.ent, u.stale, u.last, u.epoch
+			u.n.enc, u.n.ent, u.n.last = u.enc, u.ent, u.last
 			p.link(u.n, u.after)
 		case undoRemove:
 			p.items[u.n.key] = u.n
@@ -441,7 +441,6 @@ func (p *Partition) reset() {
 	clear(p.dirty)
 	p.dirty = p.dirty[:0]
 	p.early = 0
-	p.epoch++
 }
 
 // Restore applies one committed changelog record; value nil is a tombstone.
@@ -499,17 +498,16 @@ func (p *Partition) Restore(key string, value []byte) error {
 	// The encoding, in a slice of its own (the value may share a fetched
 	// batch's memory): the value itself when it is what AppendBinary gives.
 	if value[0] == encodingV3 && up == (Upgrade{}) {
-		n.enc = slices.Clone(value)
+		n.enc = string(value)
 	} else {
 		n.enc = p.exact(e)
 	}
-	n.last, n.epoch = e.Last, p.epoch
+	n.last = e.Last
 	for len(p.items) > p.cfg.MaxEntities { // only when max_entities shrank
 		p.remove(p.head, false)
 	}
 	p.wm = max(p.wm, e.WM)
 	p.cwm = p.wm
-	p.epoch++ // a later transaction's Changes must not list restored entities
 	return nil
 }
 
@@ -542,7 +540,7 @@ func (p *Partition) Range(fn func(key string, e *Entity) bool) {
 func (p *Partition) RangeEncoded(fn func(key string, value []byte) bool) {
 	for n := p.head; n != nil; n = n.next {
 		p.encode(n)
-		if !fn(n.key, n.enc) {
+		if !fn(n.key, bytesOf(n.enc)) {
 			return
 		}
 	}
