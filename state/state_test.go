@@ -287,13 +287,36 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{2, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Add([]byte{1, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// A partition restores what Decode accepts, and refuses the rest.
+		p, _ := NewPartition(Config{Limits: lim, MaxEntities: 4})
+		rerr := p.Restore("k", b)
 		d, _, err := Decode(lay, b)
+		if (err == nil) != (rerr == nil) {
+			t.Fatalf("Decode error %v, Restore error %v", err, rerr)
+		}
 		if err != nil {
 			return
 		}
-		if _, _, err := Decode(lay, d.AppendBinary(nil)); err != nil {
+		enc := d.AppendBinary(nil)
+		if _, _, err := Decode(lay, enc); err != nil {
 			t.Fatalf("re-encoding a decoded value: %v", err)
 		}
+		if g := p.Get("k", p.Watermark()); g != nil && !bytes.Equal(g.AppendBinary(nil), enc) {
+			t.Fatalf("held entity encodes as %x, decoded value as %x", g.AppendBinary(nil), enc)
+		}
+		// An event on the restored entity, in place, gives a record that decodes.
+		ts := max(d.Last, p.Watermark())
+		p.Advance(ts)
+		p.Observe("k", obs(ts, 1.5, "fuzz"))
+		p.Changes(func(_ string, v []byte) {
+			if v == nil {
+				return
+			}
+			if _, _, err := Decode(lay, v); err != nil {
+				t.Fatalf("record after an event: %v", err)
+			}
+		})
+		p.Commit()
 	})
 }
 
