@@ -18,8 +18,12 @@
 //     W, so a 24h window with the default 30 buckets is exact to 48 minutes at
 //     its far edge, a 1h window to 2 minutes, a 10m window to 20 s. An
 //     out-of-order event later than t but in t's bucket is counted for t.
-//   - distinct over w: distinct values last seen in (t-w, t] (exact times), at
-//     most MaxDistinct values (the least recently seen go first).
+//   - distinct over w: distinct values last seen in (t-w, t] (exact times). A
+//     set keeps at most MaxDistinct values (SetSpec.Max if lower; the least
+//     recently seen go first), so the count is exact while the entity saw at
+//     most that many distinct values in (t-w, its latest event], and is that
+//     bound otherwise (an out-of-order read may count fewer): it never
+//     exceeds the exact count.
 //   - last: the value of the entity's latest event (by event time) that had one.
 //   - time since last: t minus the latest previous event time, in seconds;
 //     missing for the entity's first event (may be negative for out-of-order
@@ -106,11 +110,21 @@ type SeriesSpec struct {
 	FromV1 V1Source
 }
 
-// SetSpec is the distinct values of one field, kept for Span ms.
+// SetSpec is the distinct values of one field, kept for Span ms, at most Max
+// of them (0: Layout.MaxDistinct).
 type SetSpec struct {
 	Key    string
 	Span   int64
+	Max    int
 	FromV1 V1Source
+}
+
+// limit is how many values set s keeps at most (0: no bound).
+func (l *Layout) limit(s *SetSpec) int {
+	if s.Max > 0 && (l.MaxDistinct <= 0 || s.Max < l.MaxDistinct) {
+		return s.Max
+	}
+	return l.MaxDistinct
 }
 
 // LastSpec is the latest value of one field.
@@ -344,8 +358,9 @@ func (e *Entity) observe(l *Layout, o *Obs, wm int64) {
 		b.SumSq += v * v
 		e.Series[i] = old
 	}
-	for i, s := range l.Sets {
-		e.Sets[i] = observeSet(e.Sets[i][:0], e.Sets[i], o.Strs[i], t, wm-s.Span, l.MaxDistinct)
+	for i := range l.Sets {
+		s := &l.Sets[i]
+		e.Sets[i] = observeSet(e.Sets[i][:0], e.Sets[i], o.Strs[i], t, wm-s.Span, l.limit(s))
 	}
 	for i := range l.Lasts {
 		if v := o.Lasts[i]; v.Has && (!e.Lasts[i].Has || v.T >= e.Lasts[i].T) {
@@ -941,8 +956,8 @@ func decodeV1(l *Layout, b []byte) (*Entity, Upgrade, error) {
 				kept = append(kept, v)
 			}
 		}
-		if l.MaxDistinct > 0 && len(kept) > l.MaxDistinct {
-			kept = kept[len(kept)-l.MaxDistinct:]
+		if m := l.limit(&l.Sets[i]); m > 0 && len(kept) > m {
+			kept = kept[len(kept)-m:]
 		}
 		e.Sets[i] = kept
 	}

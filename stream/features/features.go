@@ -76,6 +76,7 @@ type feature struct {
 	cats      map[string]float64
 	window    int64 // ms
 	comp      int   // series, set or last-value index in the layout
+	cap       int   // distinct: the count read is at most this (0: none)
 	ratio     [2]int
 	def       float64 // NaN if none
 }
@@ -156,6 +157,9 @@ func Compile(fs []config.Feature, st config.State, sc config.Stream) (*Spec, err
 			if k != kSinceLast {
 				c.comp = s.component(k, field, f.Window, st)
 			}
+			if k == kDistinct {
+				c.cap = f.MaxDistinct
+			}
 		}
 		if f.Transform == "category" {
 			c.cats = make(map[string]float64, len(f.Categories))
@@ -165,6 +169,23 @@ func Compile(fs []config.Feature, st config.State, sc config.Stream) (*Spec, err
 		}
 		s.names = append(s.names, f.Name)
 		s.fs = append(s.fs, c)
+	}
+	// A set shared by several distinct features keeps the most values any of
+	// them reads (0: state.max_events).
+	bounded := make([]bool, len(lay.Sets))
+	for _, c := range s.fs {
+		if c.kind != kDistinct {
+			continue
+		}
+		set := &lay.Sets[c.comp]
+		switch {
+		case !bounded[c.comp]:
+			set.Max, bounded[c.comp] = c.cap, true
+		case set.Max == 0 || c.cap == 0:
+			set.Max = 0
+		default:
+			set.Max = max(set.Max, c.cap)
+		}
 	}
 	lay.Prepare()
 	s.limits = state.Limits{TTL: st.TTL, Layout: lay}
@@ -348,6 +369,9 @@ func (s *Spec) ExtractRaw(dst []float64, rec map[string]any, prior *state.Entity
 			v = aggregate(f.kind, prior.Window(f.comp, t, f.window))
 		case kDistinct:
 			v = prior.DistinctCount(f.comp, t, f.window)
+			if f.cap > 0 {
+				v = min(v, float64(f.cap))
+			}
 		case kLast:
 			v = f.last(prior.LastValue(f.comp))
 		case kSinceLast:
