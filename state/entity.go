@@ -40,6 +40,9 @@
 // size is bounded by the spec (windows / bucket width, distinct values), not by
 // its event rate; an out-of-order event older than that is not aggregated.
 //
+// A partition holds each entity as its changelog encoding (see Partition),
+// about its record's size plus 130 bytes of LRU node, map entry and key.
+//
 // Memory is bounded by an LRU of MaxEntities entities per partition. An LRU
 // eviction of an entity that has not expired is an *early eviction*: that entity's
 // next event reads as new (count 0, no time since last). Early evictions are
@@ -217,8 +220,9 @@ type Obs struct {
 	Lasts []Value
 }
 
-// Entity is one key's state. Values are immutable once stored: Observe returns a
-// new Entity, so a staged update never changes the committed one.
+// Entity is one key's state, decoded. Observe returns a new Entity and leaves e
+// unchanged; a Partition holds its entities encoded (AppendBinary) and updates
+// the one a transaction writes in place (Partition.Observe), with an undo.
 type Entity struct {
 	L      *Layout
 	Last   int64      // latest event time (Unix ms)
@@ -227,7 +231,8 @@ type Entity struct {
 	Sets   [][]Seen   // per layout set, ascending by T
 	Lasts  []Value    // per layout last value
 
-	stale bool // held by a Partition: changed since it was last encoded
+	stale bool       // held by a Partition: changed since it was last encoded
+	owner *Partition // the partition that allocated it for reuse, if any
 
 	// Room for the slice headers of a small layout, saving two allocations per
 	// write.

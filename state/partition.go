@@ -67,9 +67,8 @@ type Partition struct {
 	// which the open transaction has not written); free are entities to reuse.
 	read     *Entity
 	readNode *node
-	free     []*Entity
-	owned    map[*Entity]bool // entities the partition allocated (reused after the transaction)
-	buf      []byte           // encoding scratch
+	free     []*Entity // entities the partition allocated, to reuse (at most maxFree)
+	buf      []byte    // encoding scratch
 
 	// The open transaction.
 	undo    []undo
@@ -131,7 +130,7 @@ func NewPartition(cfg Config) (*Partition, error) {
 		cfg.Layout = (&Layout{}).Prepare()
 	}
 	return &Partition{cfg: cfg, items: make(map[string]*node), touched: make(map[string]bool),
-		owned: make(map[*Entity]bool), wm: minTime, cwm: minTime}, nil
+		wm: minTime, cwm: minTime}, nil
 }
 
 const minTime = -1 << 62
@@ -179,13 +178,17 @@ func (p *Partition) alloc() *Entity {
 		return e
 	}
 	e := newEntity(p.cfg.Layout)
-	p.owned[e] = true
+	e.owner = p
 	return e
 }
 
-// release makes e, if the partition owns it, reusable.
+// maxFree bounds the entities kept for reuse: a large transaction's go to the
+// garbage collector.
+const maxFree = 64
+
+// release makes e, if the partition allocated it, reusable.
 func (p *Partition) release(e *Entity) {
-	if e != nil && p.owned[e] && e != p.read {
+	if e != nil && e.owner == p && e != p.read && len(p.free) < maxFree {
 		p.free = append(p.free, e)
 	}
 }
