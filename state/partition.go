@@ -182,9 +182,9 @@ func (p *Partition) alloc() *Entity {
 	return e
 }
 
-// maxFree bounds the entities kept for reuse: a large transaction's go to the
-// garbage collector.
-const maxFree = 64
+// maxFree bounds the entities kept for reuse (a transaction writing more
+// entities than that allocates the rest anew).
+const maxFree = 512
 
 // release makes e, if the partition allocated it, reusable.
 func (p *Partition) release(e *Entity) {
