@@ -162,12 +162,18 @@ func (p *Partition) entity(n *node) *Entity {
 		if p.read == nil {
 			p.read = p.alloc()
 		}
-		if _, err := p.read.decode(p.cfg.Layout, bytesOf(n.enc), true); err != nil {
-			panic(fmt.Sprintf("state: entity %q held in a form that does not decode: %v", n.key, err)) // the partition wrote it
-		}
+		p.decodeHeld(p.read, n)
 		p.readNode = n
 	}
 	return p.read
+}
+
+// decodeHeld decodes n's encoding into e.
+func (p *Partition) decodeHeld(e *Entity, n *node) {
+	if _, err := e.decode(p.cfg.Layout, bytesOf(n.enc), true); err != nil {
+		// The partition wrote it, or Restore checked it.
+		panic(fmt.Sprintf("state: entity %q held in a form that does not decode: %v", n.key, err))
+	}
 }
 
 // alloc returns an empty entity the partition owns.
@@ -233,9 +239,7 @@ func (p *Partition) Observe(key string, o *Obs) {
 		}
 		if e == nil {
 			e = p.alloc()
-			if _, err := e.decode(l, bytesOf(n.enc), true); err != nil {
-				panic(fmt.Sprintf("state: entity %q held in a form that does not decode: %v", n.key, err))
-			}
+			p.decodeHeld(e, n)
 		}
 		p.move(n)
 	}
@@ -256,7 +260,7 @@ func (p *Partition) set(n *node, e *Entity) {
 		p.release(n.ent) // an earlier write of this transaction; its undo holds no data
 	}
 	if e == p.read { // the caller staged the read scratch itself: it is n's now
-		p.read = nil
+		p.read, p.readNode = nil, nil
 	}
 	e.stale = true
 	n.ent, n.last = e, e.Last

@@ -581,6 +581,23 @@ func TestInPlaceUndoSeveralWrites(t *testing.T) {
 	}
 }
 
+// TestStageHeldRead: staging, under another key, the entity a read returned
+// (the partition's read scratch) leaves both entities readable and equal.
+func TestStageHeldRead(t *testing.T) {
+	p, _ := NewPartition(Config{Limits: lim, MaxEntities: 4})
+	p.Advance(minute)
+	p.Observe("a", obs(minute, 2.5, "m"))
+	p.Commit()
+	want := string(p.Get("a", minute).AppendBinary(nil))
+	p.Stage("b", p.Get("a", minute))
+	p.Commit()
+	for _, k := range []string{"a", "b", "a"} {
+		if g := p.Get(k, minute); g == nil || string(g.AppendBinary(nil)) != want {
+			t.Fatalf("%s after staging a's read as b: %v", k, g)
+		}
+	}
+}
+
 // TestRestoreCorrupt: a changelog value that does not decode is an error
 // wrapping ErrCorrupt, and the entity it concerns starts empty (an earlier good
 // record for it does not survive); other entities are kept.
