@@ -130,6 +130,11 @@ type Feature struct {
 	Window     time.Duration `yaml:"window"`     // for the windowed aggregations; at most 30 days
 	Ratio      []string      `yaml:"ratio"`      // [numerator, divisor]: names of two other (non-ratio) features
 	Default    *float64      `yaml:"default"`    // used when the value is missing; nil = missing (NaN)
+	// MaxDistinct bounds a distinct feature: its field's values are kept at
+	// most this many (the most recently seen; 0: state.max_events), and the
+	// feature reads min(exact count, MaxDistinct) — exact while the entity saw
+	// at most MaxDistinct values in the window up to its latest event.
+	MaxDistinct int `yaml:"max_distinct"`
 }
 
 // Model is the champion and optional challenger.

@@ -466,6 +466,16 @@ func TestValidate(t *testing.T) {
 			c.Registry.RetryMax = 3 * time.Minute
 		}, []string{"stream.liveness_timeout: 2m0s must be > registry.retry_max 3m0s"}},
 		{"window equal to ttl", func(c *Config) { c.Features[1].Window = c.State.TTL }, nil},
+		{"max_distinct on a distinct feature", func(c *Config) {
+			c.Features = append(c.Features, Feature{Name: "m", State: "distinct", Field: "merchant", Window: time.Hour, MaxDistinct: 16})
+		}, nil},
+		{"max_distinct on a count", func(c *Config) { c.Features[1].MaxDistinct = 16 }, []string{"features[1].max_distinct: only with state distinct"}},
+		{"negative max_distinct", func(c *Config) {
+			c.Features = append(c.Features, Feature{Name: "m", State: "distinct", Field: "merchant", Window: time.Hour, MaxDistinct: -1})
+		}, []string{"max_distinct: must be >= 0"}},
+		{"max_distinct above max_events", func(c *Config) {
+			c.Features = append(c.Features, Feature{Name: "m", State: "distinct", Field: "merchant", Window: time.Hour, MaxDistinct: c.State.MaxEvents + 1})
+		}, []string{"max_distinct: 257 exceeds state.max_events 256"}},
 		{"metrics disabled", func(c *Config) { c.Metrics.Listen = "" }, nil},
 		{"ipv6 broker", func(c *Config) { c.Kafka.Brokers = []string{"[::1]:9092"} }, nil},
 		{"no thresholds", func(c *Config) { c.Model.Thresholds = nil }, nil},

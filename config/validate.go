@@ -359,6 +359,14 @@ func (c *Config) validateFeatures(p *problems) {
 				p.add(at("window"), "not allowed for state feature %q", f.State)
 			}
 		}
+		switch {
+		case f.MaxDistinct != 0 && f.State != "distinct":
+			p.add(at("max_distinct"), "only with state distinct")
+		case f.MaxDistinct < 0:
+			p.add(at("max_distinct"), "must be >= 0 (0: state.max_events)")
+		case f.MaxDistinct > c.State.MaxEvents && c.State.MaxEvents > 0:
+			p.add(at("max_distinct"), "%d exceeds state.max_events %d", f.MaxDistinct, c.State.MaxEvents)
+		}
 		if f.State == "time_since_last" && f.Field != "" {
 			p.add(at("field"), "not allowed for state feature %q (it reads the event time)", f.State)
 		}

@@ -18,8 +18,12 @@
 //     W, so a 24h window with the default 30 buckets is exact to 48 minutes at
 //     its far edge, a 1h window to 2 minutes, a 10m window to 20 s. An
 //     out-of-order event later than t but in t's bucket is counted for t.
-//   - distinct over w: distinct values last seen in (t-w, t] (exact times), at
-//     most MaxDistinct values (the least recently seen go first).
+//   - distinct over w: distinct values last seen in (t-w, t] (exact times). A
+//     set keeps at most MaxDistinct values (SetSpec.Max if lower; the least
+//     recently seen go first), so the count is exact while the entity saw at
+//     most that many distinct values in (t-w, its latest event], and is that
+//     bound otherwise (an out-of-order read may count fewer): it never
+//     exceeds the exact count.
 //   - last: the value of the entity's latest event (by event time) that had one.
 //   - time since last: t minus the latest previous event time, in seconds;
 //     missing for the entity's first event (may be negative for out-of-order
@@ -35,6 +39,9 @@
 // watermark-window are dropped when the entity is next written, so an entity's
 // size is bounded by the spec (windows / bucket width, distinct values), not by
 // its event rate; an out-of-order event older than that is not aggregated.
+//
+// A partition holds each entity as its changelog encoding (see Partition),
+// about its record's size plus 130 bytes of LRU node, map entry and key.
 //
 // Memory is bounded by an LRU of MaxEntities entities per partition. An LRU
 // eviction of an entity that has not expired is an *early eviction*: that entity's
@@ -65,11 +72,13 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"math/bits"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // Stat selects what a series' buckets hold besides the count.
@@ -104,11 +113,21 @@ type SeriesSpec struct {
 	FromV1 V1Source
 }
 
-// SetSpec is the distinct values of one field, kept for Span ms.
+// SetSpec is the distinct values of one field, kept for Span ms, at most Max
+// of them (0: Layout.MaxDistinct).
 type SetSpec struct {
 	Key    string
 	Span   int64
+	Max    int
 	FromV1 V1Source
+}
+
+// limit is how many values set s keeps at most (0: no bound).
+func (l *Layout) limit(s *SetSpec) int {
+	if s.Max > 0 && (l.MaxDistinct <= 0 || s.Max < l.MaxDistinct) {
+		return s.Max
+	}
+	return l.MaxDistinct
 }
 
 // LastSpec is the latest value of one field.
@@ -201,8 +220,9 @@ type Obs struct {
 	Lasts []Value
 }
 
-// Entity is one key's state. Values are immutable once stored: Observe returns a
-// new Entity, so a staged update never changes the committed one.
+// Entity is one key's state, decoded. Observe returns a new Entity and leaves e
+// unchanged; a Partition holds its entities encoded (AppendBinary) and updates
+// the one a transaction writes in place (Partition.Observe), with an undo.
 type Entity struct {
 	L      *Layout
 	Last   int64      // latest event time (Unix ms)
@@ -210,6 +230,9 @@ type Entity struct {
 	Series [][]Bucket // per layout series, ascending by I
 	Sets   [][]Seen   // per layout set, ascending by T
 	Lasts  []Value    // per layout last value
+
+	stale bool       // held by a Partition: changed since it was last encoded
+	owner *Partition // the partition that allocated it for reuse, if any
 
 	// Room for the slice headers of a small layout, saving two allocations per
 	// write.
@@ -236,6 +259,19 @@ func newEntity(l *Layout) *Entity {
 	return e
 }
 
+// reset empties e (keeping its slices' memory) as a new entity first seen at t.
+func (e *Entity) reset(t int64) {
+	e.Last, e.WM = t, t
+	for i := range e.Series {
+		e.Series[i] = e.Series[i][:0]
+	}
+	for i := range e.Sets {
+		clear(e.Sets[i]) // drop the strings
+		e.Sets[i] = e.Sets[i][:0]
+	}
+	clear(e.Lasts)
+}
+
 // Limits bound an entity's state.
 type Limits struct {
 	TTL    time.Duration
@@ -260,82 +296,95 @@ func grownLen[T any](n int, old [][]T) int {
 }
 
 // Observe returns the entity after the event o, given the partition watermark wm
-// (already including o.T). e may be nil (a new entity).
+// (already including o.T). e may be nil (a new entity). e is not changed.
 func (e *Entity) Observe(l *Layout, o *Obs, wm int64) *Entity {
-	t := o.T
+	var n *Entity
+	if e == nil {
+		n = newEntity(l)
+		n.Last = o.T
+	} else {
+		n = e.clone(l)
+	}
+	n.observe(l, o, wm)
+	return n
+}
+
+// clone is a deep copy of e (one slab for the buckets, one for the distinct
+// values; strings are shared, they are immutable).
+func (e *Entity) clone(l *Layout) *Entity {
 	n := newEntity(l)
-	n.Last, n.WM = t, wm
-	if e != nil {
-		n.Last = max(e.Last, t)
-		copy(n.Lasts, e.Lasts)
-	}
-	var oldSeries [][]Bucket
-	var oldSets [][]Seen
-	if e != nil {
-		oldSeries, oldSets = e.Series[:len(l.Series)], e.Sets[:len(l.Sets)]
-	}
-	slab := make([]Bucket, 0, grownLen(len(l.Series), oldSeries)) // one allocation for every series
-	for i, s := range l.Series {
-		var old []Bucket
-		if e != nil {
-			old = e.Series[i]
-		}
-		horizon := wm - s.Span // buckets ending at or before it are out of every window
-		lo := sort.Search(len(old), func(j int) bool { return (old[j].I+1)*s.Width > horizon })
-		old = old[lo:]
+	n.Last, n.WM = e.Last, e.WM
+	copy(n.Lasts, e.Lasts)
+	slab := make([]Bucket, 0, grownLen(len(l.Series), e.Series[:len(l.Series)]))
+	for i := range l.Series {
 		start := len(slab)
-		v := o.Nums[i]
-		if math.IsNaN(v) || t <= horizon {
-			slab = append(slab, old...)
-			n.Series[i] = slab[start:len(slab):len(slab)]
-			continue
-		}
-		idx := floorDiv(t, s.Width)
-		pos := sort.Search(len(old), func(j int) bool { return old[j].I >= idx })
-		slab = append(slab, old[:pos]...)
-		b := Bucket{I: idx, Min: v, Max: v}
-		if pos < len(old) && old[pos].I == idx {
-			b = old[pos]
-			b.Min, b.Max = min(b.Min, v), max(b.Max, v)
-			pos++
-		}
-		b.N++
-		b.Sum += v
-		b.SumSq += v * v
-		slab = append(slab, b)
-		slab = append(slab, old[pos:]...)
+		slab = append(slab, e.Series[i]...)
 		n.Series[i] = slab[start:len(slab):len(slab)]
 	}
 	if len(l.Sets) > 0 {
-		seen := make([]Seen, 0, grownLen(len(l.Sets), oldSets)) // one allocation for every set
-		for i, s := range l.Sets {
-			var old []Seen
-			if e != nil {
-				old = e.Sets[i]
-			}
+		seen := make([]Seen, 0, grownLen(len(l.Sets), e.Sets[:len(l.Sets)]))
+		for i := range l.Sets {
 			start := len(seen)
-			seen = observeSet(seen, old, o.Strs[i], t, wm-s.Span, l.MaxDistinct)
+			seen = append(seen, e.Sets[i]...)
 			n.Sets[i] = seen[start:len(seen):len(seen)]
-		}
-	}
-	for i := range l.Lasts {
-		if v := o.Lasts[i]; v.Has && (!n.Lasts[i].Has || v.T >= n.Lasts[i].T) {
-			if v.IsStr {
-				if p := n.Lasts[i]; p.IsStr && p.Str == v.Str {
-					v.Str = p.Str
-				} else {
-					v.Str = strings.Clone(v.Str)
-				}
-			}
-			n.Lasts[i] = v
 		}
 	}
 	return n
 }
 
+// observe adds the event o to e in place, given the partition watermark wm
+// (already including o.T). A new entity's Last is o.T.
+func (e *Entity) observe(l *Layout, o *Obs, wm int64) {
+	t := o.T
+	e.Last, e.WM = max(e.Last, t), wm
+	for i, s := range l.Series {
+		old := e.Series[i]
+		horizon := wm - s.Span // buckets ending at or before it are out of every window
+		if lo := sort.Search(len(old), func(j int) bool { return (old[j].I+1)*s.Width > horizon }); lo > 0 {
+			old = old[:copy(old, old[lo:])]
+		}
+		v := o.Nums[i]
+		if math.IsNaN(v) || t <= horizon {
+			e.Series[i] = old
+			continue
+		}
+		idx := floorDiv(t, s.Width)
+		pos := len(old) // in-order input writes the newest bucket
+		if pos > 0 && old[pos-1].I >= idx {
+			pos = sort.Search(len(old), func(j int) bool { return old[j].I >= idx })
+		}
+		if pos == len(old) || old[pos].I != idx {
+			old = slices.Insert(old, pos, Bucket{I: idx, Min: v, Max: v})
+		}
+		b := &old[pos]
+		b.Min, b.Max = min(b.Min, v), max(b.Max, v)
+		b.N++
+		b.Sum += v
+		b.SumSq += v * v
+		e.Series[i] = old
+	}
+	for i := range l.Sets {
+		s := &l.Sets[i]
+		e.Sets[i] = observeSet(e.Sets[i][:0], e.Sets[i], o.Strs[i], t, wm-s.Span, l.limit(s))
+	}
+	for i := range l.Lasts {
+		if v := o.Lasts[i]; v.Has && (!e.Lasts[i].Has || v.T >= e.Lasts[i].T) {
+			if v.IsStr {
+				if p := e.Lasts[i]; p.IsStr && p.Str == v.Str {
+					v.Str = p.Str
+				} else {
+					v.Str = strings.Clone(v.Str)
+				}
+			}
+			e.Lasts[i] = v
+		}
+	}
+}
+
 // observeSet appends to dst the set dis after value v was seen at t: values last
 // seen at or before horizon dropped, v moved to its latest time, ascending by T,
-// at most maxN values (the least recently seen go).
+// at most maxN values (the least recently seen go). dst may be dis[:0] (in
+// place): each value is read before its slot is written.
 func observeSet(dst, dis []Seen, v string, t, horizon int64, maxN int) []Seen {
 	start := len(dst)
 	seenAt := t
@@ -469,10 +518,7 @@ func (e *Entity) AppendBinary(b []byte) []byte {
 		size += 6 + len(e.Series[i])*(4+4*bitsSet(l.Series[i].Stats))
 	}
 	for i := range e.Sets {
-		size += 6
-		for _, s := range e.Sets[i] {
-			size += 5 + len(s.Value)
-		}
+		size += 6 + 16*len(e.Sets[i]) // a guess at the values' lengths: append grows b if short
 	}
 	size += 16 * len(e.Lasts)
 	b = slices.Grow(b, size)
@@ -607,7 +653,7 @@ var modeScale = [4]float64{modeCents: 100, modeE4: 10000}
 func numMode(v float64) byte {
 	bits := math.Float64bits(v)
 	best, size := modeF64, 8
-	for _, m := range [...]byte{modeCents, modeE4} {
+	for m := modeCents; m <= modeE4; m++ {
 		k := math.Round(v * modeScale[m])
 		if !(math.Abs(k) < 1<<53) {
 			break
@@ -625,9 +671,10 @@ func numMode(v float64) byte {
 	return best
 }
 
+// varintLen is the length of binary.AppendVarint's encoding of k.
 func varintLen(k int64) int {
-	var tmp [binary.MaxVarintLen64]byte
-	return binary.PutVarint(tmp[:], k)
+	u := uint64(k<<1) ^ uint64(k>>63) // zig-zag
+	return (bits.Len64(u|1) + 6) / 7
 }
 
 func appendNum(b []byte, m byte, v float64) []byte {
@@ -645,165 +692,163 @@ func appendNum(b []byte, m byte, v float64) []byte {
 type Upgrade struct {
 	FromV1       bool // a version-1 value, converted
 	StartedEmpty int  // aggregates of the layout the value could not give
+
+	dropped bool // the value had aggregates the layout does not keep
 }
 
 // Decode parses a changelog value written by AppendBinary (version 3), by the
-// version-2 encoding or by the version-1 encoding, for layout l.
+// version-2 encoding or by the version-1 encoding, for layout l. The entity
+// keeps no reference to b.
 func Decode(l *Layout, b []byte) (*Entity, Upgrade, error) {
 	if len(b) > 0 && b[0] == encodingV1 {
 		return decodeV1(l, b)
 	}
-	// Two passes over the value: the first checks it and sizes what it keeps,
-	// the second fills one bucket slab, one value slab and one string for the
-	// entity (a restore of a million entities allocates a few objects each).
-	var (
-		e        *Entity
-		up       Upgrade
-		slab     []Bucket
-		seen     []Seen
-		strs     strings.Builder
-		nb, ns   int
-		nstr     int
-		found    []bool
-		foundBuf [16]bool
-	)
-	for pass := range 2 {
-		d := decoder{b: b}
-		ver := d.byte()
-		if ver != encodingV2 && ver != encodingV3 {
-			return nil, Upgrade{}, fmt.Errorf("%w: version %d", ErrCorrupt, ver)
-		}
-		v3 := ver == encodingV3
-		last, wm := d.varint(), d.varint()
-		if v3 {
-			wm += last
-		}
-		fill := pass == 1
-		if fill {
-			e = newEntity(l)
-			e.Last, e.WM = last, wm
-			slab = make([]Bucket, 0, nb)
-			seen = make([]Seen, 0, ns)
-			strs.Grow(nstr)
-			if n := len(l.Series) + len(l.Sets) + len(l.Lasts); n <= len(foundBuf) {
-				found = foundBuf[:n]
-			} else {
-				found = make([]bool, n)
-			}
-		}
-		for range d.count(6) {
-			id, st := d.u32(), Stat(d.byte())
-			n := d.count(2)
-			i := slices.Index(l.ids.series, id)
-			keep := i >= 0 && l.Series[i].Stats&^st == 0 // every stat the layout needs was stored
-			if !fill {
-				if keep {
-					nb += n
-				}
-			}
-			var prev int64
-			start := len(slab)
-			if keep && fill {
-				prev = floorDiv(last, l.Series[i].Width)
-				slab = slab[:start+n]
-				found[i] = true
-			}
-			for j := n - 1; j >= 0; j-- {
-				var bk Bucket
-				bk.I = prev - int64(d.uvarint())
-				prev = bk.I
-				if v3 {
-					d.bucketV3(st, &bk)
-				} else {
-					bk.N = int64(d.uvarint())
-					for _, s := range statOrder {
-						if st&s != 0 {
-							*statPtr(&bk, s) = math.Float64frombits(d.u64())
-						}
-					}
-				}
-				if keep && fill {
-					slab[start+j] = bk
-				}
-			}
-			if keep && fill {
-				e.Series[i] = slab[start:len(slab):len(slab)]
-			}
-		}
-		for range d.count(5) {
-			id := d.u32()
-			m := d.count(2)
-			i := slices.Index(l.ids.sets, id)
-			start := len(seen)
-			if i >= 0 && fill {
-				seen = seen[:start+m]
-			}
-			t := last
-			for j := range m {
-				v := d.take(d.count(1))
-				if v3 {
-					t -= int64(d.uvarint())
-				} else {
-					t = last - int64(d.uvarint())
-				}
-				switch {
-				case i < 0:
-				case !fill:
-					ns++
-					nstr += len(v)
-				case v3: // newest first
-					seen[start+m-1-j] = Seen{Value: appendString(&strs, v), T: t}
-				default:
-					seen[start+j] = Seen{Value: appendString(&strs, v), T: t}
-				}
-			}
-			if i >= 0 && fill {
-				e.Sets[i] = seen[start:len(seen):len(seen)]
-				found[len(l.Series)+i] = true
-			}
-		}
-		for range d.count(6) {
-			id := d.u32()
-			i := slices.Index(l.ids.lasts, id)
-			var v Value
-			switch d.byte() {
-			case 1:
-				if v3 {
-					v.Num = d.num(d.byte())
-				} else {
-					v.Num = math.Float64frombits(d.u64())
-				}
-			case 2:
-				s := d.take(d.count(1))
-				v.IsStr = true
-				if !fill {
-					nstr += len(s)
-				} else if i >= 0 {
-					v.Str = appendString(&strs, s)
-				}
-			default:
-				d.fail("last value kind")
-			}
-			v.T, v.Has = last-d.varint(), true
-			if i >= 0 && fill {
-				e.Lasts[i] = v
-				found[len(l.Series)+len(l.Sets)+i] = true
-			}
-		}
-		if d.err != nil {
-			return nil, up, d.err
-		}
-		if len(d.b) != 0 {
-			return nil, up, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.b))
-		}
-	}
-	for i, ok := range found {
-		// A last value absent from the record may just never have been set.
-		if !ok && i < len(l.Series)+len(l.Sets) {
-			up.StartedEmpty++
-		}
+	e := newEntity(l)
+	up, err := e.decode(l, b, false)
+	if err != nil {
+		return nil, up, err
 	}
 	return e, up, nil
+}
+
+// decode fills e, an entity of layout l, from the version-2 or version-3 value
+// b, reusing e's slices. With alias, e's strings share b's memory (b must then
+// never change while e is in use). On an error e holds a partial value.
+func (e *Entity) decode(l *Layout, b []byte, alias bool) (Upgrade, error) {
+	var up Upgrade
+	str := func(v []byte) string {
+		if alias {
+			return unsafe.String(unsafe.SliceData(v), len(v))
+		}
+		return string(v)
+	}
+	var found [64]bool // series, sets and last values seen (the first 64)
+	d := decoder{b: b}
+	ver := d.byte()
+	if ver != encodingV2 && ver != encodingV3 {
+		return up, fmt.Errorf("%w: version %d", ErrCorrupt, ver)
+	}
+	v3 := ver == encodingV3
+	last, wm := d.varint(), d.varint()
+	if v3 {
+		wm += last
+	}
+	e.Last, e.WM = last, wm
+	for i := range e.Series {
+		e.Series[i] = e.Series[i][:0]
+	}
+	for i := range e.Sets {
+		e.Sets[i] = e.Sets[i][:0]
+	}
+	clear(e.Lasts)
+	nfound := len(l.Series) + len(l.Sets)
+	missing := nfound
+	for range d.count(6) {
+		id, st := d.u32(), Stat(d.byte())
+		n := d.count(2)
+		i := slices.Index(l.ids.series, id)
+		keep := i >= 0 && l.Series[i].Stats&^st == 0 // every stat the layout needs was stored
+		up.dropped = up.dropped || !keep || st != l.Series[i].Stats
+		var bs []Bucket
+		var prev int64
+		if keep {
+			prev = floorDiv(last, l.Series[i].Width)
+			bs = slices.Grow(e.Series[i][:0], n)[:n]
+			if i >= len(found) || !found[i] {
+				missing--
+			}
+			if i < len(found) {
+				found[i] = true
+			}
+		}
+		for j := n - 1; j >= 0; j-- {
+			var bk Bucket
+			bk.I = prev - int64(d.uvarint())
+			prev = bk.I
+			if v3 {
+				d.bucketV3(st, &bk)
+			} else {
+				bk.N = int64(d.uvarint())
+				for _, s := range statOrder {
+					if st&s != 0 {
+						*statPtr(&bk, s) = math.Float64frombits(d.u64())
+					}
+				}
+			}
+			if keep {
+				bs[j] = bk
+			}
+		}
+		if keep {
+			e.Series[i] = bs
+		}
+	}
+	for range d.count(5) {
+		id := d.u32()
+		m := d.count(2)
+		i := slices.Index(l.ids.sets, id)
+		up.dropped = up.dropped || i < 0
+		var ss []Seen
+		if i >= 0 {
+			ss = slices.Grow(e.Sets[i][:0], m)[:m]
+			if k := len(l.Series) + i; k >= len(found) || !found[k] {
+				missing--
+				if k < len(found) {
+					found[k] = true
+				}
+			}
+		}
+		t := last
+		for j := range m {
+			v := d.take(d.count(1))
+			if v3 {
+				t -= int64(d.uvarint())
+			} else {
+				t = last - int64(d.uvarint())
+			}
+			switch {
+			case i < 0:
+			case v3: // newest first
+				ss[m-1-j] = Seen{Value: str(v), T: t}
+			default:
+				ss[j] = Seen{Value: str(v), T: t}
+			}
+		}
+		if i >= 0 {
+			e.Sets[i] = ss
+		}
+	}
+	for range d.count(6) {
+		id := d.u32()
+		i := slices.Index(l.ids.lasts, id)
+		up.dropped = up.dropped || i < 0
+		var v Value
+		switch d.byte() {
+		case 1:
+			if v3 {
+				v.Num = d.num(d.byte())
+			} else {
+				v.Num = math.Float64frombits(d.u64())
+			}
+		case 2:
+			v.Str, v.IsStr = str(d.take(d.count(1))), true
+		default:
+			d.fail("last value kind")
+		}
+		v.T, v.Has = last-d.varint(), true
+		if i >= 0 {
+			e.Lasts[i] = v
+		}
+	}
+	if d.err != nil {
+		return up, d.err
+	}
+	if len(d.b) != 0 {
+		return up, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.b))
+	}
+	// A last value absent from the record may just never have been set.
+	up.StartedEmpty = max(0, missing)
+	return up, nil
 }
 
 // bucketV3 reads a version-3 bucket's count and stats into bk.
@@ -849,14 +894,6 @@ func (d *decoder) num(m byte) float64 {
 	default:
 		return math.Float64frombits(d.u64())
 	}
-}
-
-// appendString writes v to b, grown beforehand to hold every string of the
-// entity so that it never moves, and returns v as a string sharing b's memory.
-func appendString(b *strings.Builder, v []byte) string {
-	start := b.Len()
-	b.Write(v)
-	return b.String()[start:]
 }
 
 // decodeV1 converts a version-1 value: byte 1, varint Last, varint WM, uvarint
@@ -924,8 +961,8 @@ func decodeV1(l *Layout, b []byte) (*Entity, Upgrade, error) {
 				kept = append(kept, v)
 			}
 		}
-		if l.MaxDistinct > 0 && len(kept) > l.MaxDistinct {
-			kept = kept[len(kept)-l.MaxDistinct:]
+		if m := l.limit(&l.Sets[i]); m > 0 && len(kept) > m {
+			kept = kept[len(kept)-m:]
 		}
 		e.Sets[i] = kept
 	}

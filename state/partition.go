@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unsafe"
 )
 
 // Config bounds a partition's state.
@@ -46,6 +47,14 @@ type Config struct {
 // of the LRU are removed (and tombstoned), stopping at the first unexpired one or
 // the entry just written.
 // The sweep runs per write, so it too is independent of transaction boundaries.
+//
+// # Memory
+//
+// An entity is held as its changelog encoding (one byte slice, no pointers for
+// the garbage collector to follow), decoded on a read into scratch the
+// partition reuses. An entity written in the open transaction is held decoded
+// and updated in place (Observe); Changes encodes it, and Commit drops the
+// decoded form. Abort restores the encoding the entity had, bit for bit.
 type Partition struct {
 	cfg   Config
 	items map[string]*node
@@ -53,12 +62,19 @@ type Partition struct {
 	tail  *node // most recently written
 	wm    int64 // watermark, including the open transaction
 	cwm   int64 // committed watermark
-	epoch uint64
+
+	// Decoded entities: read is the last entity Get decoded (of node readNode,
+	// which the open transaction has not written); free are entities to reuse.
+	read     *Entity
+	readNode *node
+	free     []*Entity // entities the partition allocated, to reuse (at most maxFree)
+	buf      []byte    // encoding scratch
 
 	// The open transaction.
 	undo    []undo
 	touched map[string]bool // key -> held when the transaction began
 	order   []string        // touched keys in first-touch order
+	dirty   []*node         // nodes holding a decoded entity, each once
 	early   int             // early evictions
 
 	upgrades Upgrades
@@ -74,10 +90,17 @@ type Upgrades struct {
 func (p *Partition) Upgrades() Upgrades { return p.upgrades }
 
 type node struct {
-	key        string
-	e          *Entity
-	epoch      uint64 // transaction that last wrote it
-	prev, next *node  // prev is less recent
+	key string
+	// enc is the entity's encoding (bytes that never change, held as a string
+	// to keep the node small): as committed, or as Changes last encoded it; ""
+	// for an entity new in the open transaction until Changes.
+	enc string
+	// ent is the entity decoded, when (and only when) the open transaction
+	// wrote it: those nodes are the LRU's most recent ones. Its stale field says
+	// it changed since enc was made.
+	ent        *Entity
+	last       int64 // latest event time
+	prev, next *node // prev is less recent
 }
 
 type undoKind uint8
@@ -92,8 +115,10 @@ type undo struct {
 	kind  undoKind
 	n     *node
 	after *node // the node's less recent neighbour before the change; nil: it was the head
-	e     *Entity
-	epoch uint64
+	// The node's fields before a move.
+	enc  string
+	ent  *Entity
+	last int64
 }
 
 // NewPartition returns empty state for one partition.
@@ -105,7 +130,7 @@ func NewPartition(cfg Config) (*Partition, error) {
 		cfg.Layout = (&Layout{}).Prepare()
 	}
 	return &Partition{cfg: cfg, items: make(map[string]*node), touched: make(map[string]bool),
-		wm: minTime, cwm: minTime, epoch: 1}, nil
+		wm: minTime, cwm: minTime}, nil
 }
 
 const minTime = -1 << 62
@@ -117,39 +142,144 @@ func (p *Partition) Watermark() int64 { return p.wm }
 func (p *Partition) Advance(t int64) { p.wm = max(p.wm, t) }
 
 // Get returns the entity's current state or nil if it has none or it has expired
-// at watermark wm. The result must not be modified.
+// at watermark wm. The result must not be modified, and is valid until the next
+// call on the partition.
 func (p *Partition) Get(key string, wm int64) *Entity {
 	n, ok := p.items[key]
-	if !ok || p.expired(n.e, wm) {
+	if !ok || p.expired(n.last, wm) {
 		return nil
 	}
-	return n.e
+	return p.entity(n)
 }
 
-func (p *Partition) expired(e *Entity, wm int64) bool { return e.Last <= wm-p.cfg.TTL.Milliseconds() }
+// entity is n's entity decoded: the one the open transaction wrote, or the read
+// scratch.
+func (p *Partition) entity(n *node) *Entity {
+	if n.ent != nil {
+		return n.ent
+	}
+	if p.readNode != n {
+		if p.read == nil {
+			p.read = p.alloc()
+		}
+		p.decodeHeld(p.read, n)
+		p.readNode = n
+	}
+	return p.read
+}
 
-// Stage writes key's new state as the most recent entry, then evicts the least
+// decodeHeld decodes n's encoding into e.
+func (p *Partition) decodeHeld(e *Entity, n *node) {
+	if _, err := e.decode(p.cfg.Layout, bytesOf(n.enc), true); err != nil {
+		// The partition wrote it, or Restore checked it.
+		panic(fmt.Sprintf("state: entity %q held in a form that does not decode: %v", n.key, err))
+	}
+}
+
+// alloc returns an empty entity the partition owns.
+func (p *Partition) alloc() *Entity {
+	if k := len(p.free); k > 0 {
+		e := p.free[k-1]
+		p.free = p.free[:k-1]
+		return e
+	}
+	e := newEntity(p.cfg.Layout)
+	e.owner = p
+	return e
+}
+
+// maxFree bounds the entities kept for reuse (a transaction writing more
+// entities than that allocates the rest anew).
+const maxFree = 512
+
+// release makes e, if the partition allocated it, reusable.
+func (p *Partition) release(e *Entity) {
+	if e != nil && e.owner == p && e != p.read && len(p.free) < maxFree {
+		p.free = append(p.free, e)
+	}
+}
+
+func (p *Partition) expired(last, wm int64) bool { return last <= wm-p.cfg.TTL.Milliseconds() }
+
+// Stage writes key's new state e as the most recent entry, then evicts the least
 // recent entries beyond MaxEntities and sweeps expired ones at the watermark.
-// Call Advance with the event's time first.
+// Call Advance with the event's time first. The partition keeps e: the caller
+// must not change it afterwards.
 //
 // key is not retained: the partition keeps its own copy of a new entity's key,
 // so a caller may pass a string that shares a record's memory or lives on its
 // stack.
 func (p *Partition) Stage(key string, e *Entity) {
-	if n, ok := p.items[key]; ok {
-		p.move(n, e, true)
+	n, ok := p.items[key]
+	if ok {
+		p.move(n)
 	} else {
-		p.insert(strings.Clone(key), e, true)
+		n = p.insert(strings.Clone(key))
 	}
+	p.set(n, e)
+	p.evict()
+}
+
+// Observe adds the event o to key's state in place, as Stage(key,
+// Get(key, Watermark()).Observe(layout, o, Watermark())) would, without a copy
+// of the entity. Call Advance with the event's time first.
+func (p *Partition) Observe(key string, o *Obs) {
+	l := p.cfg.Layout
+	n, ok := p.items[key]
+	var e *Entity
+	switch {
+	case !ok:
+		n = p.insert(strings.Clone(key))
+	case p.expired(n.last, p.wm):
+		p.move(n)
+	default:
+		e = n.ent
+		if e == nil && p.readNode == n { // Get decoded it: take the scratch
+			e, p.read, p.readNode = p.read, nil, nil
+		}
+		if e == nil {
+			e = p.alloc()
+			p.decodeHeld(e, n)
+		}
+		p.move(n)
+	}
+	if e == nil { // a new entity, or an expired one that reads as new
+		e = p.alloc()
+		e.reset(o.T)
+	}
+	e.observe(l, o, p.wm)
+	p.set(n, e)
+	p.evict()
+}
+
+// set makes e n's entity in the open transaction.
+func (p *Partition) set(n *node, e *Entity) {
+	if n.ent == nil {
+		p.dirty = append(p.dirty, n)
+	} else if n.ent != e {
+		p.release(n.ent) // an earlier write of this transaction; its undo holds no data
+	}
+	if e == p.read { // the caller staged the read scratch itself: it is n's now
+		p.read, p.readNode = nil, nil
+	}
+	e.stale = true
+	n.ent, n.last = e, e.Last
+	if p.readNode == n {
+		p.readNode = nil
+	}
+}
+
+// evict drops the least recent entries beyond MaxEntities, then expired ones.
+func (p *Partition) evict() {
 	for len(p.items) > p.cfg.MaxEntities {
-		if !p.expired(p.head.e, p.wm) {
+		if !p.expired(p.head.last, p.wm) {
 			p.early++
 		}
 		p.remove(p.head, true)
 	}
 	// The entry just written stays even if it has expired: it carries the
 	// watermark into the changelog (Restore takes the largest it reads).
-	for p.head != p.tail && p.expired(p.head.e, p.wm) {
+	for p.head != p.tail && p.expired(p.head.last, p.wm) {
 		p.remove(p.head, true)
 	}
 }
@@ -161,33 +291,22 @@ func (p *Partition) touch(key string, held bool) {
 	}
 }
 
-func (p *Partition) put(key string, e *Entity, log bool) {
-	if n, ok := p.items[key]; ok {
-		p.move(n, e, log)
-	} else {
-		p.insert(key, e, log)
-	}
-}
-
-// insert adds a new node for key (which it keeps) at the tail.
-func (p *Partition) insert(key string, e *Entity, log bool) {
-	n := &node{key: key, e: e, epoch: p.epoch}
+// insert adds a new node for key (which it keeps) at the tail, in the open
+// transaction.
+func (p *Partition) insert(key string) *node {
+	n := &node{key: key}
 	p.items[key] = n
 	p.link(n, p.tail)
-	if log {
-		p.touch(key, false)
-		p.undo = append(p.undo, undo{kind: undoInsert, n: n})
-	}
+	p.touch(key, false)
+	p.undo = append(p.undo, undo{kind: undoInsert, n: n})
+	return n
 }
 
-// move rewrites n and moves it to the tail.
-func (p *Partition) move(n *node, e *Entity, log bool) {
-	if log {
-		p.touch(n.key, true)
-		p.undo = append(p.undo, undo{kind: undoMove, n: n, after: n.prev, e: n.e, epoch: n.epoch})
-	}
+// move moves n to the tail in the open transaction, to be rewritten.
+func (p *Partition) move(n *node) {
+	p.touch(n.key, true)
+	p.undo = append(p.undo, undo{kind: undoMove, n: n, after: n.prev, enc: n.enc, ent: n.ent, last: n.last})
 	p.unlink(n)
-	n.e, n.epoch = e, p.epoch
 	p.link(n, p.tail)
 }
 
@@ -195,6 +314,9 @@ func (p *Partition) remove(n *node, log bool) {
 	if log {
 		p.touch(n.key, true)
 		p.undo = append(p.undo, undo{kind: undoRemove, n: n, after: n.prev})
+	}
+	if p.readNode == n {
+		p.readNode = nil
 	}
 	p.unlink(n)
 	delete(p.items, n.key)
@@ -235,24 +357,44 @@ func (p *Partition) unlink(n *node) {
 func (p *Partition) Staged() int { return len(p.order) }
 
 // Changes calls fn for what the open transaction changed, in the order to write it
-// to the changelog: first a tombstone (e nil) for every entity held when the
-// transaction began and no longer held, then the final state of every entity the
-// transaction wrote and still holds, least recently written first. Call it before
-// Commit.
-func (p *Partition) Changes(fn func(key string, e *Entity)) {
+// to the changelog: first a tombstone (value nil) for every entity held when the
+// transaction began and no longer held, then the encoding (AppendBinary) of the
+// final state of every entity the transaction wrote and still holds, least
+// recently written first. The values are the partition's own and never change:
+// fn may keep them but must not modify them. Call it before Commit.
+func (p *Partition) Changes(fn func(key string, value []byte)) {
 	for _, k := range p.order {
 		if _, ok := p.items[k]; !ok && p.touched[k] {
 			fn(k, nil)
 		}
 	}
 	first := p.tail
-	for first != nil && first.prev != nil && first.prev.epoch == p.epoch {
+	for first != nil && first.prev != nil && first.prev.ent != nil {
 		first = first.prev
 	}
-	for n := first; n != nil && n.epoch == p.epoch; n = n.next {
-		fn(n.key, n.e)
+	for n := first; n != nil && n.ent != nil; n = n.next {
+		p.encode(n)
+		fn(n.key, bytesOf(n.enc))
 	}
 }
+
+// encode brings n.enc up to date with n.ent, in a new slice (the old one may be
+// an undo's or a changelog record's).
+func (p *Partition) encode(n *node) {
+	if n.ent != nil && n.ent.stale {
+		n.enc = p.exact(n.ent)
+		n.ent.stale = false
+	}
+}
+
+// exact is e's encoding in new memory of just its length.
+func (p *Partition) exact(e *Entity) string {
+	p.buf = e.AppendBinary(p.buf[:0])
+	return string(p.buf)
+}
+
+// bytesOf is s's bytes, which must not be modified.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // Commit keeps the open transaction's writes. Call it only after the transaction
 // that carried their changelog records committed.
@@ -262,12 +404,22 @@ func (p *Partition) Commit() {
 			p.cfg.OnEarlyEvict()
 		}
 	}
+	for _, n := range p.dirty {
+		if p.items[n.key] == n { // not evicted or expired since
+			p.encode(n)
+		}
+		p.release(n.ent)
+		n.ent = nil
+	}
 	p.cwm = p.wm
 	p.reset()
 }
 
 // Abort undoes the open transaction's writes, evictions and expiries.
 func (p *Partition) Abort() {
+	for _, n := range p.dirty {
+		p.release(n.ent)
+	}
 	for i := len(p.undo) - 1; i >= 0; i-- {
 		u := &p.undo[i]
 		switch u.kind {
@@ -276,13 +428,14 @@ func (p *Partition) Abort() {
 			delete(p.items, u.n.key)
 		case undoMove:
 			p.unlink(u.n)
-			u.n.e, u.n.epoch = u.e, u.epoch
+			u.n.enc, u.n.ent, u.n.last = u.enc, u.ent, u.last
 			p.link(u.n, u.after)
 		case undoRemove:
 			p.items[u.n.key] = u.n
 			p.link(u.n, u.after)
 		}
 	}
+	p.readNode = nil
 	p.wm = p.cwm
 	p.reset()
 }
@@ -292,14 +445,16 @@ func (p *Partition) reset() {
 	p.undo = p.undo[:0]
 	clear(p.touched)
 	p.order = p.order[:0]
+	clear(p.dirty)
+	p.dirty = p.dirty[:0]
 	p.early = 0
-	p.epoch++
 }
 
 // Restore applies one committed changelog record; value nil is a tombstone.
 // Records must be restored in changelog offset order, outside a transaction. A
 // value that does not decode leaves the entity empty (it reads as new) and is
-// reported as an error wrapping ErrCorrupt; restoring may go on.
+// reported as an error wrapping ErrCorrupt; restoring may go on. value is not
+// retained.
 func (p *Partition) Restore(key string, value []byte) error {
 	if value == nil {
 		if n, ok := p.items[key]; ok {
@@ -307,7 +462,22 @@ func (p *Partition) Restore(key string, value []byte) error {
 		}
 		return nil
 	}
-	e, up, err := Decode(p.cfg.Layout, value)
+	l := p.cfg.Layout
+	var (
+		e   *Entity
+		up  Upgrade
+		err error
+	)
+	if len(value) > 0 && value[0] == encodingV1 {
+		e, up, err = decodeV1(l, value)
+	} else {
+		if p.read == nil {
+			p.read = p.alloc()
+		}
+		p.readNode = nil
+		e = p.read
+		up, err = e.decode(l, value, true)
+	}
 	if up.FromV1 {
 		p.upgrades.FromV1++
 	}
@@ -320,13 +490,31 @@ func (p *Partition) Restore(key string, value []byte) error {
 		}
 		return fmt.Errorf("restore key %q: %w", key, err)
 	}
-	p.put(key, e, false)
+	n, ok := p.items[key]
+	if ok {
+		if p.readNode == n {
+			p.readNode = nil
+		}
+		p.unlink(n)
+		p.link(n, p.tail)
+	} else {
+		n = &node{key: strings.Clone(key)}
+		p.items[n.key] = n
+		p.link(n, p.tail)
+	}
+	// The encoding, in a slice of its own (the value may share a fetched
+	// batch's memory): the value itself when it is what AppendBinary gives.
+	if value[0] == encodingV3 && up == (Upgrade{}) {
+		n.enc = string(value)
+	} else {
+		n.enc = p.exact(e)
+	}
+	n.last = e.Last
 	for len(p.items) > p.cfg.MaxEntities { // only when max_entities shrank
 		p.remove(p.head, false)
 	}
 	p.wm = max(p.wm, e.WM)
 	p.cwm = p.wm
-	p.epoch++ // a later transaction's Changes must not list restored entities
 	return nil
 }
 
@@ -344,20 +532,33 @@ func (p *Partition) Len() int { return len(p.items) }
 
 // Range calls fn for every entity held, expired ones included, least recently
 // written first, until fn returns false. Restoring the entities in that order
-// rebuilds the same LRU (a checkpoint can be taken this way).
+// rebuilds the same LRU (a checkpoint can be taken this way). The entity passed
+// to fn is valid only during the call.
 func (p *Partition) Range(fn func(key string, e *Entity) bool) {
 	for n := p.head; n != nil; n = n.next {
-		if !fn(n.key, n.e) {
+		if !fn(n.key, p.entity(n)) {
 			return
 		}
 	}
 }
 
-// Each calls fn for every unexpired entity, least recently written first.
+// RangeEncoded is Range with each entity's encoding (AppendBinary), which fn
+// must not modify.
+func (p *Partition) RangeEncoded(fn func(key string, value []byte) bool) {
+	for n := p.head; n != nil; n = n.next {
+		p.encode(n)
+		if !fn(n.key, bytesOf(n.enc)) {
+			return
+		}
+	}
+}
+
+// Each calls fn for every unexpired entity, least recently written first. The
+// entity passed to fn is valid only during the call.
 func (p *Partition) Each(fn func(key string, e *Entity)) {
 	for n := p.head; n != nil; n = n.next {
-		if !p.expired(n.e, p.wm) {
-			fn(n.key, n.e)
+		if !p.expired(n.last, p.wm) {
+			fn(n.key, p.entity(n))
 		}
 	}
 }

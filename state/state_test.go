@@ -2,11 +2,14 @@ package state
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"math"
 	"math/rand"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -284,13 +287,36 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{2, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Add([]byte{1, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// A partition restores what Decode accepts, and refuses the rest.
+		p, _ := NewPartition(Config{Limits: lim, MaxEntities: 4})
+		rerr := p.Restore("k", b)
 		d, _, err := Decode(lay, b)
+		if (err == nil) != (rerr == nil) {
+			t.Fatalf("Decode error %v, Restore error %v", err, rerr)
+		}
 		if err != nil {
 			return
 		}
-		if _, _, err := Decode(lay, d.AppendBinary(nil)); err != nil {
+		enc := d.AppendBinary(nil)
+		if _, _, err := Decode(lay, enc); err != nil {
 			t.Fatalf("re-encoding a decoded value: %v", err)
 		}
+		if g := p.Get("k", p.Watermark()); g != nil && !bytes.Equal(g.AppendBinary(nil), enc) {
+			t.Fatalf("held entity encodes as %x, decoded value as %x", g.AppendBinary(nil), enc)
+		}
+		// An event on the restored entity, in place, gives a record that decodes.
+		ts := max(d.Last, p.Watermark())
+		p.Advance(ts)
+		p.Observe("k", obs(ts, 1.5, "fuzz"))
+		p.Changes(func(_ string, v []byte) {
+			if v == nil {
+				return
+			}
+			if _, _, err := Decode(lay, v); err != nil {
+				t.Fatalf("record after an event: %v", err)
+			}
+		})
+		p.Commit()
 	})
 }
 
@@ -300,6 +326,7 @@ func TestStagingCommitAbort(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := (*Entity)(nil).Observe(lay, obs(5, 1, ""), 5)
+	want := string(e.AppendBinary(nil))
 	p.Advance(5)
 	p.Stage("k", e)
 	if p.Get("k", 5) != e {
@@ -309,10 +336,11 @@ func TestStagingCommitAbort(t *testing.T) {
 	if p.Get("k", 5) != nil || p.Watermark() >= 5 {
 		t.Fatal("aborted state or watermark still visible")
 	}
+	e = (*Entity)(nil).Observe(lay, obs(5, 1, ""), 5)
 	p.Advance(5)
 	p.Stage("k", e)
 	p.Commit()
-	if p.Get("k", 5) != e || p.Len() != 1 || p.Watermark() != 5 {
+	if g := p.Get("k", 5); g == nil || string(g.AppendBinary(nil)) != want || p.Len() != 1 || p.Watermark() != 5 {
 		t.Fatal("committed state not visible")
 	}
 }
@@ -357,12 +385,8 @@ func write(p *Partition, k string, t0 int64) {
 }
 
 func appendChanges(log []change, p *Partition) []change {
-	p.Changes(func(k string, e *Entity) {
-		c := change{key: k}
-		if e != nil {
-			c.val = e.AppendBinary(nil)
-		}
-		log = append(log, c)
+	p.Changes(func(k string, v []byte) {
+		log = append(log, change{key: k, val: v})
 	})
 	return log
 }
@@ -454,11 +478,18 @@ func TestTransactionsMatchRecordByRecord(t *testing.T) {
 			}
 			return ev{string(rune('a' + rng.Intn(10))), t0}
 		}
+		// ref stages copy-on-write entities, live updates them in place.
+		amount := func(e ev) float64 { return float64(e.t0%7) + 0.25 }
+		merchant := func(e ev) string { return e.k + strconv.FormatInt(e.t0/minute%3, 10) }
 		stage := func(p *Partition, e ev) {
 			wm := max(p.Watermark(), e.t0)
-			n := p.Get(e.k, wm).Observe(lay, obs(e.t0, 1, e.k), wm)
+			n := p.Get(e.k, wm).Observe(lay, obs(e.t0, amount(e), merchant(e)), wm)
 			p.Advance(e.t0)
 			p.Stage(e.k, n)
+		}
+		inPlace := func(p *Partition, e ev) {
+			p.Advance(e.t0)
+			p.Observe(e.k, obs(e.t0, amount(e), merchant(e)))
 		}
 		for txn := 0; txn < 60; txn++ {
 			batch := make([]ev, 1+rng.Intn(8))
@@ -468,7 +499,10 @@ func TestTransactionsMatchRecordByRecord(t *testing.T) {
 			if rng.Intn(4) == 0 { // an aborted attempt first
 				before := dump(live)
 				for _, e := range batch {
-					stage(live, e)
+					inPlace(live, e)
+				}
+				if rng.Intn(2) == 0 { // its records produced, then the transaction failed
+					live.Changes(func(string, []byte) {})
 				}
 				live.Abort()
 				if dump(live) != before {
@@ -476,7 +510,7 @@ func TestTransactionsMatchRecordByRecord(t *testing.T) {
 				}
 			}
 			for _, e := range batch {
-				stage(live, e)
+				inPlace(live, e)
 				stage(ref, e)
 				ref.Commit()
 			}
@@ -488,6 +522,78 @@ func TestTransactionsMatchRecordByRecord(t *testing.T) {
 			if r := restore(t, cfg, log); dump(r) != dump(live) || r.Watermark() != live.Watermark() {
 				t.Fatalf("seed %d txn %d: restored state differs from live:\n%q wm %d\n%q wm %d", seed, txn, dump(r), r.Watermark(), dump(live), live.Watermark())
 			}
+		}
+	}
+}
+
+// TestInPlaceUndoSeveralWrites: one transaction writes the same entity several
+// times in place (new and existing buckets, an out-of-order event, distinct
+// values moved and added, a last value), writes others (a new one, one evicted),
+// then aborts: every entity's held encoding is back bit for bit, in the same
+// LRU order, and the next transaction starts from it as if the aborted one
+// never ran.
+func TestInPlaceUndoSeveralWrites(t *testing.T) {
+	cfg := Config{Limits: lim, MaxEntities: 3}
+	p, _ := NewPartition(cfg)
+	ref, _ := NewPartition(cfg)
+	for _, q := range []*Partition{p, ref} {
+		for i, k := range []string{"a", "b", "c"} {
+			q.Advance(int64(i+1) * minute)
+			q.Observe(k, obs(int64(i+1)*minute, float64(i)+0.5, "m"+k))
+		}
+		q.Commit()
+	}
+	held := func(q *Partition) (out []change) {
+		q.RangeEncoded(func(k string, v []byte) bool {
+			out = append(out, change{k, slices.Clone(v)})
+			return true
+		})
+		return out
+	}
+	before := held(p)
+	for i, ts := range []int64{4, 5, 9, 7, 30, 31} { // minutes; 7 is out of order
+		p.Advance(ts * minute)
+		p.Observe("a", obs(ts*minute, float64(i)*1.25, "m"+strconv.Itoa(i%3)))
+		if i == 2 {
+			p.Advance(10 * minute)
+			p.Observe("d", obs(10*minute, 3, "md")) // evicts b
+		}
+	}
+	if p.Get("b", p.Watermark()) != nil || p.Get("d", p.Watermark()) == nil || p.Staged() < 3 {
+		t.Fatal("the transaction did not write a and d and evict b")
+	}
+	p.Changes(func(string, []byte) {}) // the records of a transaction that then fails
+	p.Abort()
+	after := held(p)
+	if !slices.EqualFunc(before, after, func(x, y change) bool { return x.key == y.key && bytes.Equal(x.val, y.val) }) {
+		t.Fatalf("after Abort held %q, want %q", after, before)
+	}
+	if p.Watermark() != 3*minute || p.Staged() != 0 {
+		t.Fatalf("after Abort watermark %d staged %d", p.Watermark(), p.Staged())
+	}
+	for _, q := range []*Partition{p, ref} {
+		q.Advance(40 * minute)
+		q.Observe("a", obs(40*minute, 2, "mz"))
+		q.Commit()
+	}
+	if got, want := dump(p), dump(ref); got != want {
+		t.Fatalf("after an aborted transaction %q, without it %q", got, want)
+	}
+}
+
+// TestStageHeldRead: staging, under another key, the entity a read returned
+// (the partition's read scratch) leaves both entities readable and equal.
+func TestStageHeldRead(t *testing.T) {
+	p, _ := NewPartition(Config{Limits: lim, MaxEntities: 4})
+	p.Advance(minute)
+	p.Observe("a", obs(minute, 2.5, "m"))
+	p.Commit()
+	want := string(p.Get("a", minute).AppendBinary(nil))
+	p.Stage("b", p.Get("a", minute))
+	p.Commit()
+	for _, k := range []string{"a", "b", "a"} {
+		if g := p.Get(k, minute); g == nil || string(g.AppendBinary(nil)) != want {
+			t.Fatalf("%s after staging a's read as b: %v", k, g)
 		}
 	}
 }
@@ -565,5 +671,52 @@ func TestObserveCopiesStrings(t *testing.T) {
 	e2 := e.Observe(l, o, 2)
 	if unsafe.StringData(e2.Sets[0][0].Value) != own || e2.Sets[0][0].T != 2 {
 		t.Fatalf("a value seen again was copied anew")
+	}
+}
+
+// TestVarintLen: varintLen is the length AppendVarint writes.
+func TestVarintLen(t *testing.T) {
+	for _, k := range []int64{0, 1, -1, 63, -64, 64, -65, 8191, 8192, 1 << 40, -1 << 40, math.MaxInt64, math.MinInt64} {
+		if got, want := varintLen(k), len(binary.AppendVarint(nil, k)); got != want {
+			t.Errorf("varintLen(%d) = %d, want %d", k, got, want)
+		}
+	}
+}
+
+// BenchmarkAppendBinary encodes an entity of the test layout after 200 events
+// (amounts in cents, a few merchants) into a reused buffer, as Changes does.
+//
+//	go test ./state -run '^$' -bench AppendBinary -benchmem
+func BenchmarkAppendBinary(b *testing.B) {
+	var e *Entity
+	for i := range int64(200) {
+		ts := i * minute / 4
+		e = e.Observe(lay, obs(ts, float64(i*37%10000)/100, "m"+strconv.Itoa(int(i%6))), ts)
+	}
+	buf := e.AppendBinary(nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = e.AppendBinary(buf[:0])
+	}
+	b.ReportMetric(float64(len(buf)), "B/record")
+}
+
+// BenchmarkDecode decodes that entity into reused scratch, as a read of a held
+// entity does.
+//
+//	go test ./state -run '^$' -bench Decode -benchmem
+func BenchmarkDecode(b *testing.B) {
+	var e *Entity
+	for i := range int64(200) {
+		ts := i * minute / 4
+		e = e.Observe(lay, obs(ts, float64(i*37%10000)/100, "m"+strconv.Itoa(int(i%6))), ts)
+	}
+	buf := e.AppendBinary(nil)
+	d := newEntity(lay)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.decode(lay, buf, true); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

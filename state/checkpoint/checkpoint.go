@@ -160,11 +160,9 @@ func Encode(id Identity, offset int64, st *state.Partition, now time.Time) []byt
 	b = binary.BigEndian.AppendUint64(b, uint64(now.UnixMilli()))
 	b = binary.BigEndian.AppendUint64(b, uint64(st.Watermark()))
 	b = binary.AppendUvarint(b, uint64(st.Len()))
-	var val []byte
-	st.Range(func(k string, e *state.Entity) bool {
+	st.RangeEncoded(func(k string, val []byte) bool {
 		b = binary.AppendUvarint(b, uint64(len(k)))
 		b = append(b, k...)
-		val = e.AppendBinary(val[:0])
 		b = binary.AppendUvarint(b, uint64(len(val)))
 		b = append(b, val...)
 		return true

@@ -80,6 +80,7 @@ type feature struct {
 	comp      int   // series, set or last-value index in the layout
 	slot      int   // index of path in the spec's Paths; -1 without a path
 	agg       int   // series aggregates: index in the spec's windows
+	cap       int   // distinct: the count read is at most this (0: none)
 	ratio     [2]int
 	def       float64 // NaN if none
 }
@@ -174,6 +175,9 @@ func Compile(fs []config.Feature, st config.State, sc config.Stream) (*Spec, err
 			if k != kSinceLast {
 				c.comp = s.component(k, field, f.Window, st)
 			}
+			if k == kDistinct {
+				c.cap = f.MaxDistinct
+			}
 		}
 		if f.Transform == "category" {
 			c.cats = make(map[string]float64, len(f.Categories))
@@ -183,6 +187,23 @@ func Compile(fs []config.Feature, st config.State, sc config.Stream) (*Spec, err
 		}
 		s.names = append(s.names, f.Name)
 		s.fs = append(s.fs, c)
+	}
+	// A set shared by several distinct features keeps the most values any of
+	// them reads (0: state.max_events).
+	bounded := make([]bool, len(lay.Sets))
+	for _, c := range s.fs {
+		if c.kind != kDistinct {
+			continue
+		}
+		set := &lay.Sets[c.comp]
+		switch {
+		case !bounded[c.comp]:
+			set.Max, bounded[c.comp] = c.cap, true
+		case set.Max == 0 || c.cap == 0:
+			set.Max = 0
+		default:
+			set.Max = max(set.Max, c.cap)
+		}
 	}
 	lay.Prepare()
 	s.limits = state.Limits{TTL: st.TTL, Layout: lay}
@@ -421,6 +442,9 @@ func (s *Spec) ExtractRawValues(dst []float64, vals []decode.Value, prior *state
 			v = aggregate(f.kind, aggs[f.agg])
 		case kDistinct:
 			v = prior.DistinctCount(f.comp, t, f.window)
+			if f.cap > 0 {
+				v = min(v, float64(f.cap))
+			}
 		case kLast:
 			v = f.last(prior.LastValue(f.comp))
 		case kSinceLast:
@@ -509,6 +533,13 @@ func (s *Spec) Observe(prior *state.Entity, rec map[string]any, t, wm int64, o *
 
 // ObserveValues is Observe of a record's values at Paths.
 func (s *Spec) ObserveValues(prior *state.Entity, vals []decode.Value, t, wm int64, o *state.Obs) *state.Entity {
+	return prior.Observe(s.layout, s.Fill(o, vals, t), wm)
+}
+
+// Fill reads the event's values at Paths (at t) into o, scratch from NewObs
+// (nil: allocated), and returns o, for state.Partition.Observe or
+// Entity.Observe.
+func (s *Spec) Fill(o *state.Obs, vals []decode.Value, t int64) *state.Obs {
 	if o == nil {
 		o = s.NewObs()
 	}
@@ -539,7 +570,7 @@ func (s *Spec) ObserveValues(prior *state.Entity, vals []decode.Value, t, wm int
 			}
 		}
 	}
-	return prior.Observe(s.layout, o, wm)
+	return o
 }
 
 // text is a value as a distinct-count key; "" when missing.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -243,18 +244,41 @@ func TestStateAggregations(t *testing.T) {
 // BenchmarkBusyEntityBytes is the changelog value size of a busy card under the
 // demo spec once every window is full: one event every 20 s (the demo's
 // average rate) for 8 days of event time, the state encoded after each event.
+// The sub-benchmarks give merchants_24h a max_distinct (exact: none).
 //
 //	go test ./stream/features -run '^$' -bench BusyEntityBytes -benchtime 1x
 func BenchmarkBusyEntityBytes(b *testing.B) {
-	s := demoConfigSpec(b)
-	g, _ := gen.New(gen.Config{Seed: 5, Cards: 1, EventsPerSecond: 0.05})
+	for _, bound := range []int{0, 32, 16, 8} {
+		name := "exact"
+		if bound > 0 {
+			name = "max_distinct=" + strconv.Itoa(bound)
+		}
+		b.Run(name, func(b *testing.B) { busyEntityBytes(b, bound) })
+	}
+}
+
+func busyEntityBytes(b *testing.B, bound int) {
+	cfg, err := demo.Config([]string{"127.0.0.1:9092"}, "http://127.0.0.1:8081", b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i, f := range cfg.Features {
+		if f.Name == "merchants_24h" {
+			cfg.Features[i].MaxDistinct = bound
+		}
+	}
+	s, err := features.Compile(cfg.Features, cfg.State, cfg.Stream)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sch := genSchema(b)
 	vec := make([]float64, len(s.Names()))
 	var last, peak int
 	for range b.N {
+		g, _ := gen.New(gen.Config{Seed: 5, Cards: 1, EventsPerSecond: 0.05})
 		st, _ := state.NewPartition(state.Config{Limits: s.Limits(), MaxEntities: 10})
 		for i := 0; i < 8*24*180; i++ {
-			e := g.Next()
-			rec := e.Native()
+			rec := sch.Strip(g.Next().Native())
 			ev, err := s.Meta(rec, 0, "")
 			if err != nil {
 				b.Fatal(err)
@@ -265,8 +289,8 @@ func BenchmarkBusyEntityBytes(b *testing.B) {
 			}
 			st.Advance(ev.Time)
 			st.Stage("card", next)
+			st.Changes(func(_ string, v []byte) { last = len(v) })
 			st.Commit()
-			last = len(next.AppendBinary(nil))
 			peak = max(peak, last)
 		}
 	}
@@ -387,4 +411,75 @@ func processCPU() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestMaxDistinct: a distinct feature with max_distinct n reads min(exact count,
+// n) for in-order events, whether its set is shared with an exact feature or
+// bounded (all its features capped: then it keeps at most the largest cap, and
+// its changelog records are smaller).
+func TestMaxDistinct(t *testing.T) {
+	exact := []config.Feature{
+		{Name: "m_24h", State: "distinct", Field: "merchant.id", Window: 24 * time.Hour},
+		{Name: "m_1h", State: "distinct", Field: "merchant.id", Window: time.Hour},
+	}
+	capped := []config.Feature{
+		{Name: "m_24h_8", State: "distinct", Field: "merchant.id", Window: 24 * time.Hour, MaxDistinct: 8},
+		{Name: "m_1h_3", State: "distinct", Field: "merchant.id", Window: time.Hour, MaxDistinct: 3},
+	}
+	st := config.State{TTL: 48 * time.Hour, MaxEvents: 256, WindowBuckets: 30}
+	sc := config.Stream{EventIDField: "event_id", EventTimeField: "event_time"}
+	specs := map[string][]config.Feature{"exact": exact, "capped": capped, "shared": append(slices.Clone(exact), capped...)}
+	type run struct {
+		s   *features.Spec
+		p   *state.Partition
+		vec []float64
+		rec int // bytes of the last changelog record
+	}
+	runs := map[string]*run{}
+	for name, fs := range specs {
+		s, err := features.Compile(fs, st, sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := state.NewPartition(state.Config{Limits: s.Limits(), MaxEntities: 4})
+		runs[name] = &run{s: s, p: p, vec: make([]float64, len(fs))}
+	}
+	sch := genSchema(t)
+	g, _ := gen.New(gen.Config{Seed: 5, Cards: 1, EventsPerSecond: 0.05})
+	above := 0
+	for range 5000 {
+		rec := sch.Strip(g.Next().Native())
+		for _, r := range runs {
+			ev, err := r.s.Meta(rec, 0, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			next, err := process.EnrichRaw(r.s, r.p, "card", rec, ev, r.vec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.p.Advance(ev.Time)
+			r.p.Stage("card", next)
+			r.p.Changes(func(_ string, v []byte) { r.rec = len(v) })
+			r.p.Commit()
+		}
+		x, c, sh := runs["exact"].vec, runs["capped"].vec, runs["shared"].vec
+		if x[0] > 8 {
+			above++
+		}
+		for _, got := range [][]float64{c, sh[2:]} {
+			if got[0] != min(x[0], 8) || got[1] != min(x[1], 3) {
+				t.Fatalf("capped read %v, exact %v", got, x)
+			}
+		}
+		if sh[0] != x[0] || sh[1] != x[1] {
+			t.Fatalf("exact features sharing a set with capped ones read %v, alone %v", sh[:2], x)
+		}
+	}
+	if above < 1000 {
+		t.Fatalf("only %d events saw more than 8 merchants in 24 h: the test does not reach the cap", above)
+	}
+	if c, x := runs["capped"].rec, runs["exact"].rec; c >= x {
+		t.Fatalf("capped record %d B, exact %d B", c, x)
+	}
 }

@@ -199,7 +199,7 @@ type Processor struct {
 	multi                    []multiScratch // Score's per-scorer results
 	classBuf                 []float64      // class_scores of the prediction being encoded
 	outBytes                 int            // value and header bytes per scored record, last Finish
-	clKey, clValue           int            // key and value bytes per changelog record, last Changelog
+	clKey                    int            // key bytes per changelog record, last Changelog
 }
 
 // output is one scored record's produced records, allocated a batch at a time:
@@ -337,18 +337,17 @@ func (p *Processor) Prepare(ctx context.Context, in *kgo.Record, st *state.Parti
 	key := string(in.Key)
 	n := p.nfeat
 	off := len(p.slab)
-	var next *state.Entity
 	if p.cfg.FeatureLogging {
 		// The vector scored, and the raw one (missing as NaN, no defaults) logged.
 		p.slab = slices.Grow(p.slab, 2*n)[:off+2*n]
 		vec, raw := p.slab[off:off+n], p.slab[off+n:off+2*n]
-		if next, err = enrich(p.spec, st, key, vals, ev, raw, p.obs); err == nil {
+		if err = extract(p.spec, st, key, vals, ev, raw); err == nil {
 			copy(vec, raw)
 			p.spec.Impute(vec)
 		}
 	} else {
 		p.slab = slices.Grow(p.slab, n)[:off+n] // room for this record's vector
-		if next, err = enrich(p.spec, st, key, vals, ev, p.slab[off:off+n], p.obs); err == nil {
+		if err = extract(p.spec, st, key, vals, ev, p.slab[off:off+n]); err == nil {
 			p.spec.Impute(p.slab[off : off+n])
 		}
 	}
@@ -356,8 +355,9 @@ func (p *Processor) Prepare(ctx context.Context, in *kgo.Record, st *state.Parti
 		p.slab = p.slab[:off]
 		return p.deadPending(in, ClassFeature, err), nil
 	}
+	// The entity is updated in place (Abort undoes it).
 	st.Advance(ev.Time)
-	st.Stage(key, next)
+	st.Observe(key, p.spec.Fill(p.obs, vals, ev.Time))
 	return Pending{in: in, ev: ev, vec: off, absent: p.absentIn(ctx, schemaID), segment: segment}, nil
 }
 
@@ -403,28 +403,22 @@ func (p *Processor) Changelog(dst []*kgo.Record, partition int32, st *state.Part
 	if n == 0 {
 		return dst
 	}
-	// One allocation each for the records, their keys and their values: they
-	// live until the transaction's produces complete. The buffers are sized by
-	// the last transaction's records, so that they seldom grow.
+	// One allocation each for the records and their keys: they live until the
+	// transaction's produces complete (the keys' buffer is sized by the last
+	// transaction's, so that it seldom grows). The values are the partition's
+	// encodings, which never change.
 	recs := make([]kgo.Record, 0, n)
 	keys := make([]byte, 0, n*max(p.clKey, 16))
-	vals := make([]byte, 0, n*max(p.clValue, 64))
-	st.Changes(func(key string, e *state.Entity) {
+	st.Changes(func(key string, value []byte) {
 		k0 := len(keys)
 		keys = append(keys, key...)
-		r := kgo.Record{Topic: p.cfg.ChangelogTopic, Partition: partition, Key: keys[k0:len(keys):len(keys)]}
-		if e != nil {
-			v0 := len(vals)
-			vals = e.AppendBinary(vals)
-			r.Value = vals[v0:len(vals):len(vals)]
-		}
-		recs = append(recs, r)
+		recs = append(recs, kgo.Record{Topic: p.cfg.ChangelogTopic, Partition: partition, Key: keys[k0:len(keys):len(keys)], Value: value})
 	})
 	for i := range recs {
 		dst = append(dst, &recs[i])
 	}
 	if len(recs) > 0 {
-		p.clKey, p.clValue = len(keys)/len(recs)+1, len(vals)/len(recs)+16
+		p.clKey = len(keys)/len(recs) + 1
 	}
 	return dst
 }
@@ -704,14 +698,19 @@ func EnrichRaw(spec *features.Spec, st *state.Partition, key string, rec map[str
 // enrich is EnrichRaw of the record's values at the spec's Paths, with
 // observation scratch o (nil: allocated).
 func enrich(spec *features.Spec, st *state.Partition, key string, vals []decode.Value, ev features.Event, vec []float64, o *state.Obs) (*state.Entity, error) {
-	// The watermark advances only for scored records, so that a restore (which sees
-	// only written state) reproduces it.
-	wm := max(st.Watermark(), ev.Time)
-	prior := st.Get(key, wm)
-	if err := spec.ExtractRawValues(vec, vals, prior, ev.Time); err != nil {
+	if err := extract(spec, st, key, vals, ev, vec); err != nil {
 		return nil, err
 	}
-	return spec.ObserveValues(prior, vals, ev.Time, wm, o), nil
+	wm := max(st.Watermark(), ev.Time)
+	return spec.ObserveValues(st.Get(key, wm), vals, ev.Time, wm, o), nil
+}
+
+// extract computes the event's raw features into vec from its entity's state
+// before the event.
+func extract(spec *features.Spec, st *state.Partition, key string, vals []decode.Value, ev features.Event, vec []float64) error {
+	// The watermark advances only for scored records, so that a restore (which sees
+	// only written state) reproduces it.
+	return spec.ExtractRawValues(vec, vals, st.Get(key, max(st.Watermark(), ev.Time)), ev.Time)
 }
 
 func (p *Processor) deadLetter(in *kgo.Record, class string, err error) Result {
