@@ -31,6 +31,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,6 +81,12 @@ type Config struct {
 	// RetryFor is how long an unreachable registry is retried before Run fails;
 	// default 1 minute.
 	RetryFor time.Duration
+	// Readers is how many clients fetch the spans in parallel (each span is
+	// read by one); default 4 per core (GOMAXPROCS), at most one per span.
+	Readers int
+	// PartitionFetchBytes is the most a fetch asks of one partition; default
+	// kread.DefaultLimits' (1 MiB). Memory holds about one fetch per reader.
+	PartitionFetchBytes int32
 }
 
 // Stats count what Run did so far; read them with Progress while it runs.
@@ -197,19 +204,44 @@ func (r *Replayer) Run(ctx context.Context, sink Sink) error {
 	return ctx.Err()
 }
 
-// read fetches all spans with one reader and hands their records, in chunks,
-// to the partitions' workers.
+// read fetches the spans with r.readers() readers in parallel, each with a
+// client (so a connection, and a fetch in flight) of its own, and hands their
+// records, in chunks, to the partitions' workers. A worker's next records are
+// fetched while it scores the ones it has: fetching overlaps scoring, and the
+// partitions' fetches overlap each other.
 func (r *Replayer) read(ctx context.Context, work map[int32]map[string]chan []*kgo.Record) error {
+	groups := make([][]*kread.Span, r.readers())
+	for i, s := range r.cfg.Spans {
+		g := i % len(groups)
+		groups[g] = append(groups[g], &kread.Span{Topic: s.Topic, Partition: s.Partition, Next: s.WarmFrom, End: s.To})
+	}
+	errs := make([]error, len(groups))
+	var wg sync.WaitGroup
+	for i, spans := range groups {
+		wg.Go(func() { errs[i] = r.readGroup(ctx, spans, work) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// readers is how many readers fetch in parallel: one per span, at most
+// Config.Readers.
+func (r *Replayer) readers() int {
+	n := r.cfg.Readers
+	if n <= 0 {
+		n = 4 * runtime.GOMAXPROCS(0)
+	}
+	return max(1, min(n, len(r.cfg.Spans)))
+}
+
+// readGroup reads spans with a client of its own.
+func (r *Replayer) readGroup(ctx context.Context, spans []*kread.Span, work map[int32]map[string]chan []*kgo.Record) error {
 	cl, err := kgo.NewClient(r.cfg.Conn...)
 	if err != nil {
 		return fmt.Errorf("reader: %w", err)
 	}
 	defer cl.Close()
-	spans := make([]*kread.Span, 0, len(r.cfg.Spans))
-	for _, s := range r.cfg.Spans {
-		spans = append(spans, &kread.Span{Topic: s.Topic, Partition: s.Partition, Next: s.WarmFrom, End: s.To})
-	}
-	chunks := map[*kread.Span][]*kgo.Record{}
+	chunks := make(map[*kread.Span][]*kgo.Record, len(spans))
 	send := func(s *kread.Span) {
 		c := chunks[s]
 		if len(c) == 0 {
@@ -221,7 +253,7 @@ func (r *Replayer) read(ctx context.Context, work map[int32]map[string]chan []*k
 		}
 		chunks[s] = make([]*kgo.Record, 0, chunkSize)
 	}
-	return kread.New(cl, kread.DefaultLimits).Read(ctx, spans, func(s *kread.Span, rec *kgo.Record) {
+	return kread.New(cl, r.limits()).Read(ctx, spans, func(s *kread.Span, rec *kgo.Record) {
 		chunks[s] = append(chunks[s], rec)
 		if len(chunks[s]) >= chunkSize {
 			send(s)
@@ -232,6 +264,14 @@ func (r *Replayer) read(ctx context.Context, work map[int32]map[string]chan []*k
 		}
 		r.offsets.Add(n)
 	})
+}
+
+func (r *Replayer) limits() kread.Limits {
+	l := kread.DefaultLimits
+	if r.cfg.PartitionFetchBytes > 0 {
+		l.PartMaxBytes = r.cfg.PartitionFetchBytes
+	}
+	return l
 }
 
 // partition owns one span's state and processor.
