@@ -21,8 +21,11 @@
 // # Parallelism and memory
 //
 // One goroutine per partition owns that partition's state and processor (state
-// is per partition, as in the live pipeline); the reader hands records on in
-// bounded chunks, so memory is bounded by the state and a few chunks per
+// is per partition, as in the live pipeline), so partitions are scored on all
+// cores. Readers, each with a client and so a fetch in flight of its own (one
+// per span, at most Config.Readers), fetch a partition's next records while its
+// goroutine scores the ones it has, and hand them on in bounded chunks: memory
+// is bounded by the state, one fetch per reader and a few chunks per
 // partition, not by the length of the range. Outputs reach the Sink from one
 // goroutine, in offset order per partition.
 package replay
@@ -83,10 +86,8 @@ type Config struct {
 	RetryFor time.Duration
 	// Readers is how many clients fetch the spans in parallel (each span is
 	// read by one); default 4 per core (GOMAXPROCS), at most one per span.
+	// Memory holds about one fetch (kread.DefaultLimits) per reader.
 	Readers int
-	// PartitionFetchBytes is the most a fetch asks of one partition; default
-	// kread.DefaultLimits' (1 MiB). Memory holds about one fetch per reader.
-	PartitionFetchBytes int32
 }
 
 // Stats count what Run did so far; read them with Progress while it runs.
@@ -253,7 +254,7 @@ func (r *Replayer) readGroup(ctx context.Context, spans []*kread.Span, work map[
 		}
 		chunks[s] = make([]*kgo.Record, 0, chunkSize)
 	}
-	return kread.New(cl, r.limits()).Read(ctx, spans, func(s *kread.Span, rec *kgo.Record) {
+	return kread.New(cl, kread.DefaultLimits).Read(ctx, spans, func(s *kread.Span, rec *kgo.Record) {
 		chunks[s] = append(chunks[s], rec)
 		if len(chunks[s]) >= chunkSize {
 			send(s)
@@ -264,14 +265,6 @@ func (r *Replayer) readGroup(ctx context.Context, spans []*kread.Span, work map[
 		}
 		r.offsets.Add(n)
 	})
-}
-
-func (r *Replayer) limits() kread.Limits {
-	l := kread.DefaultLimits
-	if r.cfg.PartitionFetchBytes > 0 {
-		l.PartMaxBytes = r.cfg.PartitionFetchBytes
-	}
-	return l
 }
 
 // partition owns one span's state and processor.
