@@ -44,8 +44,11 @@ type Config struct {
 	// Replay adds a phase: `scorestream replay` of the same input (everything
 	// the scorer consumed, the latency phase's records included) with the same
 	// model, writing Parquet, timed from start to the last record written.
-	Replay   bool
-	Progress io.Writer
+	Replay bool
+	// ReplayCPUProfile, when set, is where the replay phase's CPU profile is
+	// written (go tool pprof).
+	ReplayCPUProfile string
+	Progress         io.Writer
 }
 
 // Phase is one pipeline's figures.
@@ -75,6 +78,9 @@ type Result struct {
 	ReplayEvents       int64   `json:"replay_events,omitempty"`
 	ReplayEventsPerSec float64 `json:"replay_events_per_second,omitempty"`
 	ReplayRatio        float64 `json:"replay_to_scorer_ratio,omitempty"`
+	// ReplayCPUPerEventUs is the process's CPU time during the replay phase per
+	// record, in µs (all cores: on 2 cores, 2 s of CPU per wall second).
+	ReplayCPUPerEventUs float64 `json:"replay_process_cpu_us_per_event,omitempty"`
 }
 
 // Run creates fresh topics, produces the backlog, drains it with the copier and
@@ -140,52 +146,67 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	}
 	if c.Replay {
 		fmt.Fprintf(c.Progress, "replay: %s, log start to end, the scorer's model\n", base.Stream.InputTopics[0])
-		n, secs, err := replayPhase(ctx, base, cl, dir)
+		n, secs, cpu, err := replayPhase(ctx, base, cl, dir, c.ReplayCPUProfile)
 		if err != nil {
 			return res, fmt.Errorf("replay: %w", err)
 		}
 		res.ReplayEvents, res.ReplayEventsPerSec = n, float64(n)/secs
+		if n > 0 {
+			res.ReplayCPUPerEventUs = float64(cpu.Microseconds()) / float64(n)
+		}
 		if res.Scorer.EventsPerSec > 0 {
 			res.ReplayRatio = res.ReplayEventsPerSec / res.Scorer.EventsPerSec
 		}
-		fmt.Fprintf(c.Progress, "replay: %d records in %.2fs, %.0f events/s\n", n, secs, res.ReplayEventsPerSec)
+		fmt.Fprintf(c.Progress, "replay: %d records in %.2fs, %.0f events/s, %.1f µs process CPU per event\n", n, secs, res.ReplayEventsPerSec, res.ReplayCPUPerEventUs)
 	}
 	return res, nil
 }
 
 // replayPhase replays the whole input topic of cfg through the scoring core
 // with cfg's model, writing Parquet into dir, and returns how many records it
-// passed (scored and dead-lettered) and the seconds from start to the file
-// being closed.
-func replayPhase(ctx context.Context, cfg *config.Config, cl *kgo.Client, dir string) (int64, float64, error) {
+// passed (scored and dead-lettered), the seconds from start to the file being
+// closed and the process CPU time in between. With profile set, a CPU profile
+// of that time is written there.
+func replayPhase(ctx context.Context, cfg *config.Config, cl *kgo.Client, dir, profile string) (n int64, secs float64, cpu time.Duration, err error) {
 	shared, err := stream.Prepare(ctx, cfg, prometheus.NewRegistry())
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	start := time.Now()
+	if profile != "" {
+		stop, err := replay.StartCPUProfile(profile)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		defer func() {
+			if serr := stop(); err == nil {
+				err = serr
+			}
+		}()
+	}
+	start, cpu0 := time.Now(), processCPU()
 	spans, err := replay.Resolve(ctx, shared.Conn, kadm.NewClient(cl), cfg.Stream.InputTopics, replay.Bounds{})
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	m := shared.Models.Champion
 	pq, err := replay.NewParquetWriter(filepath.Join(dir, "replay.parquet"), []replay.ModelID{{Name: m.Name, Version: m.Version, Hash: m.Hash}}, nil)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer pq.Abort()
 	r, err := replay.New(replay.Config{Conn: shared.Conn, Spans: spans, Decoder: shared.Decoder, Spec: shared.Spec,
 		Models: []*process.Scorer{m}, State: state.Config{Limits: shared.Spec.Limits(), MaxEntities: cfg.State.MaxEntities}})
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	if err := r.Run(ctx, &replay.Output{Parquet: pq}); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	if err := pq.Close(); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	st := r.Progress()
-	return st.Events + st.DeadLetters, time.Since(start).Seconds(), nil
+	return st.Events + st.DeadLetters, time.Since(start).Seconds(), processCPU() - cpu0, nil
 }
 
 // drain runs the loops over the backlog (throughput), then keeps them running

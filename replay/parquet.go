@@ -5,6 +5,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync/atomic"
+	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -33,18 +35,44 @@ type ModelID struct{ Name, Version, Hash string }
 // DuckDB and pyarrow read as-is. It writes to a temporary name in the target
 // directory and renames it into place on Close, so a failed replay leaves no
 // half-written file.
+//
+// Write fills rows in batches; a goroutine of the writer's own encodes and
+// compresses full batches (parquet-go's WriteRows) while Write fills the next,
+// so the encoding overlaps the replay's other output work. Two batches exist,
+// so memory is bounded by two batches whatever the range.
 type ParquetWriter struct {
 	path, tmp string
 	f         *os.File
 	w         *parquet.Writer
 	models    []ModelID
-	features  []string       // nil: no feature columns
-	col       map[string]int // column index by name (the schema sorts them)
-	row       parquet.Row
-	rows      []parquet.Row // batched, written by flush
-	spare     []parquet.Row // reused row buffers
-	closed    bool
+	features  []string // nil: no feature columns
+
+	// Column indexes (the schema sorts the columns by name).
+	cEventID, cKey, cTime, cModel, cVersion, cHash, cScore, cDecision, cLabel, cSegment int
+	cFeatures                                                                           []int
+	modelVals                                                                           [][3]parquet.Value // name, version, hash per model, levelled
+
+	row   parquet.Row // the event's columns, copied for each model
+	batch *rowBatch   // being filled
+	free  chan *rowBatch
+	full  chan *rowBatch
+	done  chan struct{} // closed when the encoder has returned
+	// encErr is the encoder's first error; Write returns it from then on.
+	encErr atomic.Pointer[error]
+
+	closed  bool
+	stopped bool // full closed and the encoder returned
 }
+
+// rowBatch is a batch of rows and their reused buffers.
+type rowBatch struct {
+	rows  []parquet.Row // filled, written by the encoder
+	spare []parquet.Row // row buffers, reused batch after batch
+}
+
+// parquetBatch is how many rows the encoder gets at a time: one WriteRows call
+// costs parquet-go far less per row than one call per row.
+const parquetBatch = 1024
 
 // NewParquetWriter creates the writer of path. features are the feature names
 // to write as columns, nil for none.
@@ -72,51 +100,95 @@ func NewParquetWriter(path string, models []ModelID, features []string) (*Parque
 		return nil, fmt.Errorf("parquet: %w", err)
 	}
 	schema := parquet.NewSchema("prediction", g)
-	w := parquet.NewWriter(f, schema, parquet.Compression(&parquet.Snappy))
 	col := map[string]int{}
 	for i, c := range schema.Columns() {
 		col[c[0]] = i
 	}
-	return &ParquetWriter{path: path, tmp: f.Name(), f: f, w: w, models: models, features: features,
-		col: col, row: make(parquet.Row, len(col)), rows: make([]parquet.Row, 0, 512)}, nil
+	p := &ParquetWriter{path: path, tmp: f.Name(), f: f, w: parquet.NewWriter(f, schema, parquet.Compression(&parquet.Snappy)),
+		models: models, features: features,
+		cEventID: col[ColEventID], cKey: col[ColKey], cTime: col[ColEventTime], cModel: col[ColModel],
+		cVersion: col[ColModelVersion], cHash: col[ColModelHash], cScore: col[ColScore], cDecision: col[ColDecision],
+		cLabel: col[ColLabel], cSegment: col[ColSegment],
+		row: make(parquet.Row, len(col)), free: make(chan *rowBatch, 2), full: make(chan *rowBatch, 1), done: make(chan struct{})}
+	for _, n := range features {
+		p.cFeatures = append(p.cFeatures, col[FeaturePrefix+n])
+	}
+	for _, m := range models {
+		p.modelVals = append(p.modelVals, [3]parquet.Value{
+			parquet.ByteArrayValue([]byte(m.Name)).Level(0, 0, p.cModel),
+			parquet.ByteArrayValue([]byte(m.Version)).Level(0, 0, p.cVersion),
+			parquet.ByteArrayValue([]byte(m.Hash)).Level(0, 0, p.cHash)})
+	}
+	p.batch = &rowBatch{rows: make([]parquet.Row, 0, parquetBatch)}
+	p.free <- &rowBatch{rows: make([]parquet.Row, 0, parquetBatch)}
+	go p.encode()
+	return p, nil
 }
 
-// set puts v (nil: null) into column name of the row. Every column is at the
-// top level: repetition level 0, definition level 1 for a present optional
-// value, 0 for null or a required one.
-func (p *ParquetWriter) set(name string, v parquet.Value, present, optional bool) {
-	i := p.col[name]
-	switch {
-	case !present:
-		p.row[i] = parquet.NullValue().Level(0, 0, i)
-	case optional:
-		p.row[i] = v.Level(0, 1, i)
-	default:
-		p.row[i] = v.Level(0, 0, i)
+// encode writes full batches until full is closed. After an error it keeps
+// taking batches (and drops them) so that Write never blocks; Write reports the
+// error.
+func (p *ParquetWriter) encode() {
+	defer close(p.done)
+	for b := range p.full {
+		if p.encErr.Load() == nil {
+			if _, err := p.w.WriteRows(b.rows); err != nil {
+				err = fmt.Errorf("parquet: write: %w", err)
+				p.encErr.Store(&err)
+			}
+		}
+		b.rows = b.rows[:0]
+		p.free <- b
 	}
 }
+
+// failed is the encoder's error, if any.
+func (p *ParquetWriter) failed() error {
+	if e := p.encErr.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// Every column is at the top level: repetition level 0, definition level 1 for
+// a present optional value, 0 for null or a required one.
+func required(v parquet.Value, col int) parquet.Value { return v.Level(0, 0, col) }
+
+func optional(v parquet.Value, present bool, col int) parquet.Value {
+	if !present {
+		return parquet.NullValue().Level(0, 0, col)
+	}
+	return v.Level(0, 1, col)
+}
+
+// bytesOf is s's bytes without a copy: parquet-go copies a value's bytes into
+// its pages and never writes to them.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // Write writes one row per model for ev; label is 1, 0 or -1 (none).
 func (p *ParquetWriter) Write(ev *Event, label int8) error {
-	str := func(s string) parquet.Value { return parquet.ByteArrayValue([]byte(s)) }
-	p.set(ColEventID, str(ev.EventID), true, false)
-	p.set(ColKey, parquet.ByteArrayValue(ev.Key), true, false)
-	p.set(ColEventTime, parquet.Int64Value(ev.Time), true, false)
-	p.set(ColLabel, parquet.Int32Value(int32(label)), label >= 0, true)
-	p.set(ColSegment, str(ev.Segment), ev.Segment != "", true)
-	for i, n := range p.features {
-		v := ev.Features[i]
-		p.set(FeaturePrefix+n, parquet.DoubleValue(v), !math.IsNaN(v), true)
+	if err := p.failed(); err != nil {
+		return err
 	}
-	for k, m := range p.models {
+	r := p.row
+	r[p.cEventID] = required(parquet.ByteArrayValue(bytesOf(ev.EventID)), p.cEventID)
+	r[p.cKey] = required(parquet.ByteArrayValue(ev.Key), p.cKey)
+	r[p.cTime] = required(parquet.Int64Value(ev.Time), p.cTime)
+	r[p.cLabel] = optional(parquet.Int32Value(int32(label)), label >= 0, p.cLabel)
+	r[p.cSegment] = optional(parquet.ByteArrayValue(bytesOf(ev.Segment)), ev.Segment != "", p.cSegment)
+	for i, c := range p.cFeatures {
+		v := ev.Features[i]
+		r[c] = optional(parquet.DoubleValue(v), !math.IsNaN(v), c)
+	}
+	for k := range p.models {
 		ok := !math.IsNaN(ev.Scores[k])
-		p.set(ColModel, str(m.Name), true, false)
-		p.set(ColModelVersion, str(m.Version), true, false)
-		p.set(ColModelHash, str(m.Hash), true, false)
-		p.set(ColScore, parquet.DoubleValue(ev.Scores[k]), ok, true)
-		p.set(ColDecision, str(ev.Decisions[k]), ok, true)
-		p.rows = append(p.rows, append(p.next(), p.row...))
-		if len(p.rows) == cap(p.rows) {
+		mv := &p.modelVals[k]
+		r[p.cModel], r[p.cVersion], r[p.cHash] = mv[0], mv[1], mv[2]
+		r[p.cScore] = optional(parquet.DoubleValue(ev.Scores[k]), ok, p.cScore)
+		r[p.cDecision] = optional(parquet.ByteArrayValue(bytesOf(ev.Decisions[k])), ok, p.cDecision)
+		b := p.batch
+		b.rows = append(b.rows, append(b.next(len(r)), r...))
+		if len(b.rows) == cap(b.rows) {
 			if err := p.flush(); err != nil {
 				return err
 			}
@@ -125,27 +197,34 @@ func (p *ParquetWriter) Write(ev *Event, label int8) error {
 	return nil
 }
 
-// next returns a row buffer to fill: rows are written in batches, which costs
-// parquet-go far less per row than one call per row.
-func (p *ParquetWriter) next() parquet.Row {
-	if n := len(p.rows); n < len(p.spare) {
-		return p.spare[n][:0]
+// next returns a row buffer to fill.
+func (b *rowBatch) next(n int) parquet.Row {
+	if i := len(b.rows); i < len(b.spare) {
+		return b.spare[i][:0]
 	}
-	r := make(parquet.Row, 0, len(p.row))
-	p.spare = append(p.spare, r)
+	r := make(parquet.Row, 0, n)
+	b.spare = append(b.spare, r)
 	return r
 }
 
+// flush hands the filled batch to the encoder and takes the free one.
 func (p *ParquetWriter) flush() error {
-	if len(p.rows) == 0 {
-		return nil
+	p.full <- p.batch
+	p.batch = <-p.free
+	return p.failed()
+}
+
+// stop hands the encoder what is left and waits for it to finish.
+func (p *ParquetWriter) stop() error {
+	if !p.stopped {
+		p.stopped = true
+		if len(p.batch.rows) > 0 {
+			p.full <- p.batch
+		}
+		close(p.full)
+		<-p.done
 	}
-	_, err := p.w.WriteRows(p.rows)
-	p.rows = p.rows[:0]
-	if err != nil {
-		return fmt.Errorf("parquet: write: %w", err)
-	}
-	return nil
+	return p.failed()
 }
 
 // Close finishes the file and renames it into place.
@@ -154,7 +233,7 @@ func (p *ParquetWriter) Close() error {
 		return nil
 	}
 	p.closed = true
-	if err := p.flush(); err != nil {
+	if err := p.stop(); err != nil {
 		p.abort()
 		return err
 	}
@@ -190,6 +269,7 @@ func (p *ParquetWriter) Abort() {
 }
 
 func (p *ParquetWriter) abort() {
+	_ = p.stop() // the encoder is done with the file
 	p.f.Close()
 	os.Remove(p.tmp)
 }

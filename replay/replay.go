@@ -21,8 +21,11 @@
 // # Parallelism and memory
 //
 // One goroutine per partition owns that partition's state and processor (state
-// is per partition, as in the live pipeline); the reader hands records on in
-// bounded chunks, so memory is bounded by the state and a few chunks per
+// is per partition, as in the live pipeline), so partitions are scored on all
+// cores. Readers, each with a client and so a fetch in flight of its own (one
+// per span, at most Config.Readers), fetch a partition's next records while its
+// goroutine scores the ones it has, and hand them on in bounded chunks: memory
+// is bounded by the state, one fetch per reader and a few chunks per
 // partition, not by the length of the range. Outputs reach the Sink from one
 // goroutine, in offset order per partition.
 package replay
@@ -31,6 +34,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,6 +84,10 @@ type Config struct {
 	// RetryFor is how long an unreachable registry is retried before Run fails;
 	// default 1 minute.
 	RetryFor time.Duration
+	// Readers is how many clients fetch the spans in parallel (each span is
+	// read by one); default 4 per core (GOMAXPROCS), at most one per span.
+	// Memory holds about one fetch (kread.DefaultLimits) per reader.
+	Readers int
 }
 
 // Stats count what Run did so far; read them with Progress while it runs.
@@ -197,19 +205,44 @@ func (r *Replayer) Run(ctx context.Context, sink Sink) error {
 	return ctx.Err()
 }
 
-// read fetches all spans with one reader and hands their records, in chunks,
-// to the partitions' workers.
+// read fetches the spans with r.readers() readers in parallel, each with a
+// client (so a connection, and a fetch in flight) of its own, and hands their
+// records, in chunks, to the partitions' workers. A worker's next records are
+// fetched while it scores the ones it has: fetching overlaps scoring, and the
+// partitions' fetches overlap each other.
 func (r *Replayer) read(ctx context.Context, work map[int32]map[string]chan []*kgo.Record) error {
+	groups := make([][]*kread.Span, r.readers())
+	for i, s := range r.cfg.Spans {
+		g := i % len(groups)
+		groups[g] = append(groups[g], &kread.Span{Topic: s.Topic, Partition: s.Partition, Next: s.WarmFrom, End: s.To})
+	}
+	errs := make([]error, len(groups))
+	var wg sync.WaitGroup
+	for i, spans := range groups {
+		wg.Go(func() { errs[i] = r.readGroup(ctx, spans, work) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// readers is how many readers fetch in parallel: one per span, at most
+// Config.Readers.
+func (r *Replayer) readers() int {
+	n := r.cfg.Readers
+	if n <= 0 {
+		n = 4 * runtime.GOMAXPROCS(0)
+	}
+	return max(1, min(n, len(r.cfg.Spans)))
+}
+
+// readGroup reads spans with a client of its own.
+func (r *Replayer) readGroup(ctx context.Context, spans []*kread.Span, work map[int32]map[string]chan []*kgo.Record) error {
 	cl, err := kgo.NewClient(r.cfg.Conn...)
 	if err != nil {
 		return fmt.Errorf("reader: %w", err)
 	}
 	defer cl.Close()
-	spans := make([]*kread.Span, 0, len(r.cfg.Spans))
-	for _, s := range r.cfg.Spans {
-		spans = append(spans, &kread.Span{Topic: s.Topic, Partition: s.Partition, Next: s.WarmFrom, End: s.To})
-	}
-	chunks := map[*kread.Span][]*kgo.Record{}
+	chunks := make(map[*kread.Span][]*kgo.Record, len(spans))
 	send := func(s *kread.Span) {
 		c := chunks[s]
 		if len(c) == 0 {

@@ -32,6 +32,7 @@ Flags:
   --summary FORMAT   text or json (json: the last line is one JSON object)
   --replay           then time "scorestream replay" of the same input with the
                      same model (Parquet out), next to the scorer's events/s
+  --replay-cpuprofile FILE  write a CPU profile of the replay phase (go tool pprof)
 
 Set SCORESTREAM_BENCH_LOG=1 to see the loops' logs (aborts, rebalances) on stderr.
 
@@ -51,6 +52,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	seconds := fs.Float64("seconds", 10, "")
 	summary := fs.String("summary", "text", "")
 	withReplay := fs.Bool("replay", false, "")
+	replayProfile := fs.String("replay-cpuprofile", "", "")
 	if ok, code := parseFlagsUsage(fs, args, "bench", benchUsage, stdout, stderr); !ok {
 		return code
 	}
@@ -60,7 +62,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	res, err := bench.Run(ctx, bench.Config{
 		Brokers: config.SplitList(*brokers), RegistryURL: *registry, Events: *events,
-		Partitions: int32(*partitions), Instances: *instances, Rate: *rate, Seconds: *seconds, Replay: *withReplay, Progress: stderr,
+		Partitions: int32(*partitions), Instances: *instances, Rate: *rate, Seconds: *seconds, Replay: *withReplay, ReplayCPUProfile: *replayProfile, Progress: stderr,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "scorestream bench: %v\n", err)
@@ -89,6 +91,7 @@ bench: %d events, %d partitions, %d instance(s) per pipeline
 	if *withReplay {
 		fmt.Fprintf(stdout, "  replay events/s  %9.0f               replay/scorer = %.2f (%d records, same input)\n",
 			res.ReplayEventsPerSec, res.ReplayRatio, res.ReplayEvents)
+		fmt.Fprintf(stdout, "  replay CPU µs/event %6.1f               (process, all cores)\n", res.ReplayCPUPerEventUs)
 	}
 	return exitOK
 }

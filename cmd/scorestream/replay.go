@@ -114,12 +114,15 @@ Flags:
                           Write on T and registering T-value; never a topic of
                           the config)
       --progress D        progress line interval on stderr (default 2s; 0 = off)
+      --cpuprofile FILE   write a CPU profile of the replay (reading, scoring,
+                          writing; go tool pprof FILE)
 `
 
 type replayFlags struct {
 	configPath, from, to, fromOffsets, toOffsets, fromGroup, warmup string
 	models                                                          []string
 	labels, labelID, labelCol, unlabeled, segment, cost, out, topic string
+	cpuprofile                                                      string
 	features                                                        bool
 	progress                                                        time.Duration
 }
@@ -151,6 +154,7 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.StringVar(&f.out, "out", "replay-out", "")
 	fs.StringVar(&f.topic, "to-topic", "", "")
 	fs.DurationVar(&f.progress, "progress", 2*time.Second, "")
+	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "")
 	if ok, code := parseFlagsUsage(fs, args, "replay", replayUsage, stdout, stderr); !ok {
 		return code
 	}
@@ -220,10 +224,19 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return bad("%v", err)
 	}
 	log.Info("replay starting", "spans", len(rp.spans), "models", len(rp.scorers), "warmup", rp.warmupDesc, "out", f.out)
+	stopProfile := func() error { return nil }
+	if f.cpuprofile != "" {
+		if stopProfile, err = replay.StartCPUProfile(f.cpuprofile); err != nil {
+			return bad("--cpuprofile: %v", err)
+		}
+	}
 	start := time.Now()
 	stopProgress := replayProgress(stderr, f.progress, start, r)
 	err = r.Run(ctx, out)
 	stopProgress()
+	if perr := stopProfile(); err == nil && perr != nil {
+		err = perr
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "scorestream replay: %v\n", err)
 		return exitFailure
