@@ -644,3 +644,8 @@ func (p *Processor) deadLetter(in *kgo.Record, class string, err error) Result {
 		Err:        err,
 	}
 }
+
+// Clone returns a Processor with p's configuration, decoder, spec and models
+// and scratch of its own, for another goroutine: the loop scores several
+// partitions at once with one clone per worker.
+func (p *Processor) Clone() *Processor { return New(p.cfg, p.dec, p.spec, p.models) }
