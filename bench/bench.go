@@ -41,7 +41,8 @@ type Config struct {
 	Partitions  int32 // input partitions
 	Instances   int   // loops per phase
 	// Rate is the latency phase's events/s; 0 means half the events/s the
-	// same pipeline drained the backlog at (each pipeline its own).
+	// first scorer drained the backlog at: the scorers then run first and the
+	// copier last, every latency phase at that rate.
 	Rate    float64
 	Seconds float64 // length of the latency phase
 	// CommitInterval overrides the demo config's stream.commit_interval when
@@ -153,13 +154,23 @@ func Run(ctx context.Context, c Config) (Result, error) {
 		out     *Phase
 	}
 	res.Scorers = make([]Phase, len(c.Workers))
-	pipes := []pipeline{{"copier", true, c.Workers[0], &res.Copier}}
+	var pipes []pipeline
 	for i, w := range c.Workers {
 		name := "scorer"
 		if i > 0 {
 			name = fmt.Sprintf("scorer-%d", i)
 		}
 		pipes = append(pipes, pipeline{name, false, w, &res.Scorers[i]})
+	}
+	copier := pipeline{"copier", true, c.Workers[0], &res.Copier}
+	rate := c.Rate
+	if rate > 0 {
+		pipes = append([]pipeline{copier}, pipes...)
+	} else {
+		// Half the drain rate: the first scorer's. It runs first and sets the
+		// rate of every latency phase, the copier's (last) included, so that
+		// they compare at one rate.
+		pipes = append(pipes, copier)
 	}
 	for _, p := range pipes {
 		cfg := *base
@@ -176,12 +187,13 @@ func Run(ctx context.Context, c Config) (Result, error) {
 		}
 		fmt.Fprintf(c.Progress, "%s: draining %d events with %d instance(s), workers %d, commit interval %v\n",
 			p.name, prod.Produced, c.Instances, p.workers, cfg.Stream.CommitInterval)
-		ph, err := drain(ctx, &cfg, p.noop, c, prod, adm)
+		ph, err := drain(ctx, &cfg, p.noop, c, prod, adm, rate)
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", p.name, err)
 		}
 		ph.Workers = p.workers
 		*p.out = ph
+		rate = ph.LatencyRate
 		fmt.Fprintf(c.Progress, "%s: %.0f events/s, %.1f µs process CPU per event (%.2f cores), latency p50 %.1f ms p99 %.1f ms at %.0f events/s\n",
 			p.name, ph.EventsPerSec, ph.CPUPerEventUs, ph.CPUCores, ph.LatencyP50ms, ph.LatencyP99ms, ph.LatencyRate)
 	}
@@ -244,7 +256,8 @@ func replayPhase(ctx context.Context, cfg *config.Config, cl *kgo.Client, dir st
 
 // drain runs the loops over the backlog (throughput), then keeps them running
 // while the producer writes at c.Rate for c.Seconds (latency).
-func drain(ctx context.Context, cfg *config.Config, noop bool, c Config, prod *demo.Producer, adm *kadm.Client) (Phase, error) {
+// A rate of 0 is half the events/s of this drain.
+func drain(ctx context.Context, cfg *config.Config, noop bool, c Config, prod *demo.Producer, adm *kadm.Client, rate float64) (Phase, error) {
 	reg := prometheus.NewRegistry()
 	shared, err := stream.Prepare(ctx, cfg, reg)
 	if err != nil {
@@ -312,7 +325,7 @@ func drain(ctx context.Context, cfg *config.Config, noop bool, c Config, prod *d
 		ph.CPUCores = cpu.Seconds() / wall.Seconds()
 	}
 	// Latency: fresh histogram, paced input.
-	ph.LatencyRate = c.Rate
+	ph.LatencyRate = rate
 	if ph.LatencyRate <= 0 {
 		ph.LatencyRate = ph.EventsPerSec / 2
 	}

@@ -32,7 +32,8 @@ Flags:
   --partitions P     input partitions (default 6)
   --instances K      loops per pipeline (default 1)
   --rate R|half      events/s in the latency phase (default 2000); half: half
-                     the events/s each pipeline drained the backlog at
+                     the events/s the first scorer drained the backlog at (the
+                     scorers then run first, the copier last, all at that rate)
   --seconds S        length of the latency phase (default 10)
   --commit-interval D  stream.commit_interval of every pipeline (default: the
                      demo config's, 100ms)
