@@ -658,7 +658,7 @@ func (l *Loop) produceChangelog(ctx context.Context) {
 		l.batch = append(l.batch, partWork{partition: p, st: st})
 	}
 	_ = l.fanOut(func(w *worker, it *partWork) error {
-		w.changes = l.proc.Changelog(w.changes[:0], it.partition, it.st)
+		w.changes = w.proc.Changelog(w.changes[:0], it.partition, it.st) // its own Processor: Changelog keeps sizing scratch
 		for _, r := range w.changes {
 			l.sess.Produce(ctx, r, l.promise)
 		}
