@@ -163,7 +163,7 @@ type Config struct {
 	Segment string
 }
 
-// Processor scores records. It is not safe for concurrent use: each loop owns one
+// Processor scores records. It is not safe for concurrent use: each loop worker owns one (Clone)
 // (the decoder and spec it uses are shared and concurrency-safe).
 type Processor struct {
 	cfg    Config
