@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 	"syscall"
@@ -36,11 +37,22 @@ import (
 type Config struct {
 	Brokers     []string
 	RegistryURL string
-	Events      int     // backlog drained for throughput
-	Partitions  int32   // input partitions
-	Instances   int     // loops per phase
-	Rate        float64 // events/s for the latency phase
-	Seconds     float64 // length of the latency phase
+	Events      int   // backlog drained for throughput
+	Partitions  int32 // input partitions
+	Instances   int   // loops per phase
+	// Rate is the latency phase's events/s; 0 means half the events/s the
+	// first scorer drained the backlog at: the scorers then run first and the
+	// copier last, every latency phase at that rate.
+	Rate    float64
+	Seconds float64 // length of the latency phase
+	// CommitInterval overrides the demo config's stream.commit_interval when
+	// positive.
+	CommitInterval time.Duration
+	// Workers runs one scorer pipeline per value (stream.workers: 0 is
+	// GOMAXPROCS, 1 scores on the loop's goroutine only), each on fresh output
+	// topics and a fresh group over the same input; empty means {0}. The
+	// copier runs with the first value.
+	Workers []int
 	// Replay adds a phase: `scorestream replay` of the same input (everything
 	// the scorer consumed, the latency phase's records included) with the same
 	// model, writing Parquet, timed from start to the last record written.
@@ -58,10 +70,23 @@ type Phase struct {
 	// client's included; the broker is another process) while draining the
 	// backlog, per event, in µs.
 	CPUPerEventUs float64 `json:"process_cpu_us_per_event"`
-	LatencyP50ms  float64 `json:"latency_p50_ms"`
-	LatencyP99ms  float64 `json:"latency_p99_ms"`
-	Committed     int64   `json:"transactions_committed"`
-	Aborted       int64   `json:"transactions_aborted"`
+	// CPUCores is that CPU time over the drain's wall time: how many cores
+	// the process kept busy.
+	CPUCores     float64 `json:"process_cpu_cores"`
+	Workers      int     `json:"workers"`            // stream.workers (0: GOMAXPROCS)
+	LatencyRate  float64 `json:"latency_phase_rate"` // events/s fed in the latency phase
+	LatencyP50ms float64 `json:"latency_p50_ms"`     // input timestamp -> commit (the loop's histogram)
+	LatencyP99ms float64 `json:"latency_p99_ms"`
+	// Visible* are from an input's produce to its output's receipt by a
+	// read_committed consumer, exact (every latency-phase output; nearest rank).
+	VisibleP50ms float64 `json:"visible_p50_ms"`
+	VisibleP99ms float64 `json:"visible_p99_ms"`
+	VisibleMaxms float64 `json:"visible_max_ms"`
+	VisibleCount int     `json:"visible_outputs"`
+	TxnP50ms     float64 `json:"txn_duration_p50_ms"` // Begin to the end of End (the loop's histogram)
+	TxnP99ms     float64 `json:"txn_duration_p99_ms"`
+	Committed    int64   `json:"transactions_committed"`
+	Aborted      int64   `json:"transactions_aborted"`
 }
 
 // Result compares the scorer with the copier.
@@ -69,10 +94,15 @@ type Result struct {
 	Events          int     `json:"events"`
 	Partitions      int32   `json:"partitions"`
 	Instances       int     `json:"instances"`
+	CommitInterval  float64 `json:"commit_interval_ms"`
+	GOMAXPROCS      int     `json:"gomaxprocs"`
 	Copier          Phase   `json:"copier"`
-	Scorer          Phase   `json:"scorer"`
+	Scorer          Phase   `json:"scorer"`           // with Config.Workers[0]
 	ThroughputRatio float64 `json:"throughput_ratio"` // scorer / copier
-	LatencyRate     float64 `json:"latency_phase_rate"`
+	// Scorers are the scorer pipelines of every Config.Workers value, the
+	// first being Scorer; SpeedUp[i] is Scorers[i]'s events/s over Scorer's.
+	Scorers []Phase   `json:"scorers"`
+	SpeedUp []float64 `json:"speed_up"`
 	// With Config.Replay: the replay's records per second (scored and
 	// dead-lettered, warm-up none) and its ratio to the scorer's events/s.
 	ReplayEvents       int64   `json:"replay_events,omitempty"`
@@ -86,7 +116,10 @@ type Result struct {
 // Run creates fresh topics, produces the backlog, drains it with the copier and
 // then with the scorer, then runs both at a fixed rate for the latency figures.
 func Run(ctx context.Context, c Config) (Result, error) {
-	res := Result{Events: c.Events, Partitions: c.Partitions, Instances: c.Instances, LatencyRate: c.Rate}
+	if len(c.Workers) == 0 {
+		c.Workers = []int{0}
+	}
+	res := Result{Events: c.Events, Partitions: c.Partitions, Instances: c.Instances, GOMAXPROCS: runtime.GOMAXPROCS(0)}
 	run := fmt.Sprintf("bench-%d", time.Now().UnixNano())
 	dir, err := os.MkdirTemp("", "scorestream-bench")
 	if err != nil {
@@ -98,6 +131,10 @@ func Run(ctx context.Context, c Config) (Result, error) {
 		return res, err
 	}
 	base.Stream.InputTopics = []string{run + "-payments"}
+	if c.CommitInterval > 0 {
+		base.Stream.CommitInterval = c.CommitInterval
+	}
+	res.CommitInterval = float64(base.Stream.CommitInterval) / float64(time.Millisecond)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...))
 	if err != nil {
 		return res, err
@@ -116,12 +153,34 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	if err := prod.Produce(ctx, c.Events, 0); err != nil {
 		return res, err
 	}
-	for _, p := range []struct {
-		name string
-		noop bool
-		out  *Phase
-	}{{"copier", true, &res.Copier}, {"scorer", false, &res.Scorer}} {
+	type pipeline struct {
+		name    string
+		noop    bool
+		workers int
+		out     *Phase
+	}
+	res.Scorers = make([]Phase, len(c.Workers))
+	var pipes []pipeline
+	for i, w := range c.Workers {
+		name := "scorer"
+		if i > 0 {
+			name = fmt.Sprintf("scorer-%d", i)
+		}
+		pipes = append(pipes, pipeline{name, false, w, &res.Scorers[i]})
+	}
+	copier := pipeline{"copier", true, c.Workers[0], &res.Copier}
+	rate := c.Rate
+	if rate > 0 {
+		pipes = append([]pipeline{copier}, pipes...)
+	} else {
+		// Half the drain rate: the first scorer's. It runs first and sets the
+		// rate of every latency phase, the copier's (last) included, so that
+		// they compare at one rate.
+		pipes = append(pipes, copier)
+	}
+	for _, p := range pipes {
 		cfg := *base
+		cfg.Stream.Workers = p.workers
 		cfg.Stream.Group = run + "-" + p.name
 		cfg.Output = config.Output{
 			PredictionsTopic: run + "-" + p.name + "-out",
@@ -132,17 +191,24 @@ func Run(ctx context.Context, c Config) (Result, error) {
 		if err := stream.EnsureTopics(ctx, adm, &cfg, true, -1, nil); err != nil {
 			return res, err
 		}
-		fmt.Fprintf(c.Progress, "%s: draining %d events with %d instance(s)\n", p.name, c.Events, c.Instances)
-		ph, err := drain(ctx, &cfg, p.noop, c, prod)
+		fmt.Fprintf(c.Progress, "%s: draining %d events with %d instance(s), workers %d, commit interval %v\n",
+			p.name, prod.Produced, c.Instances, p.workers, cfg.Stream.CommitInterval)
+		ph, err := drain(ctx, &cfg, p.noop, c, prod, adm, rate)
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", p.name, err)
 		}
+		ph.Workers = p.workers
 		*p.out = ph
-		fmt.Fprintf(c.Progress, "%s: %.0f events/s, %.1f µs process CPU per event, latency p50 %.1f ms p99 %.1f ms at %.0f events/s\n",
-			p.name, ph.EventsPerSec, ph.CPUPerEventUs, ph.LatencyP50ms, ph.LatencyP99ms, c.Rate)
+		rate = ph.LatencyRate
+		fmt.Fprintf(c.Progress, "%s: %.0f events/s, %.1f µs process CPU per event (%.2f cores), latency p50 %.1f ms p99 %.1f ms at %.0f events/s\n",
+			p.name, ph.EventsPerSec, ph.CPUPerEventUs, ph.CPUCores, ph.LatencyP50ms, ph.LatencyP99ms, ph.LatencyRate)
 	}
+	res.Scorer = res.Scorers[0]
 	if res.Copier.EventsPerSec > 0 {
 		res.ThroughputRatio = res.Scorer.EventsPerSec / res.Copier.EventsPerSec
+	}
+	for _, s := range res.Scorers {
+		res.SpeedUp = append(res.SpeedUp, s.EventsPerSec/res.Scorer.EventsPerSec)
 	}
 	if c.Replay {
 		fmt.Fprintf(c.Progress, "replay: %s, log start to end, the scorer's model\n", base.Stream.InputTopics[0])
@@ -211,7 +277,8 @@ func replayPhase(ctx context.Context, cfg *config.Config, cl *kgo.Client, dir, p
 
 // drain runs the loops over the backlog (throughput), then keeps them running
 // while the producer writes at c.Rate for c.Seconds (latency).
-func drain(ctx context.Context, cfg *config.Config, noop bool, c Config, prod *demo.Producer) (Phase, error) {
+// A rate of 0 is half the events/s of this drain.
+func drain(ctx context.Context, cfg *config.Config, noop bool, c Config, prod *demo.Producer, adm *kadm.Client, rate float64) (Phase, error) {
 	reg := prometheus.NewRegistry()
 	shared, err := stream.Prepare(ctx, cfg, reg)
 	if err != nil {
@@ -271,27 +338,52 @@ func drain(ctx context.Context, cfg *config.Config, noop bool, c Config, prod *d
 			return Phase{}, fmt.Errorf("backlog not drained in 10 minutes (%d of %d)", done(), backlog)
 		}
 	}
-	ph := Phase{EventsPerSec: float64(backlog-firstN) / time.Since(first).Seconds()}
+	wall := time.Since(first)
+	ph := Phase{EventsPerSec: float64(backlog-firstN) / wall.Seconds()}
 	if n := backlog - firstN; n > 0 {
-		ph.CPUPerEventUs = float64((processCPU() - cpu0).Microseconds()) / float64(n)
+		cpu := processCPU() - cpu0
+		ph.CPUPerEventUs = float64(cpu.Microseconds()) / float64(n)
+		ph.CPUCores = cpu.Seconds() / wall.Seconds()
 	}
 	// Latency: fresh histogram, paced input.
-	hist := latencyHist(reg)
-	before := hist()
-	target := done() + int64(c.Rate*c.Seconds)
-	if err := prod.Produce(ctx, int(c.Rate*c.Seconds), c.Rate); err != nil {
+	ph.LatencyRate = rate
+	if ph.LatencyRate <= 0 {
+		ph.LatencyRate = ph.EventsPerSec / 2
+	}
+	hist := latencyHist(reg, "scorestream_stream_event_latency_seconds", "log_append")
+	txnHist := latencyHist(reg, "scorestream_stream_transaction_duration_seconds", "")
+	before, txnBefore := hist(), txnHist()
+	vis, err := watchVisibility(ctx, adm, c.Brokers, cfg.Stream.InputTopics[0], cfg.Output.PredictionsTopic, cfg.Output.DeadLetterTopic)
+	if err != nil {
+		return Phase{}, err
+	}
+	events := max(1, int(ph.LatencyRate*c.Seconds))
+	target := done() + int64(events)
+	if err := prod.Produce(ctx, events, ph.LatencyRate); err != nil {
+		vis.stop()
 		return Phase{}, err
 	}
 	for done() < target {
 		select {
 		case <-commits:
 		case <-time.After(time.Minute):
+			vis.stop()
 			return Phase{}, fmt.Errorf("latency phase did not complete")
 		}
 	}
-	after := hist()
+	after, txnAfter := hist(), txnHist()
 	ph.LatencyP50ms = quantile(before, after, 0.5) * 1000
 	ph.LatencyP99ms = quantile(before, after, 0.99) * 1000
+	ph.TxnP50ms = quantile(txnBefore, txnAfter, 0.5) * 1000
+	ph.TxnP99ms = quantile(txnBefore, txnAfter, 0.99) * 1000
+	// Every output is committed: wait (bounded) until the reader has them.
+	vis.wait(events, 30*time.Second)
+	lat := vis.stop()
+	if len(lat) < events {
+		return Phase{}, fmt.Errorf("latency phase: a read_committed reader saw %d of %d outputs", len(lat), events)
+	}
+	ph.VisibleCount = len(lat)
+	ph.VisibleP50ms, ph.VisibleP99ms, ph.VisibleMaxms = percentile(lat, 0.5), percentile(lat, 0.99), percentile(lat, 1)
 	stop()
 	wg.Wait()
 	for _, err := range errs {
@@ -311,16 +403,17 @@ type bucket struct {
 	cum float64
 }
 
-// latencyHist returns a function that snapshots the log_append latency histogram.
-func latencyHist(g prometheus.Gatherer) func() []bucket {
+// latencyHist returns a function that snapshots histogram name (with label
+// from = from, unless from is "").
+func latencyHist(g prometheus.Gatherer, name, from string) func() []bucket {
 	return func() []bucket {
 		mfs, _ := g.Gather()
 		for _, mf := range mfs {
-			if mf.GetName() != "scorestream_stream_event_latency_seconds" {
+			if mf.GetName() != name {
 				continue
 			}
 			for _, m := range mf.GetMetric() {
-				if label(m, "from") != "log_append" {
+				if from != "" && label(m, "from") != from {
 					continue
 				}
 				var out []bucket

@@ -73,8 +73,12 @@ type Stream struct {
 	InstanceID            string        `yaml:"instance_id"`             // default: hostname; env SCORESTREAM_INSTANCE_ID overrides
 	CommitInterval        time.Duration `yaml:"commit_interval"`         // default 100ms
 	MaxRecordsPerTxn      int           `yaml:"max_records_per_txn"`     // default 10000
-	TransactionTimeout    time.Duration `yaml:"transaction_timeout"`     // default 60s; must exceed rebalance_timeout
-	SessionTimeout        time.Duration `yaml:"session_timeout"`         // default 45s
+	// Workers bounds the goroutines scoring one poll's records of several
+	// partitions at once (a partition's records stay in order on one); default
+	// 0 = GOMAXPROCS, 1 = all on the loop's goroutine.
+	Workers            int           `yaml:"workers"`
+	TransactionTimeout time.Duration `yaml:"transaction_timeout"` // default 60s; must exceed rebalance_timeout
+	SessionTimeout     time.Duration `yaml:"session_timeout"`     // default 45s
 	// StaticMembership joins the group with group.instance.id = instance_id
 	// (KIP-345): an instance back within session_timeout gets its partitions
 	// again with no rebalance. Default true.

@@ -186,6 +186,9 @@ func (c *Config) validateStream(p *problems) {
 	if s.MaxRecordsPerTxn <= 0 {
 		p.add("stream.max_records_per_txn", "must be > 0")
 	}
+	if s.Workers < 0 {
+		p.add("stream.workers", "must be >= 0 (0: GOMAXPROCS)")
+	}
 	switch {
 	case s.TransactionTimeout <= 0:
 		p.add("stream.transaction_timeout", "must be > 0")

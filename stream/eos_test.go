@@ -24,7 +24,6 @@ import (
 	"github.com/scorestream/scorestream/state"
 	"github.com/scorestream/scorestream/state/checkpoint"
 	"github.com/scorestream/scorestream/stream"
-	"github.com/scorestream/scorestream/stream/process"
 )
 
 // harness is an embedded broker and registry with the demo topics and config.
@@ -200,19 +199,8 @@ func (h *harness) checkState(partitions int32) {
 	t := h.t
 	t.Helper()
 	ctx := context.Background()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(h.env.Brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	conn := []kgo.Opt{kgo.SeedBrokers(h.env.Brokers...)}
+	cl, conn, ps, proc := h.sequentialPass(partitions)
 	stCfg := state.Config{Limits: h.shared.Spec.Limits(), MaxEntities: h.cfg.State.MaxEntities}
-	ps := make([]int32, partitions)
-	for i := range ps {
-		ps[i] = int32(i)
-	}
-	proc := process.New(process.Config{PredictionsTopic: "p", DeadLetterTopic: "d", ChangelogTopic: "c"},
-		h.shared.Decoder, h.shared.Spec, h.shared.Models)
 	want, err := stream.Replay(ctx, conn, cl, "payments", ps, proc, stCfg)
 	if err != nil {
 		t.Fatal(err)

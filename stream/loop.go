@@ -15,6 +15,20 @@
 // A transaction spans a commit interval or a record bound, not one poll, so the
 // per-transaction cost (AddOffsetsToTxn, TxnOffsetCommit, EndTxn, markers) is paid
 // once per interval rather than once per poll.
+//
+// # Produce as you go, partitions in parallel
+//
+// Each poll's records are scored and their outputs produced into the open
+// transaction at once, so they are on their way to the brokers while the
+// transaction goes on and its commit does not wait for a burst of scoring. Only
+// the changelog waits for the end: one record per entity changed, its final
+// state in the transaction. When a poll holds records of several partitions,
+// up to Config.Workers goroutines score them, one partition at a time each
+// (a partition's records stay in offset order on one goroutine; each worker
+// has its own Processor, and partitions have independent state). Run's
+// goroutine waits for them before it polls again or ends the transaction, so
+// the transaction, the staged state and the session still have one owner
+// between polls.
 package stream
 
 import (
@@ -23,6 +37,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,6 +92,11 @@ type Config struct {
 	// OnCommit, if set, is called after every committed transaction with the
 	// number of input records it covered.
 	OnCommit func(records int)
+	// Workers bounds the goroutines that score one poll's records when they
+	// come from several partitions (each partition's records stay in order on
+	// one goroutine); 0 means GOMAXPROCS, 1 scores everything on the loop's
+	// goroutine.
+	Workers int
 }
 
 // Stats are running totals, safe to read from any goroutine.
@@ -85,6 +105,9 @@ type Stats struct {
 	DeadLetters atomic.Int64 // committed
 	Committed   atomic.Int64 // transactions
 	Aborted     atomic.Int64 // transactions
+	// ParallelPolls counts polls whose records were scored on more than one
+	// worker (they came from several partitions; Config.Workers > 1).
+	ParallelPolls atomic.Int64
 }
 
 // Loop is one scorestream instance's transactional loop.
@@ -109,16 +132,16 @@ type Loop struct {
 	opts        []kgo.Opt // to build a new session after a failed one
 
 	// Per-transaction bookkeeping, owned by Run.
-	inTxn    bool
-	txnStart time.Time
-	pending  []process.Pending // prepared records of the open transaction
-	results  []process.Result  // their results, after Finish
-	touched  map[int32]*state.Partition
-	changes  []*kgo.Record // changelog scratch
-	prodErr  atomic.Pointer[error]
-	backoff  time.Duration
-	drift    observers // drift counters of the models in use
-	ck       ckptState
+	inTxn      bool
+	txnStart   time.Time
+	txnRecords int // input records of the open transaction
+	touched    map[int32]*state.Partition
+	workers    []*worker  // workers[0] runs on Run's goroutine and owns proc
+	batch      []partWork // the poll's records by partition, or the partitions whose changelog is due
+	prodErr    atomic.Pointer[error]
+	backoff    time.Duration
+	drift      observers // drift counters of the models in use
+	ck         ckptState
 }
 
 // metadataMinAge bounds how long a produce retried on CONCURRENT_TRANSACTIONS
@@ -130,6 +153,18 @@ func New(cfg Config, proc *process.Processor, log *slog.Logger, m *Metrics) (*Lo
 	l := &Loop{cfg: cfg, log: log, m: m, proc: proc, parts: make(map[int32]*state.Partition),
 		drop: make(map[int32]bool), owned: make(map[tp]bool), restored: make(map[int32]bool),
 		touched: make(map[int32]*state.Partition), ck: newCkptState()}
+	n := cfg.Workers
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	l.workers = make([]*worker, n)
+	for i := range l.workers {
+		wp := proc
+		if i > 0 {
+			wp = proc.Clone()
+		}
+		l.workers[i] = &worker{proc: wp}
+	}
 	l.touch()
 	l.cfg.State.OnEarlyEvict = m.EarlyEvictions.Inc
 	opts := append([]kgo.Opt{}, cfg.Conn...)
@@ -393,7 +428,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			}
 			l.mu.Unlock()
 		}
-		fetches := l.sess.PollRecords(pollCtx, max(1, l.cfg.MaxRecordsPerTxn-len(l.pending)))
+		fetches := l.sess.PollRecords(pollCtx, max(1, l.cfg.MaxRecordsPerTxn-l.txnRecords))
 		l.mu.Lock()
 		l.pollCancel = nil
 		l.mu.Unlock()
@@ -421,7 +456,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			l.wait(ctx, hold)
 			continue
 		}
-		if l.inTxn && (len(l.pending) >= l.cfg.MaxRecordsPerTxn || time.Since(l.txnStart) >= l.cfg.CommitInterval) {
+		if l.inTxn && (l.txnRecords >= l.cfg.MaxRecordsPerTxn || time.Since(l.txnStart) >= l.cfg.CommitInterval) {
 			if err := l.end(work, true); err != nil {
 				if err := l.restart(ctx, err); err != nil {
 					return err
@@ -467,7 +502,9 @@ func (l *Loop) process(ctx context.Context, fetches kgo.Fetches) (hold error, fa
 		// the poll: an idle loop may wait in its poll for minutes, and a model
 		// swapped in meanwhile must score the records that end the wait.
 		if next := l.nextModels(); next != nil {
-			l.proc.SetModels(next)
+			for _, w := range l.workers {
+				w.proc.SetModels(next)
+			}
 		}
 		if err := l.sess.Begin(); err != nil {
 			return nil, fmt.Errorf("stream: begin transaction: %w", err)
@@ -478,48 +515,171 @@ func (l *Loop) process(ctx context.Context, fetches kgo.Fetches) (hold error, fa
 	if err := l.ensureRestored(ctx, records); err != nil {
 		return fmt.Errorf("restore state: %w", err), nil
 	}
+	l.batch = l.batch[:0]
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-		if n := len(p.Records); n > 0 {
-			l.m.Consumed.WithLabelValues(p.Topic).Add(float64(n))
-			lag := p.HighWatermark - p.Records[n-1].Offset - 1
-			l.m.Lag.WithLabelValues(p.Topic, strconv.Itoa(int(p.Partition))).Set(float64(max(0, lag)))
+		n := len(p.Records)
+		if n == 0 {
+			return
 		}
+		l.m.Consumed.WithLabelValues(p.Topic).Add(float64(n))
+		lag := p.HighWatermark - p.Records[n-1].Offset - 1
+		l.m.Lag.WithLabelValues(p.Topic, strconv.Itoa(int(p.Partition))).Set(float64(max(0, lag)))
+		// State is per partition number (one input topic when there is
+		// state): records of one number from several topics share a worker.
+		i := slices.IndexFunc(l.batch, func(w partWork) bool { return w.partition == p.Partition })
+		if i < 0 {
+			st := l.parts[p.Partition]
+			l.touched[p.Partition] = st
+			l.batch = append(l.batch, partWork{partition: p.Partition, st: st})
+			i = len(l.batch) - 1
+		}
+		l.batch[i].recs = append(l.batch[i].recs, p.Records)
 	})
-	for _, r := range records {
-		part := l.parts[r.Partition]
-		pe, err := l.proc.Prepare(ctx, r, part)
-		if err != nil {
-			l.m.RegistryErrors.WithLabelValues("unavailable").Inc()
-			return err, nil
-		}
-		l.touched[r.Partition] = part
-		l.pending = append(l.pending, pe)
+	l.txnRecords += len(records)
+	if min(len(l.workers), len(l.batch)) > 1 {
+		l.Stats.ParallelPolls.Add(1)
+	}
+	if err := l.fanOut(func(w *worker, it *partWork) error { return w.prepare(ctx, it) },
+		func(w *worker) { w.finish(ctx, l) }); err != nil {
+		l.m.RegistryErrors.WithLabelValues("unavailable").Inc()
+		return err, nil
 	}
 	return nil, nil
 }
 
-// produce scores the transaction's prepared records (one batched call per model
-// when the model batches) and produces their outputs into the transaction, then
-// the changelog: one record per entity changed, its final state in this
-// transaction (or a tombstone).
-func (l *Loop) produce(ctx context.Context) {
-	l.results = l.proc.Finish(l.pending)
-	for i := range l.results {
-		in := l.pending[i].Input()
-		for _, out := range l.results[i].Records {
+// partWork is one partition's share of a poll: its state and its records in
+// offset order (one slice per input topic).
+type partWork struct {
+	partition int32
+	st        *state.Partition
+	recs      [][]*kgo.Record
+}
+
+// worker scores partitions on one goroutine with its own Processor (the
+// decoder, spec and models it uses are shared and safe for concurrent use; its
+// scratch, slabs and decode buffers are its own).
+type worker struct {
+	proc    *process.Processor
+	pending []process.Pending // the poll's prepared records
+	err     error             // the first Prepare failure of the poll
+	changes []*kgo.Record     // changelog scratch
+	// What the open transaction scored, for the metrics of its commit:
+	// Finish's results alias its buffers, reused at the next Finish.
+	done  []scored
+	feats []float64 // the feature vectors of done, in order
+}
+
+// scored is a result kept until its transaction ends.
+type scored struct {
+	appended time.Time // the input record's timestamp
+	res      process.Result
+	nfeat    int // len(res.Features); they are in worker.feats
+}
+
+// fanOut runs each over the items of l.batch, sharing them among up to
+// len(l.workers) workers (one item at a time, so a partition's records stay
+// in order on one goroutine), then after on every worker that ran. With one
+// item or one worker it runs on the caller's goroutine. It returns the first
+// error of each.
+func (l *Loop) fanOut(each func(*worker, *partWork) error, after func(*worker)) error {
+	n := min(len(l.workers), len(l.batch))
+	var next atomic.Int64
+	run := func(w *worker) {
+		w.err = nil
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= len(l.batch) {
+				break
+			}
+			if err := each(w, &l.batch[i]); err != nil {
+				w.err = err
+				break
+			}
+		}
+		if after != nil {
+			after(w)
+		}
+	}
+	if n <= 1 {
+		n = 1
+		run(l.workers[0])
+	} else {
+		var wg sync.WaitGroup
+		for _, w := range l.workers[:n] {
+			wg.Go(func() { run(w) })
+		}
+		wg.Wait()
+	}
+	for _, w := range l.workers[:n] {
+		if w.err != nil {
+			return w.err
+		}
+	}
+	return nil
+}
+
+// prepare prepares one partition's records (decode, features, staged state).
+// A failure (ErrRetry: the registry is unreachable) drops what the worker
+// prepared in this poll; the transaction then aborts, undoing the staged state.
+func (w *worker) prepare(ctx context.Context, it *partWork) error {
+	for _, rs := range it.recs {
+		for _, r := range rs {
+			pe, err := w.proc.Prepare(ctx, r, it.st)
+			if err != nil {
+				w.proc.Discard()
+				w.pending = w.pending[:0]
+				return err
+			}
+			w.pending = append(w.pending, pe)
+		}
+	}
+	return nil
+}
+
+// finish scores the worker's prepared records (one batched call per model when
+// the model batches) and produces their outputs into the open transaction at
+// once: they are sent while the transaction goes on, so its commit does not wait
+// for a burst of scoring and producing. What the commit's metrics need is kept.
+func (w *worker) finish(ctx context.Context, l *Loop) {
+	if w.err != nil || len(w.pending) == 0 {
+		return
+	}
+	results := w.proc.Finish(w.pending)
+	for i := range results {
+		in := w.pending[i].Input()
+		r := &results[i]
+		for _, out := range r.Records {
 			if out.Partition == 0 {
 				out.Partition = in.Partition // hint for keyless records; see partitioner
 			}
 			l.sess.Produce(ctx, out, l.promise)
 		}
+		k := scored{appended: in.Timestamp, res: *r, nfeat: len(r.Features)}
+		k.res.Records, k.res.Err = nil, nil
+		w.feats = append(w.feats, r.Features...)
+		k.res.Features = nil
+		w.done = append(w.done, k)
 	}
+	w.pending = w.pending[:0]
+}
+
+// produceChangelog produces the open transaction's changelog: one record per
+// entity changed, its final state in this transaction (or a tombstone). It
+// runs as the transaction ends, after every output is produced, the partitions
+// shared among the workers.
+func (l *Loop) produceChangelog(ctx context.Context) {
+	l.batch = l.batch[:0]
 	for p, st := range l.touched {
-		l.changes = l.proc.Changelog(l.changes[:0], p, st)
-		for _, r := range l.changes {
+		l.batch = append(l.batch, partWork{partition: p, st: st})
+	}
+	_ = l.fanOut(func(w *worker, it *partWork) error {
+		w.changes = w.proc.Changelog(w.changes[:0], it.partition, it.st) // its own Processor: Changelog keeps sizing scratch
+		for _, r := range w.changes {
 			l.sess.Produce(ctx, r, l.promise)
 		}
-	}
-	clear(l.changes)
+		clear(w.changes)
+		return nil
+	}, nil)
 }
 
 func (l *Loop) promise(r *kgo.Record, err error) {
@@ -628,7 +788,7 @@ func (l *Loop) end(ctx context.Context, commit bool) error {
 		return nil
 	}
 	if commit {
-		l.produce(ctx)
+		l.produceChangelog(ctx)
 		if err := l.sess.Client().Flush(ctx); err != nil {
 			commit = false
 		}
@@ -640,7 +800,7 @@ func (l *Loop) end(ctx context.Context, commit bool) error {
 	committed, err := l.sess.End(ctx, kgo.TransactionEndTry(commit))
 	l.touch()
 	dur := time.Since(l.txnStart)
-	n := len(l.pending)
+	n := l.txnRecords
 	if committed && err == nil {
 		for _, st := range l.touched {
 			st.Commit()
@@ -649,8 +809,8 @@ func (l *Loop) end(ctx context.Context, commit bool) error {
 		l.committedChangelog(true)
 	} else {
 		l.committedChangelog(false)
-		if !commit {
-			l.proc.Discard()
+		for _, w := range l.workers {
+			w.proc.Discard() // a poll's prepared records, if its Prepare failed
 		}
 		for _, st := range l.touched {
 			st.Abort()
@@ -660,7 +820,10 @@ func (l *Loop) end(ctx context.Context, commit bool) error {
 		l.log.Info("transaction aborted; its records will be polled again", "records", n, "wanted_commit", commit)
 	}
 	clear(l.touched)
-	l.pending, l.results = l.pending[:0], l.results[:0]
+	for _, w := range l.workers {
+		w.pending, w.done, w.feats = w.pending[:0], w.done[:0], w.feats[:0]
+	}
+	l.txnRecords = 0
 	l.inTxn = false
 	if err != nil {
 		return fmt.Errorf("stream: end transaction: %w", err)
@@ -686,28 +849,33 @@ func (l *Loop) record(n int, dur time.Duration) {
 	}
 	champDrift, challDrift := l.drift.of(l.m.Drift, ms, l.proc.Spec().Names())
 	var preds, dead int64
-	for i := range l.results {
-		r := &l.results[i]
-		logAppend.Observe(now.Sub(l.pending[i].Input().Timestamp).Seconds())
-		if r.DeadLetter != "" {
-			dead++
-			l.m.DeadLetters.WithLabelValues(r.DeadLetter).Inc()
-			continue
-		}
-		preds++
-		for _, f := range r.Absent {
-			l.m.FeatureAbsent.WithLabelValues(l.proc.Spec().Names()[f]).Inc()
-		}
-		eventTime.Observe(now.Sub(time.UnixMilli(r.EventTime)).Seconds())
-		champScore.Observe(r.Score)
-		champDrift.Observe(r.Score, r.Features)
-		l.m.Decisions.WithLabelValues(ch.Name, ch.Version, "champion", r.Decision).Inc()
-		if c := ms.Challenger; c != nil && r.ChallengerDecide != "" {
-			challScore.Observe(r.ChallengerScore)
-			challDrift.Observe(r.ChallengerScore, r.Features)
-			l.m.Decisions.WithLabelValues(c.Name, c.Version, "challenger", r.ChallengerDecide).Inc()
-			if r.ChallengerDecide != r.Decision {
-				l.m.Disagreements.Inc()
+	for _, w := range l.workers {
+		feats := w.feats
+		for i := range w.done {
+			k := &w.done[i]
+			r := &k.res
+			r.Features, feats = feats[:k.nfeat:k.nfeat], feats[k.nfeat:]
+			logAppend.Observe(now.Sub(k.appended).Seconds())
+			if r.DeadLetter != "" {
+				dead++
+				l.m.DeadLetters.WithLabelValues(r.DeadLetter).Inc()
+				continue
+			}
+			preds++
+			for _, f := range r.Absent {
+				l.m.FeatureAbsent.WithLabelValues(l.proc.Spec().Names()[f]).Inc()
+			}
+			eventTime.Observe(now.Sub(time.UnixMilli(r.EventTime)).Seconds())
+			champScore.Observe(r.Score)
+			champDrift.Observe(r.Score, r.Features)
+			l.m.Decisions.WithLabelValues(ch.Name, ch.Version, "champion", r.Decision).Inc()
+			if c := ms.Challenger; c != nil && r.ChallengerDecide != "" {
+				challScore.Observe(r.ChallengerScore)
+				challDrift.Observe(r.ChallengerScore, r.Features)
+				l.m.Decisions.WithLabelValues(c.Name, c.Version, "challenger", r.ChallengerDecide).Inc()
+				if r.ChallengerDecide != r.Decision {
+					l.m.Disagreements.Inc()
+				}
 			}
 		}
 	}

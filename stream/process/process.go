@@ -163,7 +163,7 @@ type Config struct {
 	Segment string
 }
 
-// Processor scores records. It is not safe for concurrent use: each loop owns one
+// Processor scores records. It is not safe for concurrent use: each loop worker owns one (Clone)
 // (the decoder and spec it uses are shared and concurrency-safe).
 type Processor struct {
 	cfg    Config
@@ -720,3 +720,8 @@ func (p *Processor) deadLetter(in *kgo.Record, class string, err error) Result {
 		Err:        err,
 	}
 }
+
+// Clone returns a Processor with p's configuration, decoder, spec and models
+// and scratch of its own, for another goroutine: the loop scores several
+// partitions at once with one clone per worker.
+func (p *Processor) Clone() *Processor { return New(p.cfg, p.dec, p.spec, p.models) }
