@@ -80,7 +80,7 @@ type Config struct {
 	Models  []*process.Scorer // Models[0] is the reference
 	State   state.Config
 	Segment string // dotted field path, "" none
-	Batch   int    // records scored per call and per state commit; default 512
+	Batch   int    // records scored per call; default 512
 	// RetryFor is how long an unreachable registry is retried before Run fails;
 	// default 1 minute.
 	RetryFor time.Duration
@@ -142,6 +142,10 @@ func (r *Replayer) Progress() Stats {
 }
 
 const chunkSize = 256
+
+// stateCommitEvery is how many records a partition's state takes between
+// commits in a replay (see Replayer.partition).
+const stateCommitEvery = 4096
 
 // Run replays every span and hands the range's events to sink. It returns when
 // all are read and written, or on the first error (a sink error, a registry
@@ -275,12 +279,24 @@ func (r *Replayer) partition(ctx context.Context, s Span, in <-chan []*kgo.Recor
 	}
 	proc := process.New(process.Config{Segment: r.cfg.Segment}, r.cfg.Decoder, r.cfg.Spec, nil)
 	pending := make([]process.Pending, 0, r.cfg.Batch)
+	// The state is committed every stateCommitEvery records, not every batch:
+	// a commit encodes each entity written since the last one, and the
+	// partition's state after any sequence of commits is the same
+	// (state.TestTransactionsMatchRecordByRecord), so fewer commits only save
+	// encodings. The undo log between commits is bounded by the count.
+	staged := 0
+	commit := func(force bool) {
+		if staged >= stateCommitEvery || (force && staged > 0) {
+			st.Commit()
+			staged = 0
+		}
+	}
 	flush := func() error {
 		if len(pending) == 0 {
 			return nil
 		}
 		evs := r.score(proc, pending)
-		st.Commit()
+		commit(false)
 		pending = pending[:0]
 		select {
 		case out <- evs:
@@ -295,8 +311,9 @@ func (r *Replayer) partition(ctx context.Context, s Span, in <-chan []*kgo.Recor
 			if err != nil {
 				return err
 			}
+			staged++
 			if rec.Offset < s.From { // warm-up: state only
-				st.Commit()
+				commit(false)
 				proc.Discard()
 				r.warmup.Add(1)
 				continue
@@ -312,7 +329,9 @@ func (r *Replayer) partition(ctx context.Context, s Span, in <-chan []*kgo.Recor
 			return err
 		}
 	}
-	return flush()
+	err = flush()
+	commit(true)
+	return err
 }
 
 // prepare is Prepare, retrying while the registry is unreachable.
