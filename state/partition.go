@@ -70,6 +70,16 @@ type Partition struct {
 	free     []*Entity // entities the partition allocated, to reuse (at most maxFree)
 	buf      []byte    // encoding scratch
 
+	// Decoded entities kept after Commit, so that the next read of a recently
+	// written entity skips decoding its encoding: cached[n] decodes to exactly
+	// n.enc (it is the entity Commit encoded it from). At most maxCached, the
+	// most recently committed (ring holds them in commit order).
+	cached    map[*node]cachedEnt
+	ring      []ringEnt
+	gen       uint64
+	ringAt    int
+	maxCached int // defaultMaxCached; 0: none kept
+
 	// The open transaction.
 	undo    []undo
 	touched map[string]bool // key -> held when the transaction began
@@ -130,7 +140,7 @@ func NewPartition(cfg Config) (*Partition, error) {
 		cfg.Layout = (&Layout{}).Prepare()
 	}
 	return &Partition{cfg: cfg, items: make(map[string]*node), touched: make(map[string]bool),
-		wm: minTime, cwm: minTime}, nil
+		cached: make(map[*node]cachedEnt), maxCached: defaultMaxCached, wm: minTime, cwm: minTime}, nil
 }
 
 const minTime = -1 << 62
@@ -157,6 +167,9 @@ func (p *Partition) Get(key string, wm int64) *Entity {
 func (p *Partition) entity(n *node) *Entity {
 	if n.ent != nil {
 		return n.ent
+	}
+	if c, ok := p.cached[n]; ok {
+		return c.e
 	}
 	if p.readNode != n {
 		if p.read == nil {
@@ -192,6 +205,57 @@ func (p *Partition) alloc() *Entity {
 // entities than that allocates the rest anew).
 const maxFree = 512
 
+// cachedEnt is a node's decoded entity and when it was cached.
+type cachedEnt struct {
+	e   *Entity
+	gen uint64
+}
+
+// ringEnt is a ring entry: n was cached at gen (it may have been cached anew
+// since, the same entity or another).
+type ringEnt struct {
+	n   *node
+	gen uint64
+}
+
+// defaultMaxCached bounds the decoded entities a partition keeps after Commit
+// (a decoded demo entity is about 1-2 KB).
+const defaultMaxCached = 1024
+
+// cache keeps e, which the partition owns and which decodes to n.enc, as n's
+// decoded entity, dropping the least recently cached one beyond maxCached.
+func (p *Partition) cache(n *node, e *Entity) {
+	if old, ok := p.cached[n]; ok {
+		delete(p.cached, n) // its ring entry is stale now
+		if old.e != e {
+			p.release(old.e)
+		}
+	}
+	if p.maxCached <= 0 {
+		p.release(e)
+		return
+	}
+	p.gen++
+	if len(p.ring) < p.maxCached {
+		p.ring = append(p.ring, ringEnt{n, p.gen})
+	} else {
+		if old := p.ring[p.ringAt]; p.cached[old.n].gen == old.gen { // not taken or cached anew since
+			p.uncache(old.n)
+		}
+		p.ring[p.ringAt] = ringEnt{n, p.gen}
+		p.ringAt = (p.ringAt + 1) % p.maxCached
+	}
+	p.cached[n] = cachedEnt{e, p.gen}
+}
+
+// uncache drops n's cached decoded entity, if any.
+func (p *Partition) uncache(n *node) {
+	if c, ok := p.cached[n]; ok {
+		delete(p.cached, n)
+		p.release(c.e)
+	}
+}
+
 // release makes e, if the partition allocated it, reusable.
 func (p *Partition) release(e *Entity) {
 	if e != nil && e.owner == p && e != p.read && len(p.free) < maxFree {
@@ -212,6 +276,7 @@ func (p *Partition) expired(last, wm int64) bool { return last <= wm-p.cfg.TTL.M
 func (p *Partition) Stage(key string, e *Entity) {
 	n, ok := p.items[key]
 	if ok {
+		p.uncache(n)
 		p.move(n)
 	} else {
 		n = p.insert(strings.Clone(key))
@@ -231,11 +296,16 @@ func (p *Partition) Observe(key string, o *Obs) {
 	case !ok:
 		n = p.insert(strings.Clone(key))
 	case p.expired(n.last, p.wm):
+		p.uncache(n)
 		p.move(n)
 	default:
 		e = n.ent
 		if e == nil && p.readNode == n { // Get decoded it: take the scratch
 			e, p.read, p.readNode = p.read, nil, nil
+		}
+		if c, ok := p.cached[n]; e == nil && ok { // take the cached decoding
+			e = c.e
+			delete(p.cached, n)
 		}
 		if e == nil {
 			e = p.alloc()
@@ -318,6 +388,7 @@ func (p *Partition) remove(n *node, log bool) {
 	if p.readNode == n {
 		p.readNode = nil
 	}
+	p.uncache(n)
 	p.unlink(n)
 	delete(p.items, n.key)
 }
@@ -405,10 +476,15 @@ func (p *Partition) Commit() {
 		}
 	}
 	for _, n := range p.dirty {
-		if p.items[n.key] == n { // not evicted or expired since
+		held := p.items[n.key] == n // not evicted or expired since
+		if held {
 			p.encode(n)
 		}
-		p.release(n.ent)
+		if held && n.ent.owner == p {
+			p.cache(n, n.ent)
+		} else {
+			p.release(n.ent)
+		}
 		n.ent = nil
 	}
 	p.cwm = p.wm
@@ -495,6 +571,7 @@ func (p *Partition) Restore(key string, value []byte) error {
 		if p.readNode == n {
 			p.readNode = nil
 		}
+		p.uncache(n)
 		p.unlink(n)
 		p.link(n, p.tail)
 	} else {

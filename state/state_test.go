@@ -463,6 +463,7 @@ func TestTransactionsMatchRecordByRecord(t *testing.T) {
 		short := Limits{TTL: 30 * time.Minute, Layout: lay}
 		cfg := Config{Limits: short, MaxEntities: 1 + rng.Intn(6)}
 		live, _ := NewPartition(cfg)
+		live.maxCached = int(seed % 4) // 0: no decoded entity kept; 1-3: the ring wraps
 		ref, _ := NewPartition(cfg)
 		var log []change
 		type ev struct {
@@ -516,6 +517,9 @@ func TestTransactionsMatchRecordByRecord(t *testing.T) {
 			}
 			log = appendChanges(log, live)
 			live.Commit()
+			if len(live.cached) > live.maxCached {
+				t.Fatalf("seed %d txn %d: %d decoded entities kept, at most %d", seed, txn, len(live.cached), live.maxCached)
+			}
 			if dump(live) != dump(ref) || live.Watermark() != ref.Watermark() {
 				t.Fatalf("seed %d txn %d: transaction state differs from record by record", seed, txn)
 			}
@@ -718,5 +722,48 @@ func BenchmarkDecode(b *testing.B) {
 		if _, err := d.decode(lay, buf, true); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestDecodedCacheFollowsWrites: a committed entity is kept decoded for the
+// next read; a Restore or a Stage of the same key afterwards replaces it, so a
+// read gives what was restored or staged, never the cached decoding.
+func TestDecodedCacheFollowsWrites(t *testing.T) {
+	t0 := int64(1_700_000_000_000)
+	enc := func(e *Entity) string { return string(e.AppendBinary(nil)) }
+	p, _ := NewPartition(Config{Limits: lim, MaxEntities: 10})
+	p.Advance(t0)
+	p.Observe("a", obs(t0, 5, "m1"))
+	p.Changes(func(string, []byte) {})
+	p.Commit()
+	if _, ok := p.cached[p.items["a"]]; !ok {
+		t.Fatal("a committed entity is not kept decoded")
+	}
+	// Another entity's state, restored under key a.
+	q, _ := NewPartition(Config{Limits: lim, MaxEntities: 10})
+	q.Advance(t0 + minute)
+	q.Observe("b", obs(t0+minute, 9, "m2"))
+	q.Observe("b", obs(t0+minute, 11, "m3"))
+	q.Changes(func(string, []byte) {})
+	q.Commit()
+	other := enc(q.Get("b", q.Watermark()))
+	if err := p.Restore("a", []byte(other)); err != nil {
+		t.Fatal(err)
+	}
+	if got := enc(p.Get("a", p.Watermark())); got != other {
+		t.Fatalf("after Restore, a reads %q, want the restored %q", got, other)
+	}
+	// A staged entity replaces a cached decoding too.
+	p.Advance(t0 + 2*minute)
+	p.Observe("a", obs(t0+2*minute, 1, "m4"))
+	p.Changes(func(string, []byte) {})
+	p.Commit()
+	staged := newEntity(lay).Observe(lay, obs(t0+2*minute, 42, "m9"), p.Watermark())
+	want := enc(staged)
+	p.Stage("a", staged)
+	p.Changes(func(string, []byte) {})
+	p.Commit()
+	if got := enc(p.Get("a", p.Watermark())); got != want {
+		t.Fatalf("after Stage, a reads %q, want the staged %q", got, want)
 	}
 }
