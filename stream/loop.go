@@ -822,6 +822,9 @@ func (l *Loop) end(ctx context.Context, commit bool) error {
 	clear(l.touched)
 	for _, w := range l.workers {
 		w.pending, w.done, w.feats = w.pending[:0], w.done[:0], w.feats[:0]
+		// The transaction's produces are complete when End returned no error
+		// (flushed, or aborted and failed): their memory is reused.
+		w.proc.Release(err == nil)
 	}
 	l.txnRecords = 0
 	l.inTxn = false

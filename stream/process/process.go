@@ -200,6 +200,75 @@ type Processor struct {
 	classBuf                 []float64      // class_scores of the prediction being encoded
 	outBytes                 int            // value and header bytes per scored record, last Finish
 	clKey                    int            // key bytes per changelog record, last Changelog
+
+	// The memory of produced records, reused once Release says they are done.
+	outs   reuse[output]
+	bufs   reuse[byte]
+	clRecs reuse[kgo.Record]
+}
+
+// reuse hands out slices for a transaction's produced records and takes them
+// all back at Release: the records live until their produces complete, so
+// their memory cannot be reused before the transaction ends, but it can be
+// after (instead of a new slab per Finish, which the garbage collector then
+// has to reclaim).
+type reuse[T any] struct{ used, free [][]T }
+
+// maxReuse bounds the slices a reuse keeps for later.
+const maxReuse = 16
+
+// get returns an empty slice with room for n, which the caller hands to keep
+// once it is done appending.
+func (r *reuse[T]) get(n int) []T {
+	for i, s := range r.free {
+		if cap(s) >= n {
+			last := len(r.free) - 1
+			r.free[i], r.free[last] = r.free[last], nil
+			r.free = r.free[:last]
+			return s[:0]
+		}
+	}
+	return make([]T, 0, n)
+}
+
+// keep notes s (its final backing array) as in use until release. Past
+// maxUsed slices (a caller that never releases, e.g. one calling Process) it
+// forgets those in use: forgetting is always safe, the memory is just not
+// reused.
+func (r *reuse[T]) keep(s []T) {
+	if cap(s) == 0 {
+		return
+	}
+	if len(r.used) >= maxUsed {
+		r.release(false)
+	}
+	r.used = append(r.used, s)
+}
+
+// maxUsed bounds the slices a reuse tracks between releases.
+const maxUsed = 1024
+
+// release makes the slices in use reusable (or, with ok false, forgets them).
+func (r *reuse[T]) release(ok bool) {
+	for i, s := range r.used {
+		if ok && len(r.free) < maxReuse {
+			r.free = append(r.free, s[:0])
+		}
+		r.used[i] = nil
+	}
+	r.used = r.used[:0]
+}
+
+// Release ends the life of every Result's records and changelog record that
+// Finish and Changelog returned since the last Release: their memory is reused
+// by later calls. Call it with done true only once all of them are finished
+// with, their produces complete (a transaction ended, committed or aborted)
+// and nothing reads them any more; with done false (their produces may still
+// be in flight, e.g. the transaction's end failed) it only forgets them.
+func (p *Processor) Release(done bool) {
+	p.outs.release(done)
+	p.bufs.release(done)
+	p.clRecs.release(done)
 }
 
 // output is one scored record's produced records, allocated a batch at a time:
@@ -407,8 +476,8 @@ func (p *Processor) Changelog(dst []*kgo.Record, partition int32, st *state.Part
 	// transaction's produces complete (the keys' buffer is sized by the last
 	// transaction's, so that it seldom grows). The values are the partition's
 	// encodings, which never change.
-	recs := make([]kgo.Record, 0, n)
-	keys := make([]byte, 0, n*max(p.clKey, 16))
+	recs := p.clRecs.get(n)
+	keys := p.bufs.get(n * max(p.clKey, 16))
 	st.Changes(func(key string, value []byte) {
 		k0 := len(keys)
 		keys = append(keys, key...)
@@ -420,6 +489,8 @@ func (p *Processor) Changelog(dst []*kgo.Record, partition int32, st *state.Part
 	if len(recs) > 0 {
 		p.clKey = len(keys)/len(recs) + 1
 	}
+	p.clRecs.keep(recs)
+	p.bufs.keep(keys)
 	return dst
 }
 
@@ -465,15 +536,17 @@ func (p *Processor) Finish(items []Pending) []Result {
 		chall = p.scoreAll(m.Challenger, items, &p.challScores, &p.challErrs)
 	}
 	now := p.cfg.Now().UnixMilli()
-	// One allocation for every scored record's kgo.Record, headers and record
-	// list, one (or a few, as it grows) for their values: the produced records
-	// are not reused, so each gets a capped slice of the batch's memory.
-	outs := make([]output, len(items))
+	// One slab for every scored record's kgo.Record, headers and record list,
+	// one (or a few, as it grows) for their values, each record a capped slice
+	// of it; taken from what Release gave back when there is enough.
+	outs := p.outs.get(len(items))[:len(items)]
+	p.outs.keep(outs)
 	var shadows []output
 	if m.Challenger != nil {
-		shadows = make([]output, len(items))
+		shadows = p.outs.get(len(items))[:len(items)]
+		p.outs.keep(shadows)
 	}
-	buf := make([]byte, 0, len(items)*max(p.outBytes, 64))
+	buf := p.bufs.get(len(items) * max(p.outBytes, 64))
 	for i := range items {
 		it := &items[i]
 		if it.done != nil {
@@ -544,6 +617,7 @@ func (p *Processor) Finish(items []Pending) []Result {
 		// little room.
 		p.outBytes = len(buf)/len(items) + 16
 	}
+	p.bufs.keep(buf)
 	p.slab = p.slab[:0]
 	return p.finished
 }

@@ -325,6 +325,7 @@ func BenchmarkProcess(b *testing.B) {
 					}
 					clRecords += len(cl)
 					f.st.Commit()
+					f.proc.Release(true) // the transaction ended: its records' memory is reused, as the loop does
 				}
 			}
 			if clRecords > 0 {
@@ -575,4 +576,73 @@ func processAndPrepare(t *testing.T, one, other *fixture, n int) (want []process
 		pes = append(pes, pe)
 	}
 	return want, pes
+}
+
+// TestReleaseReusesMemory: after Release(true) the next transactions' records
+// are written into the memory of earlier ones (the point of Release), and
+// every record still has the bytes a processor that never reuses gives; after
+// Release(false) nothing is reused.
+func TestReleaseReusesMemory(t *testing.T) {
+	for _, done := range []bool{true, false} {
+		t.Run(strconv.FormatBool(done), func(t *testing.T) {
+			reusing, fresh := newFixture(t, ""), newFixture(t, "")
+			ctx := context.Background()
+			type out struct{ topic, key, value, headers string }
+			flat := func(rs []*kgo.Record) (o []out) {
+				for _, r := range rs {
+					var hs []byte
+					for _, h := range r.Headers {
+						hs = append(append(append(hs, h.Key...), 0), h.Value...)
+					}
+					o = append(o, out{r.Topic, string(r.Key), string(r.Value), string(hs)})
+				}
+				return o
+			}
+			txn := func(f *fixture, off int64, n int) (rs []*kgo.Record) {
+				var pes []process.Pending
+				for i := range n {
+					r := f.gen.NextRecord()
+					pe, err := f.proc.Prepare(ctx, f.record(r.Key, r.Value, off+int64(i)), f.st)
+					if err != nil {
+						t.Fatal(err)
+					}
+					pes = append(pes, pe)
+				}
+				for _, res := range f.proc.Finish(pes) {
+					rs = append(rs, res.Records...)
+				}
+				rs = f.proc.Changelog(rs, 2, f.st)
+				f.st.Commit()
+				return rs
+			}
+			seen := map[*byte]bool{} // where the records' bytes began
+			reused := 0
+			for k := range 12 {
+				got := txn(reusing, int64(k*40), 40)
+				want := flat(txn(fresh, int64(k*40), 40))
+				if g := flat(got); !slices.Equal(g, want) {
+					t.Fatalf("transaction %d: %d records differ from a processor that does not reuse memory", k, len(g))
+				}
+				for _, r := range got {
+					b := r.Value // a prediction's value, a changelog record's key (its value is the state's)
+					if r.Topic == "changelog" {
+						b = r.Key
+					}
+					if len(b) > 0 {
+						if seen[&b[0]] {
+							reused++
+						}
+						seen[&b[0]] = true
+					}
+				}
+				reusing.proc.Release(done)
+			}
+			if done && reused == 0 {
+				t.Fatal("Release(true): no later record reused an earlier one's memory")
+			}
+			if !done && reused > 0 {
+				t.Fatalf("Release(false): %d records reused memory", reused)
+			}
+		})
+	}
 }
