@@ -71,13 +71,14 @@ type Partition struct {
 	buf      []byte    // encoding scratch
 
 	// Decoded entities kept after Commit, so that the next read of a recently
-	// written entity skips decoding its encoding: cached[n] decodes to exactly
-	// n.enc (it is the entity Commit encoded it from). At most maxCached, the
-	// most recently committed (ring holds them in commit order).
-	cached    map[*node]cachedEnt
-	ring      []ringEnt
-	gen       uint64
-	ringAt    int
+	// written entity skips decoding its encoding: cached[n] is n's slot in
+	// slots, whose entity decodes to exactly n.enc (it is the entity Commit
+	// encoded it from). At most maxCached, replaced by CLOCK (second chance):
+	// a slot read or written since the hand last passed it is kept once more.
+	cached    map[*node]int32
+	slots     []slot
+	freeSlots []int32 // slots emptied by uncache
+	hand      int
 	maxCached int // defaultMaxCached; 0: none kept
 
 	// The open transaction.
@@ -140,7 +141,7 @@ func NewPartition(cfg Config) (*Partition, error) {
 		cfg.Layout = (&Layout{}).Prepare()
 	}
 	return &Partition{cfg: cfg, items: make(map[string]*node), touched: make(map[string]bool),
-		cached: make(map[*node]cachedEnt), maxCached: defaultMaxCached, wm: minTime, cwm: minTime}, nil
+		cached: make(map[*node]int32), maxCached: defaultMaxCached, wm: minTime, cwm: minTime}, nil
 }
 
 const minTime = -1 << 62
@@ -168,8 +169,8 @@ func (p *Partition) entity(n *node) *Entity {
 	if n.ent != nil {
 		return n.ent
 	}
-	if c, ok := p.cached[n]; ok {
-		return c.e
+	if e := p.cachedEntity(n); e != nil {
+		return e
 	}
 	if p.readNode != n {
 		if p.read == nil {
@@ -205,55 +206,82 @@ func (p *Partition) alloc() *Entity {
 // entities than that allocates the rest anew).
 const maxFree = 512
 
-// cachedEnt is a node's decoded entity and when it was cached.
-type cachedEnt struct {
-	e   *Entity
-	gen uint64
-}
-
-// ringEnt is a ring entry: n was cached at gen (it may have been cached anew
-// since, the same entity or another).
-type ringEnt struct {
+// slot is a kept decoded entity: e decodes to n.enc. ref says it was used
+// since the CLOCK hand last passed. An empty slot has n nil.
+type slot struct {
 	n   *node
-	gen uint64
+	e   *Entity
+	ref bool
 }
 
 // defaultMaxCached bounds the decoded entities a partition keeps after Commit
 // (a decoded demo entity is about 1-2 KB).
 const defaultMaxCached = 1024
 
+// cachedEntity returns n's kept decoded entity, marking it used, or nil.
+func (p *Partition) cachedEntity(n *node) *Entity {
+	i, ok := p.cached[n]
+	if !ok {
+		return nil
+	}
+	s := &p.slots[i]
+	s.ref = true
+	return s.e
+}
+
 // cache keeps e, which the partition owns and which decodes to n.enc, as n's
-// decoded entity, dropping the least recently cached one beyond maxCached.
+// decoded entity; when all maxCached slots are taken, it replaces the first
+// one the CLOCK hand finds unused since it last passed.
 func (p *Partition) cache(n *node, e *Entity) {
-	if old, ok := p.cached[n]; ok {
-		delete(p.cached, n) // its ring entry is stale now
-		if old.e != e {
-			p.release(old.e)
+	if i, ok := p.cached[n]; ok {
+		s := &p.slots[i]
+		if s.e != e {
+			p.release(s.e)
 		}
+		s.e, s.ref = e, true
+		return
 	}
 	if p.maxCached <= 0 {
 		p.release(e)
 		return
 	}
-	p.gen++
-	if len(p.ring) < p.maxCached {
-		p.ring = append(p.ring, ringEnt{n, p.gen})
-	} else {
-		if old := p.ring[p.ringAt]; p.cached[old.n].gen == old.gen { // not taken or cached anew since
-			p.uncache(old.n)
+	var i int32
+	switch {
+	case len(p.freeSlots) > 0:
+		i = p.freeSlots[len(p.freeSlots)-1]
+		p.freeSlots = p.freeSlots[:len(p.freeSlots)-1]
+	case len(p.slots) < p.maxCached:
+		i = int32(len(p.slots))
+		p.slots = append(p.slots, slot{})
+	default: // every slot is taken (free ones are used first)
+		for p.slots[p.hand].ref {
+			p.slots[p.hand].ref = false
+			p.hand = (p.hand + 1) % len(p.slots)
 		}
-		p.ring[p.ringAt] = ringEnt{n, p.gen}
-		p.ringAt = (p.ringAt + 1) % p.maxCached
+		i = int32(p.hand)
+		p.hand = (p.hand + 1) % len(p.slots)
+		old := &p.slots[i]
+		delete(p.cached, old.n)
+		p.release(old.e)
 	}
-	p.cached[n] = cachedEnt{e, p.gen}
+	p.slots[i] = slot{n: n, e: e, ref: true}
+	p.cached[n] = i
 }
 
-// uncache drops n's cached decoded entity, if any.
-func (p *Partition) uncache(n *node) {
-	if c, ok := p.cached[n]; ok {
-		delete(p.cached, n)
-		p.release(c.e)
+// uncache drops n's kept decoded entity, if any.
+func (p *Partition) uncache(n *node) { p.release(p.takeCached(n)) }
+
+// takeCached removes n's kept decoded entity, if any, and returns it.
+func (p *Partition) takeCached(n *node) *Entity {
+	i, ok := p.cached[n]
+	if !ok {
+		return nil
 	}
+	e := p.slots[i].e
+	p.slots[i] = slot{}
+	delete(p.cached, n)
+	p.freeSlots = append(p.freeSlots, i)
+	return e
 }
 
 // release makes e, if the partition allocated it, reusable.
@@ -303,9 +331,8 @@ func (p *Partition) Observe(key string, o *Obs) {
 		if e == nil && p.readNode == n { // Get decoded it: take the scratch
 			e, p.read, p.readNode = p.read, nil, nil
 		}
-		if c, ok := p.cached[n]; e == nil && ok { // take the cached decoding
-			e = c.e
-			delete(p.cached, n)
+		if e == nil { // take the kept decoding
+			e = p.takeCached(n)
 		}
 		if e == nil {
 			e = p.alloc()
